@@ -29,6 +29,7 @@
 // by the caller.
 #pragma once
 
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -129,7 +130,23 @@ class FileSystem {
   // Makes the creation, renaming and removal of the entries of directory
   // `path` durable (fsync on the directory).
   [[nodiscard]] virtual absl::Status SyncDir(std::string_view path) = 0;
+
+  // Size in bytes of the file `path` without keeping it open (lazily opened
+  // logs learn segment sizes this way). The default opens and closes the
+  // file; implementations override it with something cheaper (stat).
+  [[nodiscard]] virtual absl::StatusOr<uint64_t> FileSize(std::string_view path) {
+    absl::StatusOr<std::unique_ptr<File>> file = Open(path, OpenMode::kReadOnly);
+    if (!file.ok()) return file.status();
+    return (*file)->Size();
+  }
 };
+
+// Satisfied by file systems that components take as a template parameter
+// (SegmentedLog<FS, ClockT>): anything implementing the FileSystem interface.
+// Passing the concrete type lets the compiler devirtualise calls on `final`
+// implementations.
+template <typename FS>
+concept FileSystemLike = std::derived_from<FS, FileSystem>;
 
 // Joins path components with '/'.
 std::string JoinPath(std::string_view dir, std::string_view name);
