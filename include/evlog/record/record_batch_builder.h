@@ -1,0 +1,154 @@
+// evlog/record/record_batch_builder.h — encoding a RecordBatch v2.
+//
+// A RecordBatchBuilder writes records in their final wire format as they
+// are appended, either into memory the caller provides (e.g. the free tail
+// of a segment's write buffer, so a produced record is copied exactly once)
+// or into a buffer it owns and grows. Finish() fills in the header (lengths,
+// lastOffsetDelta, timestamps, count, CRC), compressing the records section
+// first when asked to.
+//
+//   evlog::RecordBatchOptions options;
+//   options.compression = evlog::CompressionType::kZstd;
+//   evlog::RecordBatchBuilder builder(options);          // owns its buffer
+//   EVLOG_RETURN_IF_ERROR(builder.Append(now_ms, evlog::AsBytes("user-1"),
+//                                        evlog::AsBytes(R"({"op":"login"})")));
+//   EVLOG_RETURN_IF_ERROR(builder.Append(now_ms, std::nullopt, std::nullopt));
+//   EVLOG_ASSIGN_OR_RETURN(evlog::ByteView batch, builder.Finish());
+//
+// Into caller memory: `RecordBatchBuilder builder(free_space, options);` —
+// Append returns RECORD_LIST_TOO_LARGE when the record does not fit and
+// leaves the builder as it was, so the caller can Finish() what it has.
+//
+// Offsets: records get offset deltas 0, 1, 2, ... (Append), or explicit
+// increasing offsets (AppendWithOffset, for rewriting compacted batches).
+// The log assigns the real base offset on append (SetBaseOffset).
+//
+// Thread-safety: not thread-safe; one builder per thread.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "evlog/bytes.h"
+#include "evlog/record/record.h"
+#include "evlog/record/record_format.h"
+#include "evlog/types.h"
+
+namespace evlog {
+
+// The batch-level fields of a batch to build.
+struct RecordBatchOptions {
+  Offset base_offset{0};
+  LeaderEpoch partition_leader_epoch = kNoLeaderEpoch;
+  // Idempotent / transactional producers set these; others leave the "none"
+  // sentinels.
+  ProducerId producer_id = kNoProducerId;
+  ProducerEpoch producer_epoch = kNoProducerEpoch;
+  Sequence base_sequence = kNoSequence;
+  bool is_transactional = false;
+  // Control batches hold markers, never application records; prefer
+  // BuildEndTransactionMarkerBatch (control_record.h).
+  bool is_control = false;
+  // kNone or kZstd (others: UNSUPPORTED_COMPRESSION_TYPE from Finish).
+  CompressionType compression = CompressionType::kNone;
+  // zstd level (1 fastest ... 19+ smallest; 3 is zstd's default).
+  int compression_level = 3;
+  // When set, the batch is marked LogAppendTime with this maxTimestamp (the
+  // per-record timestamps are still written, as Kafka does).
+  std::optional<int64_t> log_append_time_ms;
+};
+
+class RecordBatchBuilder {
+ public:
+  // Encodes into `buffer`, which must stay alive and untouched by others
+  // until the builder is destroyed. The finished batch starts at
+  // buffer.data(). If `buffer` cannot hold even the 61-byte header, every
+  // Append and Finish fails with RECORD_LIST_TOO_LARGE.
+  RecordBatchBuilder(MutableByteView buffer, const RecordBatchOptions& options);
+  // Encodes into a buffer the builder owns and grows as needed, starting
+  // with `initial_capacity_bytes`.
+  explicit RecordBatchBuilder(const RecordBatchOptions& options = {},
+                              size_t initial_capacity_bytes = 1024);
+
+  RecordBatchBuilder(RecordBatchBuilder&&) noexcept;
+  RecordBatchBuilder& operator=(RecordBatchBuilder&&) noexcept;
+  RecordBatchBuilder(const RecordBatchBuilder&) = delete;
+  RecordBatchBuilder& operator=(const RecordBatchBuilder&) = delete;
+  ~RecordBatchBuilder();
+
+  // Appends a record with the next offset delta. `key`/`value` std::nullopt
+  // means null (distinct from an empty ByteView). The bytes are copied.
+  // Errors: RECORD_LIST_TOO_LARGE (does not fit the caller's buffer, or the
+  // batch would pass 2 GiB); INVALID_RECORD (a key, value or header larger
+  // than INT32_MAX bytes, too many records). On error nothing is written.
+  // REQUIRES: Finish() not called yet.
+  [[nodiscard]] absl::Status Append(int64_t timestamp_ms, std::optional<ByteView> key,
+                                    std::optional<ByteView> value,
+                                    std::span<const RecordHeader> headers = {});
+
+  // As Append, with offset `offset` (delta offset - base_offset). Errors as
+  // Append, plus INVALID_RECORD when `offset` is not above the previous
+  // record's, below base_offset, or more than INT32_MAX past it.
+  [[nodiscard]] absl::Status AppendWithOffset(Offset offset, int64_t timestamp_ms,
+                                              std::optional<ByteView> key,
+                                              std::optional<ByteView> value,
+                                              std::span<const RecordHeader> headers = {});
+
+  // Completes the batch and returns it (batchLength + 12 bytes at the start
+  // of the buffer). The view is valid until the builder is destroyed or
+  // moved (owned buffer) / as long as the caller's buffer (caller memory).
+  // A batch with no records is legal (an empty header). Errors:
+  // RECORD_LIST_TOO_LARGE (the compressed section does not fit the
+  // caller's buffer), UNSUPPORTED_COMPRESSION_TYPE, KAFKA_STORAGE_ERROR
+  // (the compressor failed). REQUIRES: not called before.
+  [[nodiscard]] absl::StatusOr<MutableByteView> Finish();
+
+  // Takes the owned buffer, holding the finished batch (exactly its bytes).
+  // REQUIRES: Finish() succeeded on a builder that owns its buffer.
+  [[nodiscard]] std::vector<std::byte> Release() &&;
+
+  [[nodiscard]] int32_t record_count() const { return count_; }
+  [[nodiscard]] bool empty() const { return count_ == 0; }
+  // Bytes used so far: the header plus the (uncompressed) records; after
+  // Finish, the batch size.
+  [[nodiscard]] size_t size_bytes() const { return used_; }
+
+  // The bytes Append would add for this record (exact, uncompressed).
+  [[nodiscard]] static size_t EncodedRecordSize(int64_t timestamp_delta, int32_t offset_delta,
+                                                std::optional<ByteView> key,
+                                                std::optional<ByteView> value,
+                                                std::span<const RecordHeader> headers = {});
+
+ private:
+  [[nodiscard]] absl::Status AppendRecord(int32_t offset_delta, int64_t timestamp_ms,
+                                          std::optional<ByteView> key,
+                                          std::optional<ByteView> value,
+                                          std::span<const RecordHeader> headers);
+  // Bytes of a record after its length varint.
+  static size_t BodySize(int64_t timestamp_delta, int32_t offset_delta, std::optional<ByteView> key,
+                         std::optional<ByteView> value, std::span<const RecordHeader> headers);
+  // Makes room for `bytes` more bytes, growing the owned buffer if any.
+  [[nodiscard]] bool Reserve(size_t bytes);
+  [[nodiscard]] absl::Status CompressRecords();
+  void WriteHeader();
+
+  RecordBatchOptions options_;
+  std::vector<std::byte> owned_;  // empty when writing into caller memory
+  bool owns_buffer_ = false;
+  std::byte* data_ = nullptr;
+  size_t capacity_ = 0;
+  size_t used_ = 0;
+
+  int32_t count_ = 0;
+  int32_t last_offset_delta_ = -1;
+  int64_t base_timestamp_ = record_format::kNoTimestamp;
+  int64_t max_timestamp_ = record_format::kNoTimestamp;
+  bool finished_ = false;
+};
+
+}  // namespace evlog
