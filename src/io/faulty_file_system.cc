@@ -159,7 +159,7 @@ class FaultyRegion final : public MappedRegion {
     EVLOG_RETURN_IF_ERROR(base_->Sync());
     std::string& image = node_->durable;
     if (offset_ + buffer_.size() > image.size()) image.resize(offset_ + buffer_.size());
-    std::memcpy(image.data() + offset_, buffer_.data(), buffer_.size());
+    if (!buffer_.empty()) std::memcpy(image.data() + offset_, buffer_.data(), buffer_.size());
     ++state_->stats.syncs;
     return absl::OkStatus();
   }

@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cstddef>
-#include <cstring>
 #include <string>
 #include <utility>
 
@@ -117,7 +116,7 @@ class MemFile final : public File {
     const std::vector<std::byte>& bytes = contents_->bytes;
     if (offset >= bytes.size()) return 0;
     const size_t n = std::min<uint64_t>(out.size(), bytes.size() - offset);
-    std::memcpy(out.data(), bytes.data() + offset, n);
+    std::copy_n(bytes.begin() + static_cast<ptrdiff_t>(offset), n, out.begin());
     return n;
   }
 
