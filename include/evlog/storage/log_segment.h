@@ -1,0 +1,200 @@
+// evlog/storage/log_segment.h — one segment of a partition's log.
+//
+// A segment is the run of batches whose offsets start at its base offset,
+// stored as three files named by that base offset (20 digits, zero padded):
+//
+//   00000000000000001000.log        record batches, back to back, exactly as
+//                                   produced (RecordBatch v2)
+//   00000000000000001000.index      sparse offset index: every
+//                                   index_interval_bytes, (last offset of a
+//                                   batch, its byte position in .log)
+//   00000000000000001000.timeindex  sparse time index: (max timestamp so far,
+//                                   offset of the batch holding it)
+//
+// The files are opened lazily: a segment describes itself by base offset and
+// size until a read or append needs its bytes, and CloseFiles() gives the
+// descriptors back, so a process can hold many logs with few descriptors.
+//
+// A LogSegment is not thread-safe: its SegmentedLog serialises every call.
+// The one exception is the log file handle returned by LogFileForSync(),
+// which may be synced from another thread while appends continue.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "evlog/bytes.h"
+#include "evlog/io/file_system.h"
+#include "evlog/storage/offset_index.h"
+#include "evlog/storage/time_index.h"
+#include "evlog/types.h"
+
+namespace evlog {
+
+// The parts of a batch header the storage layer indexes by, plus where the
+// batch lies in its segment's .log file.
+struct BatchPosition {
+  uint64_t position = 0;  // byte position of the batch in the .log file
+  uint32_t size = 0;      // total size of the batch in bytes
+  Offset base_offset;
+  Offset last_offset;
+  int64_t max_timestamp = -1;
+};
+
+// Something recovery had to drop, reported through the log's reporter.
+struct RecoveryEvent {
+  std::string path;       // the .log file
+  uint64_t position = 0;  // where the dropped bytes began
+  uint64_t dropped_bytes = 0;
+  std::string reason;  // e.g. "CRC mismatch", "torn batch header"
+};
+
+using RecoveryReporter = std::function<void(const RecoveryEvent&)>;
+
+class LogSegment {
+ public:
+  struct Options {
+    uint32_t index_interval_bytes = 4096;
+    uint32_t max_index_bytes = 10u << 20;
+  };
+
+  // Creates the (empty) files of a new segment with base offset `base` in
+  // `dir` and opens them. `now_ms` is its creation time, for segment_ms.
+  // Errors: AlreadyExists when a segment with that base is there; I/O.
+  static absl::StatusOr<std::unique_ptr<LogSegment>> Create(FileSystem& fs, std::string dir,
+                                                            Offset base, Options options,
+                                                            int64_t now_ms);
+
+  // Describes an existing segment of `size_bytes` bytes without opening it.
+  static std::unique_ptr<LogSegment> Existing(FileSystem& fs, std::string dir, Offset base,
+                                              Options options, uint64_t size_bytes, int64_t now_ms);
+
+  LogSegment(const LogSegment&) = delete;
+  LogSegment& operator=(const LogSegment&) = delete;
+  ~LogSegment();
+
+  Offset base_offset() const { return base_; }
+  uint64_t size_bytes() const { return size_bytes_; }
+  int64_t created_ms() const { return created_ms_; }
+  bool files_open() const { return log_ != nullptr; }
+  const std::string& log_path() const { return log_path_; }
+
+  // Appends an encoded batch whose offsets are final; `batch` describes it
+  // (its position field is ignored). On error nothing of the batch remains
+  // in the file (a partial write is cut off again), unless cutting it off
+  // fails too, which is reported as kKafkaStorageError with "unrecoverable"
+  // in the text: the caller must stop appending.
+  // REQUIRES: batch.base_offset >= base_offset(); the result fits in 2 GiB.
+  [[nodiscard]] absl::Status Append(ByteView bytes, const BatchPosition& batch);
+
+  // Reads up to out.size() bytes of the .log file from `position`.
+  [[nodiscard]] absl::StatusOr<size_t> ReadAt(uint64_t position, MutableByteView out);
+
+  // The first batch, at or after byte `from_position`, whose last offset is
+  // >= `target`; nullopt when there is none. Uses the offset index to start
+  // the scan near the target. Errors: kCorruptMessage for a batch header that
+  // cannot be read (size or offsets that make no sense).
+  [[nodiscard]] absl::StatusOr<std::optional<BatchPosition>> FindBatch(Offset target);
+
+  // Visits the batch headers from byte `from_position` to the end of the
+  // file (or until `visit` returns false), without checking CRCs.
+  [[nodiscard]] absl::Status ScanHeaders(uint64_t from_position,
+                                         const std::function<bool(const BatchPosition&)>& visit);
+
+  // The first batch whose max timestamp is >= `timestamp_ms`.
+  [[nodiscard]] absl::StatusOr<std::optional<BatchPosition>> FindBatchByTimestamp(
+      int64_t timestamp_ms);
+
+  // Largest record timestamp in the segment, -1 when empty or unknown.
+  [[nodiscard]] absl::StatusOr<int64_t> MaxTimestamp();
+
+  // Offset after the last batch in the segment (base_offset() when empty):
+  // read from the index and a short scan.
+  [[nodiscard]] absl::StatusOr<Offset> NextOffset();
+
+  // Scans every batch from the start, checking sizes, offsets and CRCs;
+  // rebuilds both indexes; cuts off the file at the first bad batch and
+  // reports what was dropped. `next_segment_base`, when given, bounds the
+  // offsets the segment may hold. Returns the offset after the last valid
+  // batch (base_offset() when none).
+  [[nodiscard]] absl::StatusOr<Offset> Recover(std::optional<Offset> next_segment_base,
+                                               const RecoveryReporter& reporter);
+
+  // Removes every batch whose last offset is >= `offset` (whole batches:
+  // a batch straddling `offset` goes too). Returns the offset after the
+  // last batch kept.
+  [[nodiscard]] absl::StatusOr<Offset> TruncateTo(Offset offset);
+
+  // Turns the active segment into a sealed one: records the final time
+  // index entry and trims both index files to their entries.
+  [[nodiscard]] absl::Status Seal();
+
+  // Makes .log and the indexes durable.
+  [[nodiscard]] absl::Status Sync();
+
+  // The open .log file, shared so that a group-commit leader can fdatasync
+  // it outside the log's lock while the segment may be closed meanwhile.
+  [[nodiscard]] absl::StatusOr<std::shared_ptr<File>> LogFileForSync();
+
+  // Closes the files (they reopen on demand). Index files are trimmed first.
+  [[nodiscard]] absl::Status CloseFiles();
+
+  // Closes and removes the segment's files. Does not sync the directory.
+  [[nodiscard]] absl::Status DeleteFiles();
+
+  // Makes the index files ready: opens them, and rebuilds them from the log
+  // when they are missing or fail their sanity check.
+  [[nodiscard]] absl::Status EnsureIndexes();
+
+  // True when an index has no room for another entry (time to roll).
+  [[nodiscard]] absl::StatusOr<bool> IndexFull();
+
+ private:
+  LogSegment(FileSystem& fs, std::string dir, Offset base, Options options, uint64_t size_bytes,
+             int64_t now_ms);
+
+  absl::Status EnsureLogOpen();
+  // Prepares the segment for appends: files open, indexes writable, and the
+  // running state (largest timestamp, bytes since the last index entry)
+  // known.
+  absl::Status Activate();
+  absl::Status RecomputeRunningState();
+  absl::Status OpenIndexes(bool writable);
+  absl::Status RebuildIndexes(uint64_t valid_bytes);
+  void IndexBatch(const BatchPosition& batch);
+
+  FileSystem& fs_;
+  const std::string dir_;
+  const Offset base_;
+  const Options options_;
+  const std::string log_path_;
+  const std::string index_path_;
+  const std::string time_index_path_;
+  uint64_t size_bytes_;
+  int64_t created_ms_;
+
+  std::shared_ptr<File> log_;
+  std::unique_ptr<OffsetIndex> offset_index_;
+  std::unique_ptr<TimeIndex> time_index_;
+  bool indexes_writable_ = false;
+  bool sealed_ = true;  // Existing segments are sealed until Recover/append says otherwise
+  uint64_t bytes_since_index_entry_ = 0;
+  // The max timestamp seen and the offset of its batch, for the time index.
+  int64_t max_timestamp_ = -1;
+  Offset offset_of_max_timestamp_;
+  bool max_timestamp_known_ = false;
+};
+
+namespace internal {
+// "00000000000000001000" + extension (e.g. ".log").
+std::string SegmentFileName(Offset base, std::string_view extension);
+// The base offset of a file named "<20 digits><extension>", or nullopt.
+std::optional<Offset> ParseSegmentFileName(std::string_view name, std::string_view extension);
+}  // namespace internal
+
+}  // namespace evlog

@@ -1,0 +1,1006 @@
+// evlog/storage/segmented_log.h — one partition's durable log.
+//
+// A SegmentedLog is an append-only sequence of RecordBatch v2 batches with
+// dense offsets, kept in a directory as segments (see log_segment.h). It
+// assigns offsets on append, serves reads of whole batches from any offset,
+// rolls segments by size, age or full index, deletes old segments by time
+// and size, truncates for replicas, and recovers after a crash.
+//
+//   evlog::PosixFileSystem fs;
+//   evlog::SystemClock clock;
+//   EVLOG_ASSIGN_OR_RETURN(auto log, evlog::SegmentedLog<>::Open(fs, clock, "/data/orders-0",
+//                                                                evlog::LogConfig{}));
+//   std::vector<std::byte> batch = ...;   // encoded by RecordBatchBuilder
+//   EVLOG_ASSIGN_OR_RETURN(evlog::AppendResult r, log->Append(batch));
+//   std::vector<std::byte> buffer;
+//   EVLOG_ASSIGN_OR_RETURN(evlog::LogReadResult read, log->Read(r.base_offset, buffer));
+//   // read.batches: whole batches, starting with the one holding r.base_offset
+//
+// Offsets and their order. For every log:
+//
+//   log_start_offset <= durable_offset <= log_end_offset
+//
+// log_start_offset is the first readable offset (retention and
+// DeleteRecordsBefore move it forward); log_end_offset is the offset the
+// next appended record gets; durable_offset (the recovery point) is the end
+// of what is known to be on stable storage. Reads are served from
+// [log_start_offset, log_end_offset); asking outside that range is
+// OFFSET_OUT_OF_RANGE, asking exactly at log_end_offset returns no batches.
+//
+// Segments before and after TruncateTo(Offset{35}), with batches
+// [0..9] [10..29] [30..39] [40..99] in segments {0: [0..9] [10..29]},
+// {30: [30..39] [40..99]}:
+//
+//   before: {0: [0..9][10..29]}  {30: [30..39][40..99]}   log_end_offset = 100
+//   after:  {0: [0..9][10..29]}  {30: }                   log_end_offset = 30
+//
+// (the batch holding offset 35 goes as a whole; a replica then fetches from
+// 30 again).
+//
+// Crash recovery. A clean Close() records the log end offset in
+// log.checkpoint, and the next Open() reads no segment at all. Otherwise
+// Open() trusts the segments wholly below the checkpointed recovery point and
+// scans every later one batch by batch (size, offsets, CRC), rebuilding their
+// indexes; the first bad batch and everything after it is cut off and
+// reported through OpenOptions::reporter. So after a crash at any byte the
+// log holds every batch that was synced, and never a corrupt one.
+//
+// Durability (LogConfig::durability): with kEveryAppend, Append returns once
+// its batch is synced, and appenders that arrive while a sync is running
+// share the next one (group commit). If a sync fails, the batches it
+// covered are cut off again and every appender waiting on them gets the
+// error: an error from Append always means the batch is not in the log.
+//
+// Files are opened lazily: Open() opens none (after a clean shutdown), and
+// at most max_open_sealed_segments sealed segments keep their files open.
+//
+// Thread-safety: all methods are thread-safe. Appends are serialised; reads
+// run under the same lock but do no more than a pread each.
+//
+// FS and ClockT are the plug points (io/file_system.h, io/clock.h); the
+// default instantiation is compiled into the library.
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <list>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "evlog/bytes.h"
+#include "evlog/check.h"
+#include "evlog/io/clock.h"
+#include "evlog/io/file_system.h"
+#include "evlog/io/posix_file_system.h"
+#include "evlog/record/record_batch.h"
+#include "evlog/record/record_format.h"
+#include "evlog/status.h"
+#include "evlog/storage/internal/log_checkpoint.h"
+#include "evlog/storage/log_config.h"
+#include "evlog/storage/log_segment.h"
+#include "evlog/types.h"
+
+namespace evlog {
+
+// How an append treats the batch's offsets and epoch.
+struct AppendOptions {
+  // True (a leader, or a log without replication): the log sets the batch's
+  // base offset to log_end_offset. False (a follower copying its leader):
+  // the batch keeps its offsets, which must start at or after
+  // log_end_offset.
+  bool assign_offsets = true;
+  // When set, stamped into the batch's partitionLeaderEpoch.
+  std::optional<LeaderEpoch> leader_epoch;
+};
+
+struct AppendResult {
+  Offset base_offset;
+  Offset last_offset;
+  // The time stamped into the batch under TimestampType::kLogAppendTime,
+  // else -1.
+  int64_t log_append_time_ms = -1;
+  Offset log_start_offset;
+};
+
+struct LogReadOptions {
+  // Stop adding batches once this many bytes are collected...
+  size_t max_bytes = size_t{1} << 20;
+  // ...except that the first batch is returned whole even when larger, so a
+  // reader always makes progress (Kafka KIP-74).
+  bool min_one_batch = true;
+  // Exclusive upper bound: only batches whose last offset is below it are
+  // returned (a high watermark or last stable offset). Defaults to the log
+  // end offset.
+  std::optional<Offset> max_offset;
+  // Check each returned batch's CRC, and that offsets increase, before
+  // returning it. A bad first batch is CORRUPT_MESSAGE; a bad later batch
+  // ends the result before it (the next read starting there reports it).
+  bool verify = true;
+};
+
+struct LogReadResult {
+  // Whole batches, back to back, in the caller's buffer. Empty at the end
+  // of the log (or of max_offset).
+  ByteView batches;
+  // The offset after the last returned batch (== the read offset when none).
+  Offset next_offset;
+  Offset log_start_offset;
+  Offset log_end_offset;
+};
+
+struct TimestampAndOffset {
+  int64_t timestamp_ms = -1;
+  Offset offset;
+};
+
+struct LogOpenOptions {
+  // Told about every byte range recovery drops. May be empty.
+  RecoveryReporter reporter;
+};
+
+namespace internal {
+// The [base, last] offsets of the one batch `batch`; with `verify`, also
+// checks its CRC and that it follows `previous_last`. CORRUPT_MESSAGE when
+// not.
+absl::StatusOr<std::pair<Offset, Offset>> CheckReadBatch(ByteView batch, Offset previous_last,
+                                                         bool verify);
+}  // namespace internal
+
+template <FileSystemLike FS = PosixFileSystem, ClockLike ClockT = SystemClock>
+class SegmentedLog {
+ public:
+  // Opens the log in directory `dir` (created when missing), recovering it
+  // if it was not closed cleanly. `fs` and `clock` must outlive the log.
+  // Errors: INVALID_CONFIG for a bad `config`; I/O errors.
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<SegmentedLog>> Open(
+      FS& fs, ClockT& clock, std::string dir, LogConfig config, LogOpenOptions options = {});
+
+  SegmentedLog(const SegmentedLog&) = delete;
+  SegmentedLog& operator=(const SegmentedLog&) = delete;
+  // Closes the log if Close() was not called (errors are dropped).
+  ~SegmentedLog() { (void)Close(); }
+
+  // Appends one encoded batch (exactly one: RecordBatchBuilder output). The
+  // batch is edited in place (base offset, leader epoch, log-append time)
+  // and then written, so the bytes are copied once, into the file.
+  // Errors: MESSAGE_TOO_LARGE (over max_message_bytes), CORRUPT_MESSAGE
+  // (bad framing, CRC or records, or bytes after the batch), INVALID_REQUEST
+  // (assign_offsets = false with offsets before log_end_offset), I/O errors
+  // (KAFKA_STORAGE_ERROR), FailedPrecondition after Close(). On error the log
+  // is unchanged.
+  [[nodiscard]] absl::StatusOr<AppendResult> Append(MutableByteView batch,
+                                                    const AppendOptions& options = {});
+
+  // Reads whole batches starting with the one that holds `offset`, into
+  // `buffer` (resized as needed; reuse it across calls to avoid
+  // allocations). The result's views point into `buffer`.
+  // Errors: OFFSET_OUT_OF_RANGE outside [log_start_offset, log_end_offset];
+  // CORRUPT_MESSAGE when the first batch read fails verification; I/O.
+  [[nodiscard]] absl::StatusOr<LogReadResult> Read(Offset offset, std::vector<std::byte>& buffer,
+                                                   const LogReadOptions& options = {});
+
+  // The first record whose timestamp is >= `timestamp_ms`, with its
+  // timestamp; nullopt when every record is older (Kafka ListOffsets).
+  [[nodiscard]] absl::StatusOr<std::optional<TimestampAndOffset>> OffsetForTimestamp(
+      int64_t timestamp_ms);
+
+  Offset log_start_offset() const {
+    std::lock_guard lock(mu_);
+    return log_start_;
+  }
+  Offset log_end_offset() const {
+    std::lock_guard lock(mu_);
+    return log_end_;
+  }
+  // End of what is known to be synced (the recovery point).
+  Offset durable_offset() const {
+    std::lock_guard lock(mu_);
+    return durable_end_;
+  }
+  // Total bytes in the log's segments.
+  uint64_t size_bytes() const;
+  size_t segment_count() const {
+    std::lock_guard lock(mu_);
+    return segments_.size();
+  }
+  // Base offsets of the segments, oldest first.
+  std::vector<Offset> segment_base_offsets() const;
+  // Segments whose files are open right now.
+  size_t open_segment_count() const;
+  const LogConfig& config() const { return config_; }
+  const std::string& dir() const { return dir_; }
+
+  // Syncs everything appended so far and records the recovery point.
+  [[nodiscard]] absl::Status Flush();
+
+  // Starts a new segment at log_end_offset (nothing happens when the active
+  // segment is empty).
+  [[nodiscard]] absl::Status Roll();
+
+  // Applies retention: deletes the oldest segments while their newest
+  // record is older than retention_ms, or while the log without them is
+  // still at least retention_bytes (only under a delete cleanup policy),
+  // and segments wholly below log_start_offset. The active segment is
+  // rolled first when it must go too. Returns the number deleted.
+  [[nodiscard]] absl::StatusOr<size_t> DeleteOldSegments();
+
+  // Moves log_start_offset forward to `offset` (Kafka DeleteRecords),
+  // durably, and deletes the segments wholly below it. No-op when `offset`
+  // is not above log_start_offset. Errors: OFFSET_OUT_OF_RANGE past
+  // log_end_offset.
+  [[nodiscard]] absl::Status DeleteRecordsBefore(Offset offset);
+
+  // Removes every batch from the one holding `offset` on (see the worked
+  // example above); no-op at or past log_end_offset. Below log_start_offset
+  // it empties the log and restarts it at `offset`.
+  [[nodiscard]] absl::Status TruncateTo(Offset offset);
+
+  // Deletes every segment and restarts the log, empty, at `offset`:
+  // log_start_offset = log_end_offset = offset.
+  [[nodiscard]] absl::Status TruncateFullyAndStartAt(Offset offset);
+
+  // Syncs, trims the indexes, writes the clean-shutdown checkpoint and
+  // closes every file. Later calls fail with FailedPrecondition; Close()
+  // itself is idempotent.
+  [[nodiscard]] absl::Status Close();
+
+ private:
+  using SegmentMap = std::map<Offset, std::shared_ptr<LogSegment>>;
+
+  SegmentedLog(FS& fs, ClockT& clock, std::string dir, LogConfig config, LogOpenOptions options)
+      : fs_(fs),
+        clock_(clock),
+        dir_(std::move(dir)),
+        config_(config),
+        options_(std::move(options)),
+        segment_options_{config.index_interval_bytes, config.segment_index_bytes} {}
+
+  absl::Status Load();
+  absl::Status RecoverLocked(const std::optional<internal::LogCheckpoint>& checkpoint);
+  absl::Status CheckUsableLocked() const;
+  absl::Status MarkUncleanLocked();
+  absl::Status WriteCheckpointLocked(bool clean);
+  LogSegment& ActiveLocked() { return *segments_.rbegin()->second; }
+  absl::Status MaybeRollLocked(size_t batch_bytes, Offset base_offset, Offset last_offset);
+  absl::Status RollLocked(Offset new_base);
+  std::vector<std::shared_ptr<File>> UnsyncedFilesLocked(absl::Status& status);
+  absl::Status DeleteSegmentsLocked(const std::vector<Offset>& bases);
+  absl::Status TruncateToLocked(Offset offset);
+  absl::Status TruncateFullyLocked(Offset offset);
+  void TouchLocked(LogSegment& segment);
+  void ForgetOpenLocked(LogSegment& segment);
+  absl::Status ReadFromSegmentLocked(LogSegment& segment, const BatchPosition& first, Offset upper,
+                                     std::vector<std::byte>& buffer, const LogReadOptions& options,
+                                     LogReadResult& result);
+  void NotifyTruncated();
+
+  // One group-commit round: syncs everything appended so far.
+  absl::Status SyncRound(bool roll_back_on_failure);
+  absl::Status WaitDurable(Offset end, uint64_t truncations_at_append);
+
+  FS& fs_;
+  ClockT& clock_;
+  const std::string dir_;
+  const LogConfig config_;
+  const LogOpenOptions options_;
+  const LogSegment::Options segment_options_;
+
+  mutable std::mutex mu_;
+  SegmentMap segments_;
+  Offset log_start_{0};
+  Offset log_end_{0};
+  Offset durable_end_{0};
+  // True once log.checkpoint says "not clean" for this open.
+  bool marked_unclean_ = false;
+  bool closed_ = false;
+  // Set when the files may no longer match the in-memory state (a failed
+  // cut-off after a failed write): every later call fails with it.
+  absl::Status failed_;
+  // Sealed segments with open files, most recently used first.
+  std::list<LogSegment*> open_sealed_;
+  std::atomic<int64_t> last_sync_ms_{0};
+
+  // Group commit. Lock order: sync_mu_ before mu_.
+  std::mutex sync_mu_;
+  std::condition_variable sync_cv_;
+  bool sync_in_progress_ = false;
+  // Published under mu_, read under sync_mu_ by waiting appenders.
+  std::atomic<int64_t> durable_end_published_{0};
+  // Bumped whenever appended-but-not-durable data is cut off.
+  std::atomic<uint64_t> truncations_{0};
+};
+
+// ---------------------------------------------------------------------------
+// Implementation.
+
+template <FileSystemLike FS, ClockLike ClockT>
+absl::StatusOr<std::unique_ptr<SegmentedLog<FS, ClockT>>> SegmentedLog<FS, ClockT>::Open(
+    FS& fs, ClockT& clock, std::string dir, LogConfig config, LogOpenOptions options) {
+  EVLOG_RETURN_IF_ERROR(config.Validate());
+  std::unique_ptr<SegmentedLog> log(
+      new SegmentedLog(fs, clock, std::move(dir), config, std::move(options)));
+  EVLOG_RETURN_IF_ERROR(Annotate(log->Load(), absl::StrCat("opening log ", log->dir_)));
+  return log;
+}
+
+template <FileSystemLike FS, ClockLike ClockT>
+absl::Status SegmentedLog<FS, ClockT>::Load() {
+  std::lock_guard lock(mu_);
+  EVLOG_RETURN_IF_ERROR(fs_.CreateDir(dir_));
+  EVLOG_ASSIGN_OR_RETURN(std::vector<std::string> names, fs_.ListDir(dir_));
+  const int64_t now = clock_.WallMs();
+
+  std::vector<Offset> bases;
+  for (const std::string& name : names) {
+    if (std::optional<Offset> base = internal::ParseSegmentFileName(name, ".log")) {
+      bases.push_back(*base);
+    }
+  }
+  // Index files without their .log are leftovers of a deletion that a crash
+  // interrupted.
+  for (const std::string& name : names) {
+    std::optional<Offset> base = internal::ParseSegmentFileName(name, ".index");
+    if (!base) base = internal::ParseSegmentFileName(name, ".timeindex");
+    if (base && !std::binary_search(bases.begin(), bases.end(), *base)) {
+      EVLOG_RETURN_IF_ERROR(fs_.Remove(JoinPath(dir_, name)));
+    }
+  }
+  for (Offset base : bases) {
+    EVLOG_ASSIGN_OR_RETURN(uint64_t size,
+                           fs_.FileSize(JoinPath(dir_, internal::SegmentFileName(base, ".log"))));
+    segments_.emplace(base, LogSegment::Existing(fs_, dir_, base, segment_options_, size, now));
+  }
+
+  EVLOG_ASSIGN_OR_RETURN(std::optional<internal::LogCheckpoint> checkpoint,
+                         internal::ReadLogCheckpoint(fs_, dir_));
+  if (segments_.empty()) {
+    const Offset start = checkpoint ? checkpoint->log_start_offset : Offset(0);
+    EVLOG_ASSIGN_OR_RETURN(std::unique_ptr<LogSegment> segment,
+                           LogSegment::Create(fs_, dir_, start, segment_options_, now));
+    EVLOG_RETURN_IF_ERROR(fs_.SyncDir(dir_));
+    segments_.emplace(start, std::move(segment));
+    log_start_ = log_end_ = durable_end_ = start;
+  } else if (checkpoint && checkpoint->clean &&
+             checkpoint->log_end_offset >= segments_.rbegin()->first &&
+             checkpoint->last_segment_bytes == segments_.rbegin()->second->size_bytes()) {
+    log_end_ = checkpoint->log_end_offset;
+    durable_end_ = log_end_;
+    log_start_ = std::max(checkpoint->log_start_offset, segments_.begin()->first);
+  } else {
+    EVLOG_RETURN_IF_ERROR(RecoverLocked(checkpoint));
+  }
+  log_start_ = std::min(log_start_, log_end_);
+  durable_end_published_.store(durable_end_.value());
+  last_sync_ms_.store(now);
+  return absl::OkStatus();
+}
+
+template <FileSystemLike FS, ClockLike ClockT>
+absl::Status SegmentedLog<FS, ClockT>::RecoverLocked(
+    const std::optional<internal::LogCheckpoint>& checkpoint) {
+  const Offset recovery_point = checkpoint ? checkpoint->recovery_point : Offset(0);
+  std::vector<Offset> doomed;
+  Offset end = segments_.begin()->first;
+  for (auto it = segments_.begin(); it != segments_.end(); ++it) {
+    LogSegment& segment = *it->second;
+    auto next = std::next(it);
+    std::optional<Offset> next_base;
+    if (next != segments_.end()) next_base = next->first;
+    if (!doomed.empty()) {
+      doomed.push_back(it->first);
+      continue;
+    }
+    if (next_base && *next_base <= recovery_point) continue;  // wholly synced: trusted
+    bool dropped = false;
+    auto report = [&](const RecoveryEvent& event) {
+      dropped = true;
+      if (options_.reporter) options_.reporter(event);
+    };
+    EVLOG_ASSIGN_OR_RETURN(end, segment.Recover(next_base, report));
+    // Once a segment had to be cut, the later ones follow data that is
+    // gone: they go too (their offsets would leave a hole).
+    if (dropped && next_base) doomed.push_back(*next_base);
+  }
+  for (Offset base : doomed) {
+    auto it = segments_.find(base);
+    if (it == segments_.end()) continue;
+    if (options_.reporter) {
+      options_.reporter(RecoveryEvent{it->second->log_path(), 0, it->second->size_bytes(),
+                                      "segment follows a truncated one"});
+    }
+  }
+  EVLOG_RETURN_IF_ERROR(DeleteSegmentsLocked(doomed));
+  log_end_ = end;
+  log_start_ =
+      std::max(checkpoint ? checkpoint->log_start_offset : Offset(0), segments_.begin()->first);
+  // What recovery kept is what the files hold now; make it durable so the
+  // recovery point can move past it.
+  for (auto& [base, segment] : segments_) {
+    if (segment->files_open()) {
+      EVLOG_RETURN_IF_ERROR(segment->Sync());
+      if (base != segments_.rbegin()->first) EVLOG_RETURN_IF_ERROR(segment->CloseFiles());
+    }
+  }
+  durable_end_ = log_end_;
+  marked_unclean_ = true;  // the checkpoint written next says "not clean"
+  return WriteCheckpointLocked(/*clean=*/false);
+}
+
+template <FileSystemLike FS, ClockLike ClockT>
+absl::Status SegmentedLog<FS, ClockT>::CheckUsableLocked() const {
+  if (closed_) return absl::FailedPreconditionError("the log is closed");
+  return failed_;
+}
+
+template <FileSystemLike FS, ClockLike ClockT>
+absl::Status SegmentedLog<FS, ClockT>::WriteCheckpointLocked(bool clean) {
+  internal::LogCheckpoint checkpoint;
+  checkpoint.clean = clean;
+  checkpoint.recovery_point = durable_end_;
+  checkpoint.log_start_offset = log_start_;
+  checkpoint.log_end_offset = clean ? log_end_ : Offset(0);
+  checkpoint.last_segment_bytes = clean ? segments_.rbegin()->second->size_bytes() : 0;
+  return internal::WriteLogCheckpoint(fs_, dir_, checkpoint);
+}
+
+template <FileSystemLike FS, ClockLike ClockT>
+absl::Status SegmentedLog<FS, ClockT>::MarkUncleanLocked() {
+  if (marked_unclean_) return absl::OkStatus();
+  EVLOG_RETURN_IF_ERROR(WriteCheckpointLocked(/*clean=*/false));
+  marked_unclean_ = true;
+  return absl::OkStatus();
+}
+
+template <FileSystemLike FS, ClockLike ClockT>
+absl::StatusOr<AppendResult> SegmentedLog<FS, ClockT>::Append(MutableByteView batch,
+                                                              const AppendOptions& options) {
+  if (batch.size() > config_.max_message_bytes) {
+    return MakeError(ErrorCode::kMessageTooLarge,
+                     absl::StrCat("batch of ", batch.size(), " bytes exceeds max_message_bytes ",
+                                  config_.max_message_bytes));
+  }
+  EVLOG_ASSIGN_OR_RETURN(RecordBatchView view, RecordBatchView::Parse(batch));
+  if (view.size_bytes() != batch.size()) {
+    return MakeError(ErrorCode::kCorruptMessage,
+                     absl::StrCat(batch.size() - view.size_bytes(),
+                                  " bytes follow the batch; Append takes exactly one batch"));
+  }
+  EVLOG_RETURN_IF_ERROR(view.Validate());
+
+  if (config_.durability == Durability::kInterval &&
+      clock_.WallMs() - last_sync_ms_.load() >= config_.flush_interval_ms) {
+    // Sync what came before this batch first: if it fails, this append
+    // fails with nothing written, and acknowledged data stays.
+    EVLOG_RETURN_IF_ERROR(SyncRound(/*roll_back_on_failure=*/false));
+  }
+
+  AppendResult result;
+  uint64_t truncations = 0;
+  Offset end;
+  {
+    std::lock_guard lock(mu_);
+    EVLOG_RETURN_IF_ERROR(CheckUsableLocked());
+    Offset base = log_end_;
+    if (options.assign_offsets) {
+      SetBaseOffset(batch, base);
+    } else {
+      base = view.base_offset();
+      if (base < log_end_) {
+        return MakeError(ErrorCode::kInvalidRequest,
+                         absl::StrCat("batch base offset ", base.value(),
+                                      " is below the log end offset ", log_end_.value()));
+      }
+    }
+    if (options.leader_epoch) SetPartitionLeaderEpoch(batch, *options.leader_epoch);
+    if (config_.timestamp_type == TimestampType::kLogAppendTime && options.assign_offsets) {
+      result.log_append_time_ms = clock_.WallMs();
+      SetLogAppendTime(batch, result.log_append_time_ms);
+    }
+    const Offset last = base + view.last_offset_delta();
+    EVLOG_RETURN_IF_ERROR(MarkUncleanLocked());
+    // A follower may append after a gap (its leader's log was compacted);
+    // gaps inside a segment are fine, its index is sparse anyway.
+    EVLOG_RETURN_IF_ERROR(MaybeRollLocked(batch.size(), base, last));
+    LogSegment& active = ActiveLocked();
+    BatchPosition position;
+    position.size = static_cast<uint32_t>(batch.size());
+    position.base_offset = base;
+    position.last_offset = last;
+    position.max_timestamp = view.max_timestamp();
+    absl::Status s = active.Append(batch, position);
+    if (!s.ok()) {
+      if (absl::StrContains(s.message(), "unrecoverable")) failed_ = s;
+      return s;
+    }
+    log_end_ = last + 1;
+    end = log_end_;
+    truncations = truncations_.load();
+    result.base_offset = base;
+    result.last_offset = last;
+    result.log_start_offset = log_start_;
+  }
+  if (config_.durability == Durability::kEveryAppend) {
+    EVLOG_RETURN_IF_ERROR(WaitDurable(end, truncations));
+  }
+  return result;
+}
+
+template <FileSystemLike FS, ClockLike ClockT>
+absl::Status SegmentedLog<FS, ClockT>::WaitDurable(Offset end, uint64_t truncations_at_append) {
+  std::unique_lock lock(sync_mu_);
+  while (true) {
+    if (truncations_.load() != truncations_at_append) {
+      return MakeError(ErrorCode::kKafkaStorageError,
+                       "the batch was cut off before it could be synced (a sync failed or "
+                       "the log was truncated); it is not in the log");
+    }
+    if (durable_end_published_.load() >= end.value()) return absl::OkStatus();
+    if (!sync_in_progress_) {
+      sync_in_progress_ = true;
+      lock.unlock();
+      absl::Status s = SyncRound(/*roll_back_on_failure=*/true);
+      lock.lock();
+      sync_in_progress_ = false;
+      sync_cv_.notify_all();
+      if (!s.ok()) return s;
+      continue;
+    }
+    sync_cv_.wait(lock);
+  }
+}
+
+template <FileSystemLike FS, ClockLike ClockT>
+absl::Status SegmentedLog<FS, ClockT>::SyncRound(bool roll_back_on_failure) {
+  std::vector<std::shared_ptr<File>> files;
+  Offset upto;
+  uint64_t truncations;
+  absl::Status s;
+  {
+    std::lock_guard lock(mu_);
+    EVLOG_RETURN_IF_ERROR(CheckUsableLocked());
+    upto = log_end_;
+    truncations = truncations_.load();
+    files = UnsyncedFilesLocked(s);
+    if (!s.ok()) return s;
+  }
+  for (const std::shared_ptr<File>& file : files) {
+    s = file->Sync();
+    if (!s.ok()) break;
+  }
+  last_sync_ms_.store(clock_.WallMs());
+  {
+    std::lock_guard lock(mu_);
+    if (s.ok()) {
+      if (truncations_.load() == truncations && upto > durable_end_) {
+        durable_end_ = upto;
+        durable_end_published_.store(durable_end_.value());
+      }
+      return absl::OkStatus();
+    }
+    if (roll_back_on_failure && !closed_ && failed_.ok() && log_end_ > durable_end_) {
+      // Nobody was told these batches are in the log: take them out, so a
+      // retry cannot duplicate them and a reader never sees them come and go.
+      absl::Status cut = TruncateToLocked(durable_end_);
+      if (!cut.ok()) failed_ = cut;
+    }
+  }
+  NotifyTruncated();
+  return s;
+}
+
+template <FileSystemLike FS, ClockLike ClockT>
+std::vector<std::shared_ptr<File>> SegmentedLog<FS, ClockT>::UnsyncedFilesLocked(
+    absl::Status& status) {
+  std::vector<std::shared_ptr<File>> files;
+  // Every segment that may hold offsets in [durable_end_, log_end_).
+  auto it = segments_.upper_bound(durable_end_);
+  if (it != segments_.begin()) --it;
+  for (; it != segments_.end(); ++it) {
+    absl::StatusOr<std::shared_ptr<File>> file = it->second->LogFileForSync();
+    if (!file.ok()) {
+      status = file.status();
+      return {};
+    }
+    files.push_back(*std::move(file));
+    if (it->second.get() != &ActiveLocked()) TouchLocked(*it->second);
+  }
+  return files;
+}
+
+template <FileSystemLike FS, ClockLike ClockT>
+void SegmentedLog<FS, ClockT>::NotifyTruncated() {
+  std::lock_guard lock(sync_mu_);
+  sync_cv_.notify_all();
+}
+
+template <FileSystemLike FS, ClockLike ClockT>
+absl::Status SegmentedLog<FS, ClockT>::MaybeRollLocked(size_t batch_bytes, Offset base_offset,
+                                                       Offset last_offset) {
+  LogSegment& active = ActiveLocked();
+  // Relative offsets in the indexes are 32-bit.
+  const bool offsets_overflow = last_offset - active.base_offset() > kMaxRelativeOffset;
+  if (active.size_bytes() == 0) {
+    return offsets_overflow ? RollLocked(base_offset) : absl::OkStatus();
+  }
+  const bool full = active.size_bytes() + batch_bytes > config_.segment_bytes;
+  const bool old = clock_.WallMs() - active.created_ms() >= config_.segment_ms;
+  EVLOG_ASSIGN_OR_RETURN(bool index_full, active.IndexFull());
+  if (full || old || offsets_overflow || index_full) return RollLocked(base_offset);
+  return absl::OkStatus();
+}
+
+template <FileSystemLike FS, ClockLike ClockT>
+absl::Status SegmentedLog<FS, ClockT>::Roll() {
+  std::lock_guard lock(mu_);
+  EVLOG_RETURN_IF_ERROR(CheckUsableLocked());
+  EVLOG_RETURN_IF_ERROR(MarkUncleanLocked());
+  return RollLocked(log_end_);
+}
+
+template <FileSystemLike FS, ClockLike ClockT>
+absl::Status SegmentedLog<FS, ClockT>::RollLocked(Offset new_base) {
+  EVLOG_CHECK_GE(new_base, log_end_);
+  LogSegment& old = ActiveLocked();
+  if (old.size_bytes() == 0 && old.base_offset() == new_base) return absl::OkStatus();
+  const Offset base = new_base;
+  // An empty active segment is replaced rather than sealed.
+  const bool replace_empty = old.size_bytes() == 0;
+  EVLOG_ASSIGN_OR_RETURN(std::unique_ptr<LogSegment> fresh,
+                         LogSegment::Create(fs_, dir_, base, segment_options_, clock_.WallMs()));
+  absl::Status s = replace_empty ? absl::OkStatus() : old.Seal();
+  if (s.ok() && config_.durability != Durability::kNone && !replace_empty) s = old.Sync();
+  if (s.ok()) s = fs_.SyncDir(dir_);
+  if (!s.ok()) {
+    (void)fresh->DeleteFiles();
+    return s;
+  }
+  if (replace_empty) {
+    const bool only_segment = segments_.size() == 1;
+    EVLOG_RETURN_IF_ERROR(DeleteSegmentsLocked({old.base_offset()}));
+    if (only_segment) log_start_ = std::max(log_start_, base);
+  } else {
+    TouchLocked(old);
+    if (config_.durability != Durability::kNone && durable_end_ >= old.base_offset()) {
+      durable_end_ = base;
+      durable_end_published_.store(durable_end_.value());
+      EVLOG_RETURN_IF_ERROR(WriteCheckpointLocked(/*clean=*/false));
+    }
+  }
+  segments_.emplace(base, std::move(fresh));
+  return absl::OkStatus();
+}
+
+template <FileSystemLike FS, ClockLike ClockT>
+void SegmentedLog<FS, ClockT>::TouchLocked(LogSegment& segment) {
+  open_sealed_.remove(&segment);
+  if (!segment.files_open()) return;
+  open_sealed_.push_front(&segment);
+  while (open_sealed_.size() > config_.max_open_sealed_segments) {
+    LogSegment* victim = open_sealed_.back();
+    open_sealed_.pop_back();
+    // Closing only gives descriptors back; a failure to trim an index is
+    // harmless (the index is checked when reopened), so it is not fatal.
+    (void)victim->CloseFiles();
+  }
+}
+
+template <FileSystemLike FS, ClockLike ClockT>
+void SegmentedLog<FS, ClockT>::ForgetOpenLocked(LogSegment& segment) {
+  open_sealed_.remove(&segment);
+}
+
+template <FileSystemLike FS, ClockLike ClockT>
+absl::Status SegmentedLog<FS, ClockT>::DeleteSegmentsLocked(const std::vector<Offset>& bases) {
+  if (bases.empty()) return absl::OkStatus();
+  for (Offset base : bases) {
+    auto it = segments_.find(base);
+    if (it == segments_.end()) continue;
+    ForgetOpenLocked(*it->second);
+    std::shared_ptr<LogSegment> segment = it->second;
+    segments_.erase(it);
+    EVLOG_RETURN_IF_ERROR(segment->DeleteFiles());
+  }
+  return fs_.SyncDir(dir_);
+}
+
+template <FileSystemLike FS, ClockLike ClockT>
+absl::StatusOr<LogReadResult> SegmentedLog<FS, ClockT>::Read(Offset offset,
+                                                             std::vector<std::byte>& buffer,
+                                                             const LogReadOptions& options) {
+  std::lock_guard lock(mu_);
+  EVLOG_RETURN_IF_ERROR(CheckUsableLocked());
+  LogReadResult result;
+  result.log_start_offset = log_start_;
+  result.log_end_offset = log_end_;
+  result.next_offset = offset;
+  if (offset < log_start_ || offset > log_end_) {
+    return MakeError(ErrorCode::kOffsetOutOfRange,
+                     absl::StrCat("offset ", offset.value(), " is outside the log [",
+                                  log_start_.value(), ", ", log_end_.value(), ")"));
+  }
+  const Offset upper = std::min(options.max_offset.value_or(log_end_), log_end_);
+  if (offset >= upper) return result;
+  auto it = segments_.upper_bound(offset);
+  if (it != segments_.begin()) --it;
+  for (; it != segments_.end(); ++it) {
+    LogSegment& segment = *it->second;
+    absl::StatusOr<std::optional<BatchPosition>> found = segment.FindBatch(offset);
+    if (&segment != &ActiveLocked()) TouchLocked(segment);
+    if (!found.ok()) return Annotate(found.status(), segment.log_path());
+    if (!found->has_value()) continue;  // offset is past this segment's last batch
+    const BatchPosition& first = **found;
+    if (first.last_offset >= upper) return result;
+    EVLOG_RETURN_IF_ERROR(ReadFromSegmentLocked(segment, first, upper, buffer, options, result));
+    return result;
+  }
+  return result;
+}
+
+template <FileSystemLike FS, ClockLike ClockT>
+absl::Status SegmentedLog<FS, ClockT>::ReadFromSegmentLocked(
+    LogSegment& segment, const BatchPosition& first, Offset upper, std::vector<std::byte>& buffer,
+    const LogReadOptions& options, LogReadResult& result) {
+  const uint64_t available = segment.size_bytes() - first.position;
+  size_t want = static_cast<size_t>(std::min<uint64_t>(options.max_bytes, available));
+  if (want < first.size && options.min_one_batch) want = first.size;
+  buffer.resize(want);
+  EVLOG_ASSIGN_OR_RETURN(size_t n, segment.ReadAt(first.position, buffer));
+  size_t used = 0;
+  Offset previous_last = first.base_offset - 1;
+  Offset next = result.next_offset;
+  while (n - used >= record_format::kLogOverhead) {
+    ByteView rest(buffer.data() + used, n - used);
+    absl::StatusOr<size_t> size = PeekBatchSize(rest, config_.max_message_bytes);
+    if (size.ok() && *size > rest.size()) break;  // ends beyond what was read
+    absl::StatusOr<std::pair<Offset, Offset>> range =
+        size.ok() ? internal::CheckReadBatch(rest.first(*size), previous_last, options.verify)
+                  : absl::StatusOr<std::pair<Offset, Offset>>(size.status());
+    if (!range.ok()) {
+      // Report it only when nothing precedes it: the caller then knows the
+      // exact offset that cannot be read, and the next read starts there.
+      if (used > 0) break;
+      return Annotate(range.status(),
+                      absl::StrCat(segment.log_path(), " at byte ", first.position));
+    }
+    const auto [base, last] = *range;
+    if (last >= upper) break;
+    if (used > 0 && used + *size > options.max_bytes) break;
+    used += *size;
+    previous_last = last;
+    next = last + 1;
+  }
+  buffer.resize(used);
+  result.batches = ByteView(buffer.data(), used);
+  result.next_offset = next;
+  return absl::OkStatus();
+}
+
+template <FileSystemLike FS, ClockLike ClockT>
+absl::StatusOr<std::optional<TimestampAndOffset>> SegmentedLog<FS, ClockT>::OffsetForTimestamp(
+    int64_t timestamp_ms) {
+  std::lock_guard lock(mu_);
+  EVLOG_RETURN_IF_ERROR(CheckUsableLocked());
+  std::vector<std::byte> buffer;
+  for (auto& [base, segment] : segments_) {
+    EVLOG_ASSIGN_OR_RETURN(int64_t max_timestamp, segment->MaxTimestamp());
+    if (segment.get() != &ActiveLocked()) TouchLocked(*segment);
+    if (max_timestamp < timestamp_ms) continue;
+    EVLOG_ASSIGN_OR_RETURN(std::optional<BatchPosition> batch,
+                           segment->FindBatchByTimestamp(timestamp_ms));
+    if (!batch) continue;
+    buffer.resize(batch->size);
+    EVLOG_ASSIGN_OR_RETURN(size_t n, segment->ReadAt(batch->position, buffer));
+    EVLOG_ASSIGN_OR_RETURN(RecordBatchView view,
+                           RecordBatchView::Parse(ByteView(buffer.data(), n)));
+    EVLOG_ASSIGN_OR_RETURN(RecordIterator records, view.Records());
+    for (const RecordView& record : records) {
+      if (record.timestamp_ms >= timestamp_ms && record.offset >= log_start_) {
+        return std::optional<TimestampAndOffset>(
+            TimestampAndOffset{record.timestamp_ms, record.offset});
+      }
+    }
+    EVLOG_RETURN_IF_ERROR(records.status());
+  }
+  return std::optional<TimestampAndOffset>();
+}
+
+template <FileSystemLike FS, ClockLike ClockT>
+uint64_t SegmentedLog<FS, ClockT>::size_bytes() const {
+  std::lock_guard lock(mu_);
+  uint64_t total = 0;
+  for (const auto& [base, segment] : segments_) total += segment->size_bytes();
+  return total;
+}
+
+template <FileSystemLike FS, ClockLike ClockT>
+std::vector<Offset> SegmentedLog<FS, ClockT>::segment_base_offsets() const {
+  std::lock_guard lock(mu_);
+  std::vector<Offset> bases;
+  for (const auto& [base, segment] : segments_) bases.push_back(base);
+  return bases;
+}
+
+template <FileSystemLike FS, ClockLike ClockT>
+size_t SegmentedLog<FS, ClockT>::open_segment_count() const {
+  std::lock_guard lock(mu_);
+  size_t open = 0;
+  for (const auto& [base, segment] : segments_) open += segment->files_open() ? 1 : 0;
+  return open;
+}
+
+template <FileSystemLike FS, ClockLike ClockT>
+absl::Status SegmentedLog<FS, ClockT>::Flush() {
+  EVLOG_RETURN_IF_ERROR(SyncRound(/*roll_back_on_failure=*/false));
+  std::lock_guard lock(mu_);
+  EVLOG_RETURN_IF_ERROR(CheckUsableLocked());
+  marked_unclean_ = true;
+  return WriteCheckpointLocked(/*clean=*/false);
+}
+
+template <FileSystemLike FS, ClockLike ClockT>
+absl::StatusOr<size_t> SegmentedLog<FS, ClockT>::DeleteOldSegments() {
+  std::lock_guard lock(mu_);
+  EVLOG_RETURN_IF_ERROR(CheckUsableLocked());
+  const bool by_policy = config_.cleanup_policy != CleanupPolicy::kCompact;
+  const int64_t now = clock_.WallMs();
+  uint64_t total = 0;
+  for (const auto& [base, segment] : segments_) total += segment->size_bytes();
+
+  std::vector<Offset> doomed;
+  for (auto it = segments_.begin(); it != segments_.end(); ++it) {
+    LogSegment& segment = *it->second;
+    auto next = std::next(it);
+    const Offset segment_end = next == segments_.end() ? log_end_ : next->first;
+    bool drop = segment_end <= log_start_ && segment.size_bytes() > 0;
+    if (!drop && by_policy && config_.retention_ms >= 0 && segment.size_bytes() > 0) {
+      EVLOG_ASSIGN_OR_RETURN(int64_t newest, segment.MaxTimestamp());
+      drop = newest < now - config_.retention_ms;
+    }
+    if (!drop && by_policy && config_.retention_bytes >= 0 && segment.size_bytes() > 0) {
+      drop = total - segment.size_bytes() >= static_cast<uint64_t>(config_.retention_bytes);
+    }
+    if (&segment != &ActiveLocked()) TouchLocked(segment);
+    if (!drop) break;
+    doomed.push_back(it->first);
+    total -= segment.size_bytes();
+  }
+  if (doomed.empty()) return size_t{0};
+  EVLOG_RETURN_IF_ERROR(MarkUncleanLocked());
+  if (doomed.back() == segments_.rbegin()->first) {
+    // Every segment goes: a fresh active segment takes over at log_end_.
+    EVLOG_RETURN_IF_ERROR(RollLocked(log_end_));
+  }
+  EVLOG_RETURN_IF_ERROR(DeleteSegmentsLocked(doomed));
+  log_start_ = std::max(log_start_, segments_.begin()->first);
+  durable_end_ = std::max(durable_end_, log_start_);
+  durable_end_published_.store(durable_end_.value());
+  EVLOG_RETURN_IF_ERROR(WriteCheckpointLocked(/*clean=*/false));
+  return doomed.size();
+}
+
+template <FileSystemLike FS, ClockLike ClockT>
+absl::Status SegmentedLog<FS, ClockT>::DeleteRecordsBefore(Offset offset) {
+  {
+    std::lock_guard lock(mu_);
+    EVLOG_RETURN_IF_ERROR(CheckUsableLocked());
+    if (offset > log_end_) {
+      return MakeError(ErrorCode::kOffsetOutOfRange,
+                       absl::StrCat("cannot delete records before ", offset.value(),
+                                    ": the log ends at ", log_end_.value()));
+    }
+    if (offset <= log_start_) return absl::OkStatus();
+    EVLOG_RETURN_IF_ERROR(MarkUncleanLocked());
+    log_start_ = offset;
+    EVLOG_RETURN_IF_ERROR(WriteCheckpointLocked(/*clean=*/false));
+  }
+  return DeleteOldSegments().status();
+}
+
+template <FileSystemLike FS, ClockLike ClockT>
+absl::Status SegmentedLog<FS, ClockT>::TruncateTo(Offset offset) {
+  absl::Status s;
+  {
+    std::lock_guard lock(mu_);
+    EVLOG_RETURN_IF_ERROR(CheckUsableLocked());
+    if (offset >= log_end_) return absl::OkStatus();
+    EVLOG_RETURN_IF_ERROR(MarkUncleanLocked());
+    s = offset < log_start_ ? TruncateFullyLocked(offset) : TruncateToLocked(offset);
+  }
+  NotifyTruncated();
+  return s;
+}
+
+template <FileSystemLike FS, ClockLike ClockT>
+absl::Status SegmentedLog<FS, ClockT>::TruncateFullyAndStartAt(Offset offset) {
+  absl::Status s;
+  {
+    std::lock_guard lock(mu_);
+    EVLOG_RETURN_IF_ERROR(CheckUsableLocked());
+    EVLOG_RETURN_IF_ERROR(MarkUncleanLocked());
+    s = TruncateFullyLocked(offset);
+  }
+  NotifyTruncated();
+  return s;
+}
+
+template <FileSystemLike FS, ClockLike ClockT>
+absl::Status SegmentedLog<FS, ClockT>::TruncateToLocked(Offset offset) {
+  EVLOG_CHECK_GE(offset, log_start_);
+  if (offset < segments_.begin()->first) return TruncateFullyLocked(offset);
+  std::vector<Offset> doomed;
+  for (auto it = segments_.upper_bound(offset); it != segments_.end(); ++it) {
+    doomed.push_back(it->first);
+  }
+  truncations_.fetch_add(1);
+  EVLOG_RETURN_IF_ERROR(DeleteSegmentsLocked(doomed));
+  LogSegment& active = ActiveLocked();
+  ForgetOpenLocked(active);
+  EVLOG_ASSIGN_OR_RETURN(log_end_, active.TruncateTo(offset));
+  // The cut must survive a crash, or cut-off batches could come back.
+  EVLOG_RETURN_IF_ERROR(active.Sync());
+  if (durable_end_ > log_end_) {
+    durable_end_ = log_end_;
+    durable_end_published_.store(durable_end_.value());
+  }
+  return absl::OkStatus();
+}
+
+template <FileSystemLike FS, ClockLike ClockT>
+absl::Status SegmentedLog<FS, ClockT>::TruncateFullyLocked(Offset offset) {
+  if (offset.value() < 0) {
+    return MakeError(ErrorCode::kInvalidRequest, "a log cannot start at a negative offset");
+  }
+  truncations_.fetch_add(1);
+  std::vector<Offset> doomed;
+  for (const auto& [base, segment] : segments_) doomed.push_back(base);
+  absl::Status s = DeleteSegmentsLocked(doomed);
+  absl::StatusOr<std::unique_ptr<LogSegment>> fresh =
+      s.ok() ? LogSegment::Create(fs_, dir_, offset, segment_options_, clock_.WallMs())
+             : absl::StatusOr<std::unique_ptr<LogSegment>>(s);
+  if (fresh.ok()) s = fs_.SyncDir(dir_);
+  if (!fresh.ok() || !s.ok()) {
+    // The log has lost its segments: nothing can be appended or read until
+    // it is reopened (which recovers from the files that are left).
+    failed_ = fresh.ok() ? s : fresh.status();
+    return failed_;
+  }
+  segments_.emplace(offset, *std::move(fresh));
+  log_start_ = log_end_ = durable_end_ = offset;
+  durable_end_published_.store(durable_end_.value());
+  return WriteCheckpointLocked(/*clean=*/false);
+}
+
+template <FileSystemLike FS, ClockLike ClockT>
+absl::Status SegmentedLog<FS, ClockT>::Close() {
+  std::lock_guard lock(mu_);
+  if (closed_) return absl::OkStatus();
+  closed_ = true;
+  absl::Status status = failed_;
+  if (status.ok()) {
+    for (const std::shared_ptr<File>& file : UnsyncedFilesLocked(status)) {
+      if (status.ok()) status = file->Sync();
+    }
+  }
+  for (auto& [base, segment] : segments_) {
+    if (segment->files_open()) status.Update(segment->CloseFiles());
+  }
+  open_sealed_.clear();
+  if (!status.ok()) return status;
+  durable_end_ = log_end_;
+  return WriteCheckpointLocked(/*clean=*/true);
+}
+
+extern template class SegmentedLog<PosixFileSystem, SystemClock>;
+
+}  // namespace evlog

@@ -1,0 +1,515 @@
+#include "evlog/storage/log_segment.h"
+
+#include <algorithm>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "evlog/check.h"
+#include "evlog/record/internal/big_endian.h"
+#include "evlog/record/record_batch.h"
+#include "evlog/record/record_format.h"
+#include "evlog/status.h"
+#include "evlog/storage/index_format.h"
+
+namespace evlog {
+namespace {
+
+// Batch headers are read in chunks this big when scanning: large enough
+// that an index interval (4 KiB by default) is one read, small enough to
+// live on the stack of a scan without mattering.
+constexpr size_t kScanChunkBytes = 64 << 10;
+// Recovery reads whole batches, this much at a time (more when a batch is
+// larger).
+constexpr size_t kRecoverChunkBytes = 1 << 20;
+// The largest batch a scan accepts: positions are 32-bit, so no batch in a
+// segment can be larger.
+constexpr size_t kMaxScanBatchBytes = kMaxIndexedFilePosition;
+
+absl::Status Corrupt(std::string_view path, uint64_t position, std::string_view what) {
+  return MakeError(
+      ErrorCode::kCorruptMessage,
+      absl::StrCat(internal::ToAbsl(path), " at byte ", position, ": ", internal::ToAbsl(what)));
+}
+
+// The fields of a batch header that the storage layer needs, read without
+// checking the CRC. REQUIRES: header.size() >= kRecordBatchOverhead.
+BatchPosition DecodeHeader(ByteView header, uint64_t position, uint32_t size) {
+  BatchPosition batch;
+  batch.position = position;
+  batch.size = size;
+  batch.base_offset =
+      Offset(internal::LoadBigEndian<int64_t>(header.data() + record_format::kBaseOffsetOffset));
+  batch.last_offset =
+      batch.base_offset +
+      internal::LoadBigEndian<int32_t>(header.data() + record_format::kLastOffsetDeltaOffset);
+  batch.max_timestamp =
+      internal::LoadBigEndian<int64_t>(header.data() + record_format::kMaxTimestampOffset);
+  return batch;
+}
+
+}  // namespace
+
+namespace internal {
+
+std::string SegmentFileName(Offset base, std::string_view extension) {
+  return absl::StrFormat("%020d%s", base.value(), internal::ToAbsl(extension));
+}
+
+std::optional<Offset> ParseSegmentFileName(std::string_view name, std::string_view extension) {
+  constexpr size_t kDigits = 20;
+  if (name.size() != kDigits + extension.size()) return std::nullopt;
+  if (name.substr(kDigits) != extension) return std::nullopt;
+  int64_t base = 0;
+  for (char c : name.substr(0, kDigits)) {
+    if (c < '0' || c > '9') return std::nullopt;
+  }
+  if (!absl::SimpleAtoi(ToAbsl(name.substr(0, kDigits)), &base)) return std::nullopt;
+  return Offset(base);
+}
+
+}  // namespace internal
+
+LogSegment::LogSegment(FileSystem& fs, std::string dir, Offset base, Options options,
+                       uint64_t size_bytes, int64_t now_ms)
+    : fs_(fs),
+      dir_(std::move(dir)),
+      base_(base),
+      options_(options),
+      log_path_(JoinPath(dir_, internal::SegmentFileName(base, ".log"))),
+      index_path_(JoinPath(dir_, internal::SegmentFileName(base, ".index"))),
+      time_index_path_(JoinPath(dir_, internal::SegmentFileName(base, ".timeindex"))),
+      size_bytes_(size_bytes),
+      created_ms_(now_ms),
+      offset_of_max_timestamp_(base) {}
+
+LogSegment::~LogSegment() = default;
+
+absl::StatusOr<std::unique_ptr<LogSegment>> LogSegment::Create(FileSystem& fs, std::string dir,
+                                                               Offset base, Options options,
+                                                               int64_t now_ms) {
+  std::unique_ptr<LogSegment> segment(new LogSegment(fs, std::move(dir), base, options, 0, now_ms));
+  EVLOG_ASSIGN_OR_RETURN(std::unique_ptr<File> log,
+                         fs.Open(segment->log_path_, OpenMode::kCreateNew));
+  segment->log_ = std::move(log);
+  segment->sealed_ = false;
+  segment->max_timestamp_known_ = true;  // empty: nothing to learn
+  // Leftover index files of an earlier segment with this base (deleted
+  // while the process crashed) must not be mistaken for this one's.
+  for (const std::string* path : {&segment->index_path_, &segment->time_index_path_}) {
+    absl::Status removed = fs.Remove(*path);
+    if (!removed.ok() && !absl::IsNotFound(removed)) return removed;
+  }
+  EVLOG_RETURN_IF_ERROR(segment->OpenIndexes(/*writable=*/true));
+  return segment;
+}
+
+std::unique_ptr<LogSegment> LogSegment::Existing(FileSystem& fs, std::string dir, Offset base,
+                                                 Options options, uint64_t size_bytes,
+                                                 int64_t now_ms) {
+  return std::unique_ptr<LogSegment>(
+      new LogSegment(fs, std::move(dir), base, options, size_bytes, now_ms));
+}
+
+absl::Status LogSegment::EnsureLogOpen() {
+  if (log_ != nullptr) return absl::OkStatus();
+  EVLOG_ASSIGN_OR_RETURN(std::unique_ptr<File> log, fs_.Open(log_path_, OpenMode::kReadWrite));
+  log_ = std::move(log);
+  return absl::OkStatus();
+}
+
+absl::Status LogSegment::EnsureIndexes() {
+  if (offset_index_ != nullptr) return absl::OkStatus();
+  return OpenIndexes(/*writable=*/!sealed_);
+}
+
+absl::Status LogSegment::OpenIndexes(bool writable) {
+  offset_index_.reset();
+  time_index_.reset();
+  const IndexMode mode = writable ? IndexMode::kWritable : IndexMode::kReadOnly;
+  absl::StatusOr<std::unique_ptr<OffsetIndex>> offsets =
+      OffsetIndex::Open(fs_, index_path_, base_, options_.max_index_bytes, mode);
+  absl::StatusOr<std::unique_ptr<TimeIndex>> times =
+      TimeIndex::Open(fs_, time_index_path_, base_, options_.max_index_bytes, mode);
+  absl::Status sane = offsets.status();
+  sane.Update(times.status());
+  if (sane.ok()) sane = (*offsets)->SanityCheck(size_bytes_);
+  if (sane.ok()) sane = (*times)->SanityCheck();
+  if (sane.ok()) {
+    offset_index_ = *std::move(offsets);
+    time_index_ = *std::move(times);
+    indexes_writable_ = writable;
+    return absl::OkStatus();
+  }
+  // Missing, short or inconsistent index files are rebuilt from the log,
+  // which is the source of truth (Kafka keeps no checksum on indexes either).
+  // An I/O error is the caller's to see.
+  if (GetErrorCode(sane) == ErrorCode::kKafkaStorageError) return sane;
+  return RebuildIndexes(size_bytes_);
+}
+
+absl::Status LogSegment::RebuildIndexes(uint64_t valid_bytes) {
+  offset_index_.reset();
+  time_index_.reset();
+  for (const std::string* path : {&index_path_, &time_index_path_}) {
+    absl::Status removed = fs_.Remove(*path);
+    if (!removed.ok() && !absl::IsNotFound(removed)) return removed;
+  }
+  EVLOG_ASSIGN_OR_RETURN(
+      offset_index_,
+      OffsetIndex::Open(fs_, index_path_, base_, options_.max_index_bytes, IndexMode::kWritable));
+  EVLOG_ASSIGN_OR_RETURN(time_index_,
+                         TimeIndex::Open(fs_, time_index_path_, base_, options_.max_index_bytes,
+                                         IndexMode::kWritable));
+  indexes_writable_ = true;
+  bytes_since_index_entry_ = 0;
+  max_timestamp_ = -1;
+  offset_of_max_timestamp_ = base_;
+  const uint64_t saved_size = size_bytes_;
+  size_bytes_ = valid_bytes;
+  absl::Status s = ScanHeaders(0, [this](const BatchPosition& batch) {
+    IndexBatch(batch);
+    return true;
+  });
+  size_bytes_ = saved_size;
+  EVLOG_RETURN_IF_ERROR(s);
+  max_timestamp_known_ = true;
+  if (sealed_) {
+    if (max_timestamp_ >= 0) {
+      EVLOG_RETURN_IF_ERROR(
+          time_index_->MaybeAppendOnRoll(max_timestamp_, offset_of_max_timestamp_).status());
+    }
+    EVLOG_RETURN_IF_ERROR(offset_index_->TrimToValidSize());
+    EVLOG_RETURN_IF_ERROR(time_index_->TrimToValidSize());
+  }
+  return absl::OkStatus();
+}
+
+void LogSegment::IndexBatch(const BatchPosition& batch) {
+  if (batch.max_timestamp > max_timestamp_) {
+    max_timestamp_ = batch.max_timestamp;
+    offset_of_max_timestamp_ = batch.last_offset;
+  }
+  if (bytes_since_index_entry_ > options_.index_interval_bytes) {
+    // A skipped entry only lengthens later scans; the log rolls before an
+    // index fills, so these do not fail in practice, and an index is never
+    // worth failing an append for.
+    (void)offset_index_->Append(batch.last_offset, static_cast<uint32_t>(batch.position));
+    if (max_timestamp_ >= 0) {
+      (void)time_index_->MaybeAppend(max_timestamp_, offset_of_max_timestamp_);
+    }
+    bytes_since_index_entry_ = 0;
+  }
+  bytes_since_index_entry_ += batch.size;
+}
+
+absl::Status LogSegment::Activate() {
+  EVLOG_RETURN_IF_ERROR(EnsureLogOpen());
+  if (sealed_ || !indexes_writable_ || offset_index_ == nullptr) {
+    sealed_ = false;
+    EVLOG_RETURN_IF_ERROR(OpenIndexes(/*writable=*/true));
+  }
+  if (!max_timestamp_known_) EVLOG_RETURN_IF_ERROR(RecomputeRunningState());
+  return absl::OkStatus();
+}
+
+absl::Status LogSegment::RecomputeRunningState() {
+  // The last index entries say where to start; the batches after them
+  // finish the picture.
+  const TimestampOffset last = time_index_->last_entry();
+  max_timestamp_ = last.timestamp_ms;
+  offset_of_max_timestamp_ = last.offset;
+  const uint64_t from = offset_index_->Lookup(Offset::Max()).position;
+  bytes_since_index_entry_ = 0;
+  EVLOG_RETURN_IF_ERROR(ScanHeaders(from, [this](const BatchPosition& batch) {
+    if (batch.max_timestamp > max_timestamp_) {
+      max_timestamp_ = batch.max_timestamp;
+      offset_of_max_timestamp_ = batch.last_offset;
+    }
+    bytes_since_index_entry_ += batch.size;
+    return true;
+  }));
+  max_timestamp_known_ = true;
+  return absl::OkStatus();
+}
+
+absl::Status LogSegment::Append(ByteView bytes, const BatchPosition& batch) {
+  EVLOG_CHECK_GE(batch.base_offset, base_);
+  EVLOG_CHECK_LE(size_bytes_ + bytes.size(), uint64_t{kMaxIndexedFilePosition});
+  EVLOG_RETURN_IF_ERROR(Activate());
+  absl::Status written = log_->Append(bytes);
+  if (!written.ok()) {
+    // Cut off whatever part of the batch reached the file, so the next
+    // append does not land after a torn batch.
+    absl::Status cut = log_->Truncate(size_bytes_);
+    if (!cut.ok()) {
+      return MakeError(
+          ErrorCode::kKafkaStorageError,
+          absl::StrCat("unrecoverable: appending to ", log_path_, " failed (", written.message(),
+                       ") and cutting the partial batch off ", "failed too (", cut.message(), ")"));
+    }
+    return written;
+  }
+  BatchPosition placed = batch;
+  placed.position = size_bytes_;
+  size_bytes_ += bytes.size();
+  IndexBatch(placed);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<size_t> LogSegment::ReadAt(uint64_t position, MutableByteView out) {
+  EVLOG_RETURN_IF_ERROR(EnsureLogOpen());
+  if (position >= size_bytes_) return size_t{0};
+  const size_t n = static_cast<size_t>(std::min<uint64_t>(out.size(), size_bytes_ - position));
+  EVLOG_ASSIGN_OR_RETURN(size_t read, log_->ReadAt(position, out.first(n)));
+  if (read < n) {
+    return Corrupt(log_path_, position + read,
+                   absl::StrCat("the file ends ", n - read, " bytes early"));
+  }
+  return read;
+}
+
+absl::Status LogSegment::ScanHeaders(uint64_t from_position,
+                                     const std::function<bool(const BatchPosition&)>& visit) {
+  std::vector<std::byte> chunk(kScanChunkBytes);
+  uint64_t position = from_position;
+  while (position < size_bytes_) {
+    EVLOG_ASSIGN_OR_RETURN(size_t n, ReadAt(position, chunk));
+    size_t at = 0;
+    while (at < n) {
+      const uint64_t here = position + at;
+      if (n - at < record_format::kRecordBatchOverhead) {
+        if (here + record_format::kRecordBatchOverhead > size_bytes_) {
+          return Corrupt(log_path_, here, "a batch header is cut off by the end of the file");
+        }
+        break;  // read the next chunk from here
+      }
+      ByteView header(chunk.data() + at, n - at);
+      absl::StatusOr<size_t> size = PeekBatchSize(header, kMaxScanBatchBytes);
+      if (!size.ok()) {
+        return Corrupt(log_path_, here, internal::FromAbsl(size.status().message()));
+      }
+      if (here + *size > size_bytes_) {
+        return Corrupt(log_path_, here,
+                       absl::StrCat("a batch of ", *size, " bytes runs past the end of the file"));
+      }
+      const BatchPosition batch = DecodeHeader(header, here, static_cast<uint32_t>(*size));
+      if (batch.base_offset < base_ || batch.last_offset < batch.base_offset) {
+        return Corrupt(
+            log_path_, here,
+            absl::StrCat("batch offsets [", batch.base_offset.value(), ", ",
+                         batch.last_offset.value(), "] do not belong in segment ", base_.value()));
+      }
+      if (!visit(batch)) return absl::OkStatus();
+      at += *size;
+    }
+    if (at == 0) return Corrupt(log_path_, position, "no batch header could be read");
+    position += at;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<BatchPosition>> LogSegment::FindBatch(Offset target) {
+  EVLOG_RETURN_IF_ERROR(EnsureIndexes());
+  const uint64_t from = target < base_ ? 0 : offset_index_->Lookup(target).position;
+  std::optional<BatchPosition> found;
+  EVLOG_RETURN_IF_ERROR(ScanHeaders(from, [&](const BatchPosition& batch) {
+    if (batch.last_offset < target) return true;
+    found = batch;
+    return false;
+  }));
+  return found;
+}
+
+absl::StatusOr<std::optional<BatchPosition>> LogSegment::FindBatchByTimestamp(
+    int64_t timestamp_ms) {
+  EVLOG_RETURN_IF_ERROR(EnsureIndexes());
+  const TimestampOffset start = time_index_->Lookup(timestamp_ms);
+  const uint64_t from = offset_index_->Lookup(start.offset).position;
+  std::optional<BatchPosition> found;
+  EVLOG_RETURN_IF_ERROR(ScanHeaders(from, [&](const BatchPosition& batch) {
+    if (batch.max_timestamp < timestamp_ms) return true;
+    found = batch;
+    return false;
+  }));
+  return found;
+}
+
+absl::StatusOr<int64_t> LogSegment::MaxTimestamp() {
+  if (max_timestamp_known_) return max_timestamp_;
+  if (size_bytes_ == 0) return int64_t{-1};
+  EVLOG_RETURN_IF_ERROR(EnsureIndexes());
+  // A sealed segment's last time-index entry is its largest timestamp
+  // (Seal writes it).
+  return time_index_->last_entry().timestamp_ms;
+}
+
+absl::StatusOr<bool> LogSegment::IndexFull() {
+  EVLOG_RETURN_IF_ERROR(EnsureIndexes());
+  return offset_index_->IsFull() || time_index_->IsFull();
+}
+
+absl::StatusOr<Offset> LogSegment::NextOffset() {
+  if (size_bytes_ == 0) return base_;
+  EVLOG_RETURN_IF_ERROR(EnsureIndexes());
+  const uint64_t from = offset_index_->Lookup(Offset::Max()).position;
+  Offset next = base_;
+  EVLOG_RETURN_IF_ERROR(ScanHeaders(from, [&next](const BatchPosition& batch) {
+    next = batch.last_offset + 1;
+    return true;
+  }));
+  return next;
+}
+
+absl::StatusOr<Offset> LogSegment::Recover(std::optional<Offset> next_segment_base,
+                                           const RecoveryReporter& reporter) {
+  EVLOG_RETURN_IF_ERROR(EnsureLogOpen());
+  EVLOG_ASSIGN_OR_RETURN(size_bytes_, log_->Size());
+  sealed_ = false;
+  max_timestamp_known_ = false;
+  // Indexes are rebuilt as the scan goes; start them empty.
+  EVLOG_RETURN_IF_ERROR(RebuildIndexes(0));
+  std::vector<std::byte> chunk;
+  uint64_t position = 0;
+  Offset next = base_;
+  std::string problem;
+  while (position < size_bytes_ && problem.empty()) {
+    const size_t want =
+        static_cast<size_t>(std::min<uint64_t>(kRecoverChunkBytes, size_bytes_ - position));
+    chunk.resize(want);
+    EVLOG_ASSIGN_OR_RETURN(size_t n, log_->ReadAt(position, chunk));
+    size_t at = 0;
+    while (at < n) {
+      ByteView rest(chunk.data() + at, n - at);
+      const uint64_t here = position + at;
+      if (rest.size() < record_format::kRecordBatchOverhead &&
+          here + record_format::kRecordBatchOverhead <= size_bytes_) {
+        break;  // the header continues in the next chunk
+      }
+      absl::StatusOr<size_t> size = PeekBatchSize(rest, kMaxScanBatchBytes);
+      if (!size.ok()) {
+        problem = std::string(size.status().message());
+        break;
+      }
+      if (here + *size > size_bytes_) {
+        problem = absl::StrCat("torn batch: ", size_bytes_ - here, " of ", *size, " bytes present");
+        break;
+      }
+      if (*size > rest.size()) {
+        if (at > 0) break;  // re-read from this batch
+        chunk.resize(*size);
+        EVLOG_ASSIGN_OR_RETURN(n, log_->ReadAt(position, chunk));
+        if (n < *size) {
+          problem = "the file ended while reading a batch";
+          break;
+        }
+        rest = ByteView(chunk.data(), *size);
+      }
+      absl::StatusOr<RecordBatchView> view = RecordBatchView::Parse(rest.first(*size));
+      if (!view.ok()) {
+        problem = std::string(view.status().message());
+        break;
+      }
+      if (view->base_offset() < next) {
+        problem = absl::StrCat("batch base offset ", view->base_offset().value(),
+                               " is below the expected ", next.value());
+        break;
+      }
+      if (next_segment_base && view->last_offset() >= *next_segment_base) {
+        problem = absl::StrCat("batch last offset ", view->last_offset().value(),
+                               " reaches into the next segment at ", next_segment_base->value());
+        break;
+      }
+      if (view->last_offset() - base_ > kMaxRelativeOffset) {
+        problem = "batch offsets are too far from the segment's base offset";
+        break;
+      }
+      BatchPosition batch = DecodeHeader(rest, here, static_cast<uint32_t>(*size));
+      IndexBatch(batch);
+      next = view->last_offset() + 1;
+      at += *size;
+    }
+    position += at;
+    if (at == 0 && problem.empty()) problem = "no progress while scanning";
+  }
+  if (!problem.empty()) {
+    const uint64_t dropped = size_bytes_ - position;
+    EVLOG_RETURN_IF_ERROR(log_->Truncate(position));
+    size_bytes_ = position;
+    if (reporter) reporter(RecoveryEvent{log_path_, position, dropped, problem});
+  }
+  max_timestamp_known_ = true;
+  return next;
+}
+
+absl::StatusOr<Offset> LogSegment::TruncateTo(Offset offset) {
+  EVLOG_RETURN_IF_ERROR(Activate());
+  EVLOG_ASSIGN_OR_RETURN(std::optional<BatchPosition> found, FindBatch(offset));
+  if (!found) return NextOffset();
+  EVLOG_RETURN_IF_ERROR(log_->Truncate(found->position));
+  size_bytes_ = found->position;
+  EVLOG_RETURN_IF_ERROR(offset_index_->TruncateTo(offset));
+  EVLOG_RETURN_IF_ERROR(time_index_->TruncateTo(offset));
+  EVLOG_RETURN_IF_ERROR(RecomputeRunningState());
+  return std::min(offset, found->base_offset);
+}
+
+absl::Status LogSegment::Seal() {
+  if (sealed_) return absl::OkStatus();
+  EVLOG_RETURN_IF_ERROR(EnsureIndexes());
+  if (max_timestamp_ >= 0) {
+    EVLOG_RETURN_IF_ERROR(
+        time_index_->MaybeAppendOnRoll(max_timestamp_, offset_of_max_timestamp_).status());
+  }
+  EVLOG_RETURN_IF_ERROR(offset_index_->TrimToValidSize());
+  EVLOG_RETURN_IF_ERROR(time_index_->TrimToValidSize());
+  sealed_ = true;
+  return absl::OkStatus();
+}
+
+absl::Status LogSegment::Sync() {
+  if (log_ != nullptr) EVLOG_RETURN_IF_ERROR(log_->Sync());
+  if (offset_index_ != nullptr) EVLOG_RETURN_IF_ERROR(offset_index_->Sync());
+  if (time_index_ != nullptr) EVLOG_RETURN_IF_ERROR(time_index_->Sync());
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::shared_ptr<File>> LogSegment::LogFileForSync() {
+  EVLOG_RETURN_IF_ERROR(EnsureLogOpen());
+  return log_;
+}
+
+absl::Status LogSegment::CloseFiles() {
+  absl::Status status;
+  if (offset_index_ != nullptr && indexes_writable_ && !sealed_ && max_timestamp_ >= 0) {
+    // The final time-index entry makes the segment's largest timestamp
+    // readable after a reopen without a scan.
+    status.Update(
+        time_index_->MaybeAppendOnRoll(max_timestamp_, offset_of_max_timestamp_).status());
+  }
+  if (offset_index_ != nullptr) status.Update(offset_index_->Close());
+  if (time_index_ != nullptr) status.Update(time_index_->Close());
+  offset_index_.reset();
+  time_index_.reset();
+  indexes_writable_ = false;
+  if (log_ != nullptr) status.Update(log_->Close());
+  log_.reset();
+  max_timestamp_known_ = max_timestamp_known_ && !sealed_;
+  return status;
+}
+
+absl::Status LogSegment::DeleteFiles() {
+  offset_index_.reset();
+  time_index_.reset();
+  log_.reset();
+  absl::Status status;
+  for (const std::string* path : {&log_path_, &index_path_, &time_index_path_}) {
+    absl::Status removed = fs_.Remove(*path);
+    if (!removed.ok() && !absl::IsNotFound(removed)) status.Update(removed);
+  }
+  return status;
+}
+
+}  // namespace evlog
