@@ -190,7 +190,7 @@ class SparseIndex {
   // returning std::optional<std::string>), and each follows its
   // predecessor as Traits::OrderProblem requires. O(entries).
   // Returns CORRUPT_MESSAGE naming the first bad entry;
-  // FailedPrecondition after Close.
+  // FailedPrecondition after Close or an I/O error that unmapped the index.
   template <typename Extra>
   absl::Status CheckEntries(Extra extra) const;
   absl::Status CheckEntries() const {
@@ -453,9 +453,10 @@ absl::Status SparseIndex<Traits>::Corrupt(size_t i, std::string_view problem) co
 template <SparseIndexTraits Traits>
 template <typename Extra>
 absl::Status SparseIndex<Traits>::CheckEntries(Extra extra) const {
-  if (closed_) {
+  if (closed_ || broken_) {
     return absl::FailedPreconditionError(
-        absl::StrCat("cannot check ", ToAbsl(Traits::kName), " ", path_, ": it is closed"));
+        absl::StrCat("cannot check ", ToAbsl(Traits::kName), " ", path_, ": it is ",
+                     closed_ ? "closed" : "unmapped after an I/O error"));
   }
   if (open_problem_.has_value()) {
     return MakeError(ErrorCode::kCorruptMessage,

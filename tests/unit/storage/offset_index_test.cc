@@ -517,6 +517,7 @@ TEST_CASE("offset index open after an I/O error reports it", "[offset_index]") {
   // The index lost its mapping: it reads as empty and refuses changes.
   CHECK(index->entries() == 0);
   CHECK(index->Append(kBase + 2, 2).code() == absl::StatusCode::kFailedPrecondition);
+  CHECK(index->SanityCheck(10).code() == absl::StatusCode::kFailedPrecondition);
   MustOk(index->Close());
 }
 
