@@ -13,6 +13,7 @@
 #include "evlog/record/record_format.h"
 #include "evlog/status.h"
 #include "evlog/storage/index_format.h"
+#include "evlog/storage/internal/batch_reader.h"
 
 namespace evlog {
 namespace {
@@ -21,9 +22,6 @@ namespace {
 // that an index interval (4 KiB by default) is one read, small enough to
 // live on the stack of a scan without mattering.
 constexpr size_t kScanChunkBytes = 64 << 10;
-// Recovery reads whole batches, this much at a time (more when a batch is
-// larger).
-constexpr size_t kRecoverChunkBytes = 1 << 20;
 // The largest batch a scan accepts: positions are 32-bit, so no batch in a
 // segment can be larger.
 constexpr size_t kMaxScanBatchBytes = kMaxIndexedFilePosition;
@@ -371,68 +369,39 @@ absl::StatusOr<Offset> LogSegment::Recover(std::optional<Offset> next_segment_ba
   max_timestamp_known_ = false;
   // Indexes are rebuilt as the scan goes; start them empty.
   EVLOG_RETURN_IF_ERROR(RebuildIndexes(0));
-  std::vector<std::byte> chunk;
+  internal::BatchReader reader(*log_, size_bytes_);
   uint64_t position = 0;
   Offset next = base_;
   std::string problem;
-  while (position < size_bytes_ && problem.empty()) {
-    const size_t want =
-        static_cast<size_t>(std::min<uint64_t>(kRecoverChunkBytes, size_bytes_ - position));
-    chunk.resize(want);
-    EVLOG_ASSIGN_OR_RETURN(size_t n, log_->ReadAt(position, chunk));
-    size_t at = 0;
-    while (at < n) {
-      ByteView rest(chunk.data() + at, n - at);
-      const uint64_t here = position + at;
-      if (rest.size() < record_format::kRecordBatchOverhead &&
-          here + record_format::kRecordBatchOverhead <= size_bytes_) {
-        break;  // the header continues in the next chunk
-      }
-      absl::StatusOr<size_t> size = PeekBatchSize(rest, kMaxScanBatchBytes);
-      if (!size.ok()) {
-        problem = std::string(size.status().message());
-        break;
-      }
-      if (here + *size > size_bytes_) {
-        problem = absl::StrCat("torn batch: ", size_bytes_ - here, " of ", *size, " bytes present");
-        break;
-      }
-      if (*size > rest.size()) {
-        if (at > 0) break;  // re-read from this batch
-        chunk.resize(*size);
-        EVLOG_ASSIGN_OR_RETURN(n, log_->ReadAt(position, chunk));
-        if (n < *size) {
-          problem = "the file ended while reading a batch";
-          break;
-        }
-        rest = ByteView(chunk.data(), *size);
-      }
-      absl::StatusOr<RecordBatchView> view = RecordBatchView::Parse(rest.first(*size));
-      if (!view.ok()) {
-        problem = std::string(view.status().message());
-        break;
-      }
-      if (view->base_offset() < next) {
-        problem = absl::StrCat("batch base offset ", view->base_offset().value(),
-                               " is below the expected ", next.value());
-        break;
-      }
-      if (next_segment_base && view->last_offset() >= *next_segment_base) {
-        problem = absl::StrCat("batch last offset ", view->last_offset().value(),
-                               " reaches into the next segment at ", next_segment_base->value());
-        break;
-      }
-      if (view->last_offset() - base_ > kMaxRelativeOffset) {
-        problem = "batch offsets are too far from the segment's base offset";
-        break;
-      }
-      BatchPosition batch = DecodeHeader(rest, here, static_cast<uint32_t>(*size));
-      IndexBatch(batch);
-      next = view->last_offset() + 1;
-      at += *size;
+  while (true) {
+    absl::StatusOr<std::optional<ByteView>> bytes = reader.Next();
+    position = reader.position();
+    if (bytes.ok() && !bytes->has_value()) break;
+    absl::StatusOr<RecordBatchView> view = bytes.ok()
+                                               ? RecordBatchView::Parse(**bytes)
+                                               : absl::StatusOr<RecordBatchView>(bytes.status());
+    if (!view.ok()) {
+      // Framing and CRC problems are what a crash leaves; an I/O error is not.
+      if (GetErrorCode(view.status()) != ErrorCode::kCorruptMessage) return view.status();
+      problem = std::string(view.status().message());
+      break;
     }
-    position += at;
-    if (at == 0 && problem.empty()) problem = "no progress while scanning";
+    if (view->base_offset() < next) {
+      problem = absl::StrCat("batch base offset ", view->base_offset().value(),
+                             " is below the expected ", next.value());
+      break;
+    }
+    if (next_segment_base && view->last_offset() >= *next_segment_base) {
+      problem = absl::StrCat("batch last offset ", view->last_offset().value(),
+                             " reaches into the next segment at ", next_segment_base->value());
+      break;
+    }
+    if (view->last_offset() - base_ > kMaxRelativeOffset) {
+      problem = "batch offsets are too far from the segment's base offset";
+      break;
+    }
+    IndexBatch(DecodeHeader(view->bytes(), position, static_cast<uint32_t>(view->size_bytes())));
+    next = view->last_offset() + 1;
   }
   if (!problem.empty()) {
     const uint64_t dropped = size_bytes_ - position;
