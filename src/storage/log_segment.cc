@@ -463,7 +463,9 @@ absl::Status LogSegment::CloseFiles() {
   offset_index_.reset();
   time_index_.reset();
   indexes_writable_ = false;
-  if (log_ != nullptr) status.Update(log_->Close());
+  // Dropping the reference closes the file once a group-commit leader that
+  // may still be syncing it is done with it (closing it here would fail
+  // that sync).
   log_.reset();
   max_timestamp_known_ = max_timestamp_known_ && !sealed_;
   return status;

@@ -87,6 +87,7 @@
 #include "evlog/record/record_format.h"
 #include "evlog/status.h"
 #include "evlog/storage/internal/log_checkpoint.h"
+#include "evlog/storage/log_cleaner.h"
 #include "evlog/storage/log_config.h"
 #include "evlog/storage/log_segment.h"
 #include "evlog/types.h"
@@ -250,6 +251,16 @@ class SegmentedLog {
   // log_start_offset = log_end_offset = offset.
   [[nodiscard]] absl::Status TruncateFullyAndStartAt(Offset offset);
 
+  // Compacts the sealed segments (see log_cleaner.h): keeps the newest
+  // record of every key, drops tombstones older than delete_retention_ms.
+  // Segments younger than min_compaction_lag_ms, the active segment, and
+  // segments reaching options.max_offset are left alone; without
+  // options.force nothing happens while the part not yet compacted is below
+  // min_cleanable_dirty_ratio of the whole. Appends and reads go on while it
+  // runs; the result is swapped in at the end under the log's lock. Meant
+  // to be run by the owner's background executor; one run at a time.
+  [[nodiscard]] absl::StatusOr<CompactionResult> Compact(const CompactionOptions& options = {});
+
   // Syncs, trims the indexes, writes the clean-shutdown checkpoint and
   // closes every file. Later calls fail with FailedPrecondition; Close()
   // itself is idempotent.
@@ -298,6 +309,14 @@ class SegmentedLog {
 
   mutable std::mutex mu_;
   SegmentMap segments_;
+  // Bumped whenever segments are deleted or cut, so that a compaction run
+  // that started before can tell its sources changed.
+  uint64_t segments_epoch_ = 0;
+  // Offsets below this were compacted by this process (not persisted: after
+  // a restart the first run compacts everything once more).
+  Offset first_dirty_offset_{0};
+  // One compaction at a time.
+  std::mutex compact_mu_;
   Offset log_start_{0};
   Offset log_end_{0};
   Offset durable_end_{0};
@@ -338,6 +357,7 @@ template <FileSystemLike FS, ClockLike ClockT>
 absl::Status SegmentedLog<FS, ClockT>::Load() {
   std::lock_guard lock(mu_);
   EVLOG_RETURN_IF_ERROR(fs_.CreateDir(dir_));
+  EVLOG_RETURN_IF_ERROR(internal::CompleteInterruptedSwaps(fs_, dir_));
   EVLOG_ASSIGN_OR_RETURN(std::vector<std::string> names, fs_.ListDir(dir_));
   const int64_t now = clock_.WallMs();
 
@@ -703,6 +723,7 @@ void SegmentedLog<FS, ClockT>::ForgetOpenLocked(LogSegment& segment) {
 template <FileSystemLike FS, ClockLike ClockT>
 absl::Status SegmentedLog<FS, ClockT>::DeleteSegmentsLocked(const std::vector<Offset>& bases) {
   if (bases.empty()) return absl::OkStatus();
+  ++segments_epoch_;
   for (Offset base : bases) {
     auto it = segments_.find(base);
     if (it == segments_.end()) continue;
@@ -944,6 +965,7 @@ absl::Status SegmentedLog<FS, ClockT>::TruncateToLocked(Offset offset) {
   }
   truncations_.fetch_add(1);
   EVLOG_RETURN_IF_ERROR(DeleteSegmentsLocked(doomed));
+  ++segments_epoch_;
   LogSegment& active = ActiveLocked();
   ForgetOpenLocked(active);
   EVLOG_ASSIGN_OR_RETURN(log_end_, active.TruncateTo(offset));
@@ -979,6 +1001,86 @@ absl::Status SegmentedLog<FS, ClockT>::TruncateFullyLocked(Offset offset) {
   log_start_ = log_end_ = durable_end_ = offset;
   durable_end_published_.store(durable_end_.value());
   return WriteCheckpointLocked(/*clean=*/false);
+}
+
+template <FileSystemLike FS, ClockLike ClockT>
+absl::StatusOr<CompactionResult> SegmentedLog<FS, ClockT>::Compact(
+    const CompactionOptions& options) {
+  std::lock_guard compact_lock(compact_mu_);
+  CompactionResult result;
+  std::vector<internal::CleanerSource> sources;
+  internal::CleanerParams params;
+  uint64_t epoch = 0;
+  {
+    std::lock_guard lock(mu_);
+    EVLOG_RETURN_IF_ERROR(CheckUsableLocked());
+    params.now_ms = clock_.WallMs();
+    params.delete_retention_ms = config_.delete_retention_ms;
+    params.segment_bytes = config_.segment_bytes;
+    uint64_t dirty_bytes = 0;
+    for (auto it = segments_.begin(); std::next(it) != segments_.end(); ++it) {
+      LogSegment& segment = *it->second;
+      const Offset end = std::next(it)->first;
+      if (options.max_offset && end > *options.max_offset) break;
+      EVLOG_ASSIGN_OR_RETURN(int64_t newest, segment.MaxTimestamp());
+      TouchLocked(segment);
+      if (newest > params.now_ms - config_.min_compaction_lag_ms) break;
+      sources.push_back({it->first, end, segment.size_bytes(), segment.log_path()});
+      result.bytes_before += segment.size_bytes();
+      if (end > first_dirty_offset_) dirty_bytes += segment.size_bytes();
+    }
+    if (sources.empty()) return result;
+    if (!options.force &&
+        static_cast<double>(dirty_bytes) <
+            config_.min_cleanable_dirty_ratio * static_cast<double>(result.bytes_before)) {
+      return result;
+    }
+    EVLOG_RETURN_IF_ERROR(MarkUncleanLocked());
+    epoch = segments_epoch_;
+  }
+  result.segments_before = sources.size();
+  EVLOG_ASSIGN_OR_RETURN(internal::KeyOffsetMap latest, internal::BuildKeyOffsetMap(fs_, sources));
+  EVLOG_ASSIGN_OR_RETURN(
+      std::vector<internal::CleanedSegment> cleaned,
+      internal::WriteCleanedSegments(fs_, dir_, sources, latest, params, result));
+  std::lock_guard lock(mu_);
+  if (epoch != segments_epoch_ || closed_ || !failed_.ok()) {
+    for (const internal::CleanedSegment& c : cleaned) (void)fs_.Remove(c.swap_path);
+    return CompactionResult{};
+  }
+  // Old files go first, then each .swap takes its final name; a crash in
+  // between is finished by Open (CompleteInterruptedSwaps).
+  const int64_t now = clock_.WallMs();
+  for (const internal::CleanedSegment& c : cleaned) {
+    for (Offset base : c.replaced) {
+      auto it = segments_.find(base);
+      EVLOG_CHECK(it != segments_.end());
+      ForgetOpenLocked(*it->second);
+      absl::Status s = it->second->DeleteFiles();
+      segments_.erase(it);
+      if (!s.ok()) {
+        failed_ = s;  // reopening finishes the swap
+        return s;
+      }
+    }
+    const Offset base = c.replaced.front();
+    absl::Status s =
+        fs_.Rename(c.swap_path, JoinPath(dir_, internal::SegmentFileName(base, ".log")));
+    if (!s.ok()) {
+      failed_ = s;
+      return s;
+    }
+    segments_.emplace(base,
+                      LogSegment::Existing(fs_, dir_, base, segment_options_, c.size_bytes, now));
+    result.bytes_after += c.size_bytes;
+  }
+  ++segments_epoch_;
+  first_dirty_offset_ = sources.back().end;
+  result.segments_after = cleaned.size();
+  result.ran = true;
+  absl::Status synced = fs_.SyncDir(dir_);
+  if (!synced.ok()) failed_ = synced;
+  return synced.ok() ? absl::StatusOr<CompactionResult>(result) : synced;
 }
 
 template <FileSystemLike FS, ClockLike ClockT>
