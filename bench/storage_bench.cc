@@ -30,6 +30,8 @@
 //   EVLOG_BENCH_SEGMENTS     segments of the clean-reopen log (10000)
 //   EVLOG_BENCH_SEGMENTS_DIR where to build it (default /dev/shm; see
 //                            SegmentsBase)
+// A smoke run (--benchmark_min_time below 0.05) defaults to 32 MiB logs and
+// 1,000 segments instead (see SmokeRun).
 // The benchmarks call the OS directly only for the baselines and to set up
 // the crash (fork); evlog itself is used through its public API.
 #include <benchmark/benchmark.h>
@@ -56,6 +58,7 @@
 #include <mutex>
 #include <random>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -117,6 +120,28 @@ uint64_t EnvOr(const char* name, uint64_t fallback) {
   const char* value = std::getenv(name);
   if (value == nullptr || *value == '\0') return fallback;
   return std::strtoull(value, nullptr, 10);
+}
+
+// True for a smoke run (--benchmark_min_time below 0.05 s, e.g. the CTest
+// smoke test): the big fixtures then default to a fraction of their size
+// (32 MiB logs, 1,000 segments) so the run stays well inside a CI time
+// limit. Google Benchmark 1.7.1 does not expose its flags, so the command
+// line is read back from /proc.
+bool SmokeRun() {
+  static const bool smoke = [] {
+    std::ifstream in("/proc/self/cmdline", std::ios::binary);
+    const std::string args((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::string_view flag = "--benchmark_min_time=";
+    for (size_t start = 0; start < args.size();) {
+      size_t end = args.find('\0', start);
+      if (end == std::string::npos) end = args.size();
+      const std::string arg = args.substr(start, end - start);
+      if (arg.starts_with(flag)) return std::strtod(arg.c_str() + flag.size(), nullptr) < 0.05;
+      start = end + 1;
+    }
+    return false;
+  }();
+  return smoke;
 }
 
 void Die(const char* what, const absl::Status& status) {
@@ -454,7 +479,7 @@ FilledLog& SharedFilledLog(uint64_t mib) {
   return *log;
 }
 
-uint64_t ReadLogMib() { return EnvOr("EVLOG_BENCH_LOG_MIB", 256); }
+uint64_t ReadLogMib() { return EnvOr("EVLOG_BENCH_LOG_MIB", SmokeRun() ? 32 : 256); }
 
 // --- 2. Sequential read --------------------------------------------------------
 
@@ -630,7 +655,7 @@ struct ManySegmentLog {
   }
 
   TempDir dir{"segments", SegmentsBase()};
-  const uint64_t segments = EnvOr("EVLOG_BENCH_SEGMENTS", 10'000);
+  const uint64_t segments = EnvOr("EVLOG_BENCH_SEGMENTS", SmokeRun() ? 1'000 : 10'000);
   LogConfig config;
   uint64_t bytes = 0;
 };
@@ -737,7 +762,7 @@ BENCHMARK(BM_LogRecoverUnflushedTail)->UseManualTime()->Unit(benchmark::kMillise
 // checked, from a log of EVLOG_BENCH_LOOKUP_MIB. Time per iteration is the
 // latency of one lookup.
 void BM_LogLookupRandom(benchmark::State& state) {
-  const uint64_t mib = EnvOr("EVLOG_BENCH_LOOKUP_MIB", 256);
+  const uint64_t mib = EnvOr("EVLOG_BENCH_LOOKUP_MIB", SmokeRun() ? 32 : 256);
   FilledLog& filled = SharedFilledLog(mib);
   PosixLog& log = *filled.log;
   const int64_t end = log.log_end_offset().value();
