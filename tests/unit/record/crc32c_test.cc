@@ -37,11 +37,15 @@ TEST_CASE("crc32c portable and hardware agree with the vectors") {
 
 TEST_CASE("crc32c hardware equals software on random data of every length and alignment") {
   std::mt19937_64 rng(12345);
-  std::vector<std::byte> data(8192 + 16);
+  std::vector<std::byte> data(40000 + 16);
   for (auto& b : data) b = static_cast<std::byte>(rng());
   const bool hw = internal::Crc32cHardwareAvailable();
+  // Around the hardware path's three-stream chunk sizes (3 x 64, 3 x 512,
+  // 3 x 4096 bytes) and its 4/2/1-byte tail steps.
   for (size_t length :
-       {0, 1, 7, 8, 9, 63, 64, 255, 256, 767, 768, 769, 1000, 1536, 2304, 4096, 8192}) {
+       {0,    1,    2,    3,    4,    5,    6,    7,     8,     9,     15,    63,    64,
+        191,  192,  193,  199,  255,  256,  383,  384,   767,   768,   769,   1000,  1535,
+        1536, 1537, 1735, 2304, 3072, 4096, 8192, 12287, 12288, 12289, 14023, 24576, 40000}) {
     for (size_t align = 0; align < 8; ++align) {
       ByteView piece(data.data() + align, length);
       const uint32_t sw = internal::Crc32cExtendPortable(0, piece);
@@ -50,7 +54,7 @@ TEST_CASE("crc32c hardware equals software on random data of every length and al
     }
   }
   for (int i = 0; i < 200; ++i) {
-    const size_t length = rng() % 5000;
+    const size_t length = rng() % 40000;
     const size_t align = rng() % 16;
     ByteView piece(data.data() + align, length);
     const uint32_t seed = static_cast<uint32_t>(rng());
