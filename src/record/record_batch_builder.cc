@@ -18,10 +18,6 @@ namespace {
 namespace F = record_format;
 using internal::StoreBigEndian;
 
-constexpr size_t kMaxBatchBytes =
-    static_cast<size_t>(std::numeric_limits<int32_t>::max()) + F::kLogOverhead;
-constexpr size_t kMaxFieldBytes = static_cast<size_t>(std::numeric_limits<int32_t>::max());
-
 // Wrapping difference: Kafka computes deltas with Java's wrapping long
 // arithmetic, and readers add them back the same way.
 int64_t WrappingSub(int64_t a, int64_t b) {
@@ -41,7 +37,7 @@ std::byte* WriteLengthPrefixed(std::byte* p, std::optional<ByteView> bytes) {
 }
 
 bool FieldTooLarge(std::optional<ByteView> bytes) {
-  return bytes && bytes->size() > kMaxFieldBytes;
+  return bytes && bytes->size() > static_cast<size_t>(std::numeric_limits<int32_t>::max());
 }
 
 }  // namespace
@@ -98,9 +94,9 @@ bool RecordBatchBuilder::Reserve(size_t bytes) {
   return true;
 }
 
-absl::Status RecordBatchBuilder::Append(int64_t timestamp_ms, std::optional<ByteView> key,
-                                        std::optional<ByteView> value,
-                                        std::span<const RecordHeader> headers) {
+absl::Status RecordBatchBuilder::AppendSlow(int64_t timestamp_ms, std::optional<ByteView> key,
+                                            std::optional<ByteView> value,
+                                            std::span<const RecordHeader> headers) {
   if (last_offset_delta_ == std::numeric_limits<int32_t>::max()) {
     return MakeError(ErrorCode::kInvalidRecord, "batch already holds INT32_MAX offsets");
   }
@@ -127,6 +123,9 @@ absl::Status RecordBatchBuilder::AppendRecord(int32_t offset_delta, int64_t time
                                               std::optional<ByteView> value,
                                               std::span<const RecordHeader> headers) {
   EVLOG_CHECK(!finished_);
+  if (headers.empty() && TryAppendWithoutHeaders(offset_delta, timestamp_ms, key, value)) {
+    return absl::OkStatus();
+  }
   if (FieldTooLarge(key) || FieldTooLarge(value) || headers.size() > kMaxFieldBytes) {
     return MakeError(ErrorCode::kInvalidRecord, "key, value or header list over INT32_MAX");
   }

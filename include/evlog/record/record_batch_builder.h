@@ -23,11 +23,19 @@
 // increasing offsets (AppendWithOffset, for rewriting compacted batches).
 // The log assigns the real base offset on append (SetBaseOffset).
 //
+// Cost: Append of a record without headers is inline (defined at the end of
+// this file): it sizes the record once, checks the room once and writes the
+// varints and bytes straight into the buffer, with no allocation (caller
+// memory, or an owned buffer that already has room). Records with headers,
+// and every error, take an out-of-line path.
+//
 // Thread-safety: not thread-safe; one builder per thread.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <limits>
 #include <optional>
 #include <span>
 #include <vector>
@@ -35,8 +43,10 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "evlog/bytes.h"
+#include "evlog/check.h"
 #include "evlog/record/record.h"
 #include "evlog/record/record_format.h"
+#include "evlog/record/varint.h"
 #include "evlog/types.h"
 
 namespace evlog {
@@ -89,7 +99,13 @@ class RecordBatchBuilder {
   // REQUIRES: Finish() not called yet.
   [[nodiscard]] absl::Status Append(int64_t timestamp_ms, std::optional<ByteView> key,
                                     std::optional<ByteView> value,
-                                    std::span<const RecordHeader> headers = {});
+                                    std::span<const RecordHeader> headers = {}) {
+    if (headers.empty() && last_offset_delta_ != std::numeric_limits<int32_t>::max() &&
+        TryAppendWithoutHeaders(last_offset_delta_ + 1, timestamp_ms, key, value)) [[likely]] {
+      return absl::OkStatus();
+    }
+    return AppendSlow(timestamp_ms, key, value, headers);
+  }
 
   // As Append, with offset `offset` (delta offset - base_offset). Errors as
   // Append, plus INVALID_RECORD when `offset` is not above the previous
@@ -125,6 +141,23 @@ class RecordBatchBuilder {
                                                 std::span<const RecordHeader> headers = {});
 
  private:
+  // A batch's size is bounded by batchLength, an int32.
+  static constexpr size_t kMaxBatchBytes =
+      static_cast<size_t>(std::numeric_limits<int32_t>::max()) + record_format::kLogOverhead;
+  static constexpr size_t kMaxFieldBytes = static_cast<size_t>(std::numeric_limits<int32_t>::max());
+
+  // The fast path of Append/AppendWithOffset for a record without headers:
+  // writes it and returns true, or returns false having changed nothing
+  // when anything is unusual (finished, a field over INT32_MAX, no room
+  // left without growing the buffer); AppendRecord then handles the record
+  // and reports the error, if any. REQUIRES: `offset_delta` is above
+  // last_offset_delta_.
+  [[nodiscard]] bool TryAppendWithoutHeaders(int32_t offset_delta, int64_t timestamp_ms,
+                                             const std::optional<ByteView>& key,
+                                             const std::optional<ByteView>& value);
+  [[nodiscard]] absl::Status AppendSlow(int64_t timestamp_ms, std::optional<ByteView> key,
+                                        std::optional<ByteView> value,
+                                        std::span<const RecordHeader> headers);
   [[nodiscard]] absl::Status AppendRecord(int32_t offset_delta, int64_t timestamp_ms,
                                           std::optional<ByteView> key,
                                           std::optional<ByteView> value,
@@ -150,5 +183,69 @@ class RecordBatchBuilder {
   int64_t max_timestamp_ = record_format::kNoTimestamp;
   bool finished_ = false;
 };
+
+// --- Implementation details below. ---
+
+inline bool RecordBatchBuilder::TryAppendWithoutHeaders(int32_t offset_delta, int64_t timestamp_ms,
+                                                        const std::optional<ByteView>& key,
+                                                        const std::optional<ByteView>& value) {
+  // Everything is read into locals first: stores through a std::byte*
+  // may alias any object, so members read after the first store would be
+  // reloaded.
+  const std::byte* const key_data = key ? key->data() : nullptr;
+  const std::byte* const value_data = value ? value->data() : nullptr;
+  const size_t key_bytes = key ? key->size() : 0;
+  const size_t value_bytes = value ? value->size() : 0;
+  if (finished_ || (key_bytes | value_bytes) > kMaxFieldBytes) return false;
+  const uint32_t key_length =
+      ZigZagEncode32(key ? static_cast<int32_t>(key_bytes) : record_format::kNullLength);
+  const uint32_t value_length =
+      ZigZagEncode32(value ? static_cast<int32_t>(value_bytes) : record_format::kNullLength);
+  const int32_t count = count_;
+  // Deltas wrap as Java's long arithmetic does (readers add them back the
+  // same way).
+  const uint64_t timestamp_delta =
+      ZigZagEncode64(count == 0 ? 0
+                                : static_cast<int64_t>(static_cast<uint64_t>(timestamp_ms) -
+                                                       static_cast<uint64_t>(base_timestamp_)));
+  const uint32_t offset = ZigZagEncode32(offset_delta);
+  // attributes (1 byte) and headersCount 0 (1 byte) plus the variable parts.
+  const size_t body_bytes = 2 + UnsignedVarintSize(timestamp_delta) + UnsignedVarintSize(offset) +
+                            UnsignedVarintSize(key_length) + key_bytes +
+                            UnsignedVarintSize(value_length) + value_bytes;
+  // The length varint is VarintSize(int32 body_bytes), and the ZigZag form
+  // of a non-negative int32 is twice its value. No overflow below:
+  // body_bytes < 2^33 and used_ <= kMaxBatchBytes; a body over INT32_MAX
+  // fails the bound check before anything is written.
+  const size_t start = used_;
+  const size_t end = start + UnsignedVarintSize(uint64_t{body_bytes} << 1) + body_bytes;
+  if (end > capacity_ || end > kMaxBatchBytes) return false;
+
+  std::byte* const base = data_;
+  std::byte* p = base + start;
+  p = WriteUnsignedVarint(uint64_t{body_bytes} << 1, p);
+  *p++ = std::byte{0};  // record attributes: unused
+  p = WriteUnsignedVarint(timestamp_delta, p);
+  p = WriteUnsignedVarint(offset, p);
+  p = WriteUnsignedVarint(key_length, p);
+  if (key_bytes != 0) std::memcpy(p, key_data, key_bytes);
+  p += key_bytes;
+  p = WriteUnsignedVarint(value_length, p);
+  if (value_bytes != 0) std::memcpy(p, value_data, value_bytes);
+  p += value_bytes;
+  *p++ = std::byte{0};  // headersCount: varint 0
+  EVLOG_DCHECK(p == base + end);
+
+  used_ = end;
+  last_offset_delta_ = offset_delta;
+  if (count == 0) {
+    base_timestamp_ = timestamp_ms;
+    max_timestamp_ = timestamp_ms;
+  } else if (timestamp_ms > max_timestamp_) {
+    max_timestamp_ = timestamp_ms;
+  }
+  count_ = count + 1;
+  return true;
+}
 
 }  // namespace evlog

@@ -25,6 +25,7 @@
 // Thread-safety: pure functions, thread-safe.
 #pragma once
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -54,20 +55,25 @@ constexpr int64_t ZigZagDecode64(uint64_t u) {
   return static_cast<int64_t>((u >> 1) ^ (~(u & 1) + 1));
 }
 
-// Bytes taken by the unsigned base-128 encoding of `u`.
+// Bytes taken by the unsigned base-128 encoding of `u`: one per started
+// group of 7 significant bits, 1 + floor(highest_set_bit / 7), computed
+// without a loop (x * 9 / 64 == x / 7 for the bit indexes 0-63).
 constexpr size_t UnsignedVarintSize(uint64_t u) {
-  size_t n = 1;
-  while (u >= 0x80) {
-    u >>= 7;
-    ++n;
-  }
-  return n;
+  const auto highest_bit = static_cast<size_t>(63 - std::countl_zero(u | 1));
+  return (highest_bit * 9 + 73) / 64;
 }
 
 // Bytes EncodeVarint(v) / EncodeVarlong(v) write.
 constexpr size_t VarintSize(int32_t v) { return UnsignedVarintSize(ZigZagEncode32(v)); }
 constexpr size_t VarlongSize(int64_t v) { return UnsignedVarintSize(ZigZagEncode64(v)); }
 
+static_assert(UnsignedVarintSize(0) == 1);
+static_assert(UnsignedVarintSize(0x7F) == 1);
+static_assert(UnsignedVarintSize(0x80) == 2);
+static_assert(UnsignedVarintSize((uint64_t{1} << 14) - 1) == 2);
+static_assert(UnsignedVarintSize(uint64_t{1} << 14) == 3);
+static_assert(UnsignedVarintSize((uint64_t{1} << 63) - 1) == 9);
+static_assert(UnsignedVarintSize(uint64_t{1} << 63) == 10);
 static_assert(VarintSize(-1) == 1);
 static_assert(VarintSize(INT32_MIN) == record_format::kMaxVarintBytes);
 static_assert(VarlongSize(INT64_MIN) == record_format::kMaxVarlongBytes);
@@ -82,6 +88,21 @@ inline size_t EncodeUnsignedVarint(uint64_t u, std::byte* out) {
   }
   out[n++] = static_cast<std::byte>(u);
   return n;
+}
+
+// As EncodeUnsignedVarint, returning the end of what it wrote; one and two
+// byte encodings (the common lengths and deltas) without a loop.
+inline std::byte* WriteUnsignedVarint(uint64_t u, std::byte* out) {
+  if (u < 0x80) {
+    out[0] = static_cast<std::byte>(u);
+    return out + 1;
+  }
+  if (u < 0x4000) {
+    out[0] = static_cast<std::byte>(u | 0x80);
+    out[1] = static_cast<std::byte>(u >> 7);
+    return out + 2;
+  }
+  return out + EncodeUnsignedVarint(u, out);
 }
 
 // Writes ZigZag varint `v` at `out`; returns the bytes written (1-5).

@@ -83,6 +83,20 @@ TEST_CASE("varint and varlong round trip edge values") {
   }
 }
 
+TEST_CASE("unsigned varint size equals the bytes written at every 7-bit boundary") {
+  for (unsigned bit = 0; bit < 64; ++bit) {
+    const uint64_t power = uint64_t{1} << bit;
+    for (uint64_t u : {power - 1, power, power + 1, power | (power - 1)}) {
+      std::byte buf[record_format::kMaxVarlongBytes];
+      INFO("u = " << u);
+      CHECK(EncodeUnsignedVarint(u, buf) == UnsignedVarintSize(u));
+    }
+  }
+  std::byte buf[record_format::kMaxVarlongBytes];
+  CHECK(EncodeUnsignedVarint(std::numeric_limits<uint64_t>::max(), buf) == 10);
+  CHECK(UnsignedVarintSize(std::numeric_limits<uint64_t>::max()) == 10);
+}
+
 TEST_CASE("varint decoding stops at the end of its encoding") {
   std::vector<uint8_t> bytes{0xD8, 0x04, 0x99, 0x99};
   auto d = DecodeVarint(View(bytes));
