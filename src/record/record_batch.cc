@@ -20,49 +20,100 @@ using internal::StoreBigEndian;
 
 absl::Status Corrupt(std::string_view what) { return MakeError(ErrorCode::kCorruptMessage, what); }
 
-// A bounds-checked cursor over one record's bytes.
-class Reader {
- public:
-  explicit Reader(ByteView in) : in_(in) {}
+// Bounds-checked readers over [p, end) that advance `p` past what they
+// read and return false on malformed or truncated input (leaving `p`
+// unspecified). Written over raw pointers because they run several times
+// per record; the one- and two-byte varints (every length under 8 KiB, every
+// delta under 64 in a batch) are decoded inline, longer ones by the
+// general DecodeVarint/DecodeVarlong, which also rejects overlong and
+// overflowing encodings.
+// The general decoders, for three bytes or more and near the end of the
+// input; kept out of line so that the inline fast paths stay small. They
+// return the position after the varint (nullptr when it is malformed) and
+// its value in registers, so the caller's cursor never has its address
+// taken.
+struct VarintRead {
+  const std::byte* next;
+  int64_t value;
+};
 
-  bool Varint(int32_t* v) {
-    auto d = DecodeVarint(in_);
-    if (!d) return false;
-    *v = d->value;
-    in_ = in_.subspan(d->size);
-    return true;
-  }
-  bool Varlong(int64_t* v) {
-    auto d = DecodeVarlong(in_);
-    if (!d) return false;
-    *v = d->value;
-    in_ = in_.subspan(d->size);
-    return true;
-  }
-  bool Byte() {
-    if (in_.empty()) return false;
-    in_ = in_.subspan(1);
-    return true;
-  }
-  // A length-prefixed field; -1 is null, other negatives are corrupt.
-  bool Field(std::optional<ByteView>* out) {
-    int32_t length;
-    if (!Varint(&length)) return false;
-    if (length == F::kNullLength) {
-      out->reset();
+[[gnu::noinline]] VarintRead ReadVarintSlow(const std::byte* p, const std::byte* end) {
+  const auto d = DecodeVarint(ByteView(p, static_cast<size_t>(end - p)));
+  if (!d) return {nullptr, 0};
+  return {p + d->size, d->value};
+}
+
+[[gnu::noinline]] VarintRead ReadVarlongSlow(const std::byte* p, const std::byte* end) {
+  const auto d = DecodeVarlong(ByteView(p, static_cast<size_t>(end - p)));
+  if (!d) return {nullptr, 0};
+  return {p + d->size, d->value};
+}
+
+[[gnu::always_inline]] inline bool ReadVarint(const std::byte*& p, const std::byte* end,
+                                              int32_t* v) {
+  if (p < end) [[likely]] {
+    const auto b0 = static_cast<uint8_t>(p[0]);
+    if (b0 < 0x80) {
+      *v = ZigZagDecode32(b0);
+      p += 1;
       return true;
     }
-    if (length < 0 || static_cast<size_t>(length) > in_.size()) return false;
-    *out = in_.first(static_cast<size_t>(length));
-    in_ = in_.subspan(static_cast<size_t>(length));
+    if (end - p >= 2) {
+      const auto b1 = static_cast<uint8_t>(p[1]);
+      if (b1 < 0x80) {
+        *v = ZigZagDecode32((b0 & 0x7Fu) | (uint32_t{b1} << 7));
+        p += 2;
+        return true;
+      }
+    }
+  }
+  const VarintRead r = ReadVarintSlow(p, end);
+  if (r.next == nullptr) return false;
+  *v = static_cast<int32_t>(r.value);
+  p = r.next;
+  return true;
+}
+
+[[gnu::always_inline]] inline bool ReadVarlong(const std::byte*& p, const std::byte* end,
+                                               int64_t* v) {
+  if (p < end) [[likely]] {
+    const auto b0 = static_cast<uint8_t>(p[0]);
+    if (b0 < 0x80) {
+      *v = ZigZagDecode64(b0);
+      p += 1;
+      return true;
+    }
+    if (end - p >= 2) {
+      const auto b1 = static_cast<uint8_t>(p[1]);
+      if (b1 < 0x80) {
+        *v = ZigZagDecode64((b0 & 0x7Fu) | (uint64_t{b1} << 7));
+        p += 2;
+        return true;
+      }
+    }
+  }
+  const VarintRead r = ReadVarlongSlow(p, end);
+  if (r.next == nullptr) return false;
+  *v = r.value;
+  p = r.next;
+  return true;
+}
+
+// A length-prefixed field; -1 is null, other negatives are corrupt.
+[[gnu::always_inline]] inline bool ReadField(const std::byte*& p, const std::byte* end,
+                                             std::optional<ByteView>* out) {
+  int32_t length;
+  if (!ReadVarint(p, end, &length)) return false;
+  if (length < 0) {
+    if (length != F::kNullLength) return false;
+    out->reset();
     return true;
   }
-  ByteView rest() const { return in_; }
-  bool empty() const { return in_.empty(); }
-
- private:
-  ByteView in_;
-};
+  if (static_cast<size_t>(length) > static_cast<size_t>(end - p)) return false;
+  *out = ByteView(p, static_cast<size_t>(length));
+  p += length;
+  return true;
+}
 
 // Smallest encoded header: keyLength 0 and valueLength -1, one byte each.
 constexpr size_t kMinHeaderBytes = 2;
@@ -73,16 +124,17 @@ constexpr size_t kMinHeaderBytes = 2;
 
 void RecordHeadersView::Iterator::Load() {
   if (left_ <= 0) return;
-  Reader r(rest_);
+  const std::byte* p = rest_.data();
+  const std::byte* const end = p + rest_.size();
   std::optional<ByteView> key;
   std::optional<ByteView> value;
   // Validated when the record was read; a failure here is a bug.
-  EVLOG_CHECK(r.Field(&key));
+  EVLOG_CHECK(ReadField(p, end, &key));
   EVLOG_CHECK(key.has_value());
-  EVLOG_CHECK(r.Field(&value));
+  EVLOG_CHECK(ReadField(p, end, &value));
   current_.key = AsStringView(*key);
   current_.value = value;
-  rest_ = r.rest();
+  rest_ = ByteView(p, static_cast<size_t>(end - p));
 }
 
 // --- RecordBatchView ---
@@ -198,46 +250,48 @@ void RecordIterator::Next() {
     if (!rest_.empty()) Fail(std::to_string(rest_.size()) + " bytes after the last record");
     return;
   }
-  Reader outer(rest_);
+  const std::byte* p = rest_.data();
+  const std::byte* const section_end = p + rest_.size();
   int32_t length;
-  if (!outer.Varint(&length)) return Fail("bad or truncated record length");
+  if (!ReadVarint(p, section_end, &length)) return Fail("bad or truncated record length");
   if (length < static_cast<int32_t>(F::kMinRecordBodyBytes)) {
     return Fail("record length " + std::to_string(length) + " is too small");
   }
-  if (static_cast<size_t>(length) > outer.rest().size()) {
+  if (static_cast<size_t>(length) > static_cast<size_t>(section_end - p)) {
     return Fail("record length " + std::to_string(length) + " runs past the records section");
   }
-  const ByteView body = outer.rest().first(static_cast<size_t>(length));
+  const std::byte* const end = p + length;
 
-  Reader r(body);
   int64_t timestamp_delta;
   int32_t offset_delta;
   int32_t header_count;
   std::optional<ByteView> key;
   std::optional<ByteView> value;
-  if (!r.Byte()) return Fail("truncated attributes");
-  if (!r.Varlong(&timestamp_delta)) return Fail("bad timestampDelta");
-  if (!r.Varint(&offset_delta)) return Fail("bad offsetDelta");
+  if (p == end) return Fail("truncated attributes");
+  ++p;  // attributes: unused
+  if (!ReadVarlong(p, end, &timestamp_delta)) return Fail("bad timestampDelta");
+  if (!ReadVarint(p, end, &offset_delta)) return Fail("bad offsetDelta");
   if (offset_delta <= previous_offset_delta_ || offset_delta > last_offset_delta_) {
     return Fail("offsetDelta " + std::to_string(offset_delta) + " out of order or past " +
                 "lastOffsetDelta " + std::to_string(last_offset_delta_));
   }
-  if (!r.Field(&key)) return Fail("bad key length");
-  if (!r.Field(&value)) return Fail("bad value length");
-  if (!r.Varint(&header_count)) return Fail("bad header count");
-  if (header_count < 0 || static_cast<size_t>(header_count) > r.rest().size() / kMinHeaderBytes) {
+  if (!ReadField(p, end, &key)) return Fail("bad key length");
+  if (!ReadField(p, end, &value)) return Fail("bad value length");
+  if (!ReadVarint(p, end, &header_count)) return Fail("bad header count");
+  if (header_count < 0 ||
+      static_cast<size_t>(header_count) > static_cast<size_t>(end - p) / kMinHeaderBytes) {
     return Fail("header count " + std::to_string(header_count) + " does not fit the record");
   }
-  const ByteView headers_start = r.rest();
+  const std::byte* const headers_start = p;
   for (int32_t i = 0; i < header_count; ++i) {
     std::optional<ByteView> header_key;
     std::optional<ByteView> header_value;
-    if (!r.Field(&header_key)) return Fail("bad header key length");
+    if (!ReadField(p, end, &header_key)) return Fail("bad header key length");
     if (!header_key) return Fail("null header key");
-    if (!r.Field(&header_value)) return Fail("bad header value length");
+    if (!ReadField(p, end, &header_value)) return Fail("bad header value length");
   }
-  if (!r.empty()) {
-    return Fail(std::to_string(r.rest().size()) + " bytes left over inside the record");
+  if (p != end) {
+    return Fail(std::to_string(end - p) + " bytes left over inside the record");
   }
   if (control_ && (!key || key->size() < F::kControlRecordKeyBytes)) {
     return Fail("control record without a 4-byte key");
@@ -250,10 +304,10 @@ void RecordIterator::Next() {
                                                     static_cast<uint64_t>(timestamp_delta));
   record_.key = key;
   record_.value = value;
-  record_.headers =
-      RecordHeadersView(headers_start.first(headers_start.size() - r.rest().size()), header_count);
+  record_.headers = RecordHeadersView(
+      ByteView(headers_start, static_cast<size_t>(p - headers_start)), header_count);
   previous_offset_delta_ = offset_delta;
-  rest_ = outer.rest().subspan(static_cast<size_t>(length));
+  rest_ = ByteView(end, static_cast<size_t>(section_end - end));
   ++read_;
 }
 
