@@ -18,10 +18,10 @@
 namespace evlog {
 namespace {
 
-// Batch headers are read in chunks this big when scanning: large enough
-// that an index interval (4 KiB by default) is one read, small enough to
-// live on the stack of a scan without mattering.
-constexpr size_t kScanChunkBytes = 64 << 10;
+// Batch headers are read in chunks when scanning. A lookup scans about one
+// index interval from its index entry, so the first read covers that much;
+// longer scans (rebuilding an index) double the chunk up to this size.
+constexpr size_t kMaxScanChunkBytes = 64 << 10;
 // The largest batch a scan accepts: positions are 32-bit, so no batch in a
 // segment can be larger.
 constexpr size_t kMaxScanBatchBytes = kMaxIndexedFilePosition;
@@ -237,7 +237,9 @@ absl::Status LogSegment::Append(ByteView bytes, const BatchPosition& batch) {
   EVLOG_CHECK_GE(batch.base_offset, base_);
   EVLOG_CHECK_LE(size_bytes_ + bytes.size(), uint64_t{kMaxIndexedFilePosition});
   EVLOG_RETURN_IF_ERROR(Activate());
-  absl::Status written = log_->Append(bytes);
+  // The segment knows its size, so a positioned write saves the file system
+  // from finding the end (an fstat per append on POSIX).
+  absl::Status written = log_->WriteAt(size_bytes_, bytes);
   if (!written.ok()) {
     // Cut off whatever part of the batch reached the file, so the next
     // append does not land after a torn batch.
@@ -271,9 +273,13 @@ absl::StatusOr<size_t> LogSegment::ReadAt(uint64_t position, MutableByteView out
 
 absl::Status LogSegment::ScanHeaders(uint64_t from_position,
                                      const std::function<bool(const BatchPosition&)>& visit) {
-  std::vector<std::byte> chunk(kScanChunkBytes);
+  std::vector<std::byte> chunk(std::min<size_t>(
+      kMaxScanChunkBytes, options_.index_interval_bytes + 2 * record_format::kRecordBatchOverhead));
   uint64_t position = from_position;
+  bool first_read = true;
   while (position < size_bytes_) {
+    if (!first_read && chunk.size() < kMaxScanChunkBytes) chunk.resize(chunk.size() * 2);
+    first_read = false;
     EVLOG_ASSIGN_OR_RETURN(size_t n, ReadAt(position, chunk));
     size_t at = 0;
     while (at < n) {

@@ -103,6 +103,11 @@ struct AppendOptions {
   bool assign_offsets = true;
   // When set, stamped into the batch's partitionLeaderEpoch.
   std::optional<LeaderEpoch> leader_epoch;
+  // True when the caller built the batch itself with RecordBatchBuilder in
+  // this process (an embedded producer): the CRC and the records are not
+  // checked again; the framing (length, magic) still is. Never set it for
+  // bytes that came from outside the process.
+  bool trusted = false;
 };
 
 struct AppendResult {
@@ -490,13 +495,18 @@ absl::StatusOr<AppendResult> SegmentedLog<FS, ClockT>::Append(MutableByteView ba
                      absl::StrCat("batch of ", batch.size(), " bytes exceeds max_message_bytes ",
                                   config_.max_message_bytes));
   }
-  EVLOG_ASSIGN_OR_RETURN(RecordBatchView view, RecordBatchView::Parse(batch));
-  if (view.size_bytes() != batch.size()) {
+  EVLOG_ASSIGN_OR_RETURN(const size_t batch_size, PeekBatchSize(batch, config_.max_message_bytes));
+  if (batch_size != batch.size() || batch_size < record_format::kRecordBatchOverhead) {
     return MakeError(ErrorCode::kCorruptMessage,
-                     absl::StrCat(batch.size() - view.size_bytes(),
-                                  " bytes follow the batch; Append takes exactly one batch"));
+                     absl::StrCat("the batch says it has ", batch_size, " bytes but ", batch.size(),
+                                  " were given; Append takes exactly one batch"));
   }
-  EVLOG_RETURN_IF_ERROR(view.Validate());
+  if (!options.trusted) {
+    EVLOG_ASSIGN_OR_RETURN(RecordBatchView view, RecordBatchView::Parse(batch));
+    EVLOG_RETURN_IF_ERROR(view.Validate());
+  }
+  const int32_t last_offset_delta =
+      internal::LoadBigEndian<int32_t>(batch.data() + record_format::kLastOffsetDeltaOffset);
 
   if (config_.durability == Durability::kInterval &&
       clock_.WallMs() - last_sync_ms_.load() >= config_.flush_interval_ms) {
@@ -515,7 +525,7 @@ absl::StatusOr<AppendResult> SegmentedLog<FS, ClockT>::Append(MutableByteView ba
     if (options.assign_offsets) {
       SetBaseOffset(batch, base);
     } else {
-      base = view.base_offset();
+      base = Offset(internal::LoadBigEndian<int64_t>(batch.data()));
       if (base < log_end_) {
         return MakeError(ErrorCode::kInvalidRequest,
                          absl::StrCat("batch base offset ", base.value(),
@@ -527,7 +537,7 @@ absl::StatusOr<AppendResult> SegmentedLog<FS, ClockT>::Append(MutableByteView ba
       result.log_append_time_ms = clock_.WallMs();
       SetLogAppendTime(batch, result.log_append_time_ms);
     }
-    const Offset last = base + view.last_offset_delta();
+    const Offset last = base + last_offset_delta;
     EVLOG_RETURN_IF_ERROR(MarkUncleanLocked());
     // A follower may append after a gap (its leader's log was compacted);
     // gaps inside a segment are fine, its index is sparse anyway.
@@ -537,7 +547,8 @@ absl::StatusOr<AppendResult> SegmentedLog<FS, ClockT>::Append(MutableByteView ba
     position.size = static_cast<uint32_t>(batch.size());
     position.base_offset = base;
     position.last_offset = last;
-    position.max_timestamp = view.max_timestamp();
+    position.max_timestamp =
+        internal::LoadBigEndian<int64_t>(batch.data() + record_format::kMaxTimestampOffset);
     absl::Status s = active.Append(batch, position);
     if (!s.ok()) {
       if (absl::StrContains(s.message(), "unrecoverable")) failed_ = s;
@@ -598,7 +609,8 @@ absl::Status SegmentedLog<FS, ClockT>::SyncRound(bool roll_back_on_failure) {
     s = file->Sync();
     if (!s.ok()) break;
   }
-  last_sync_ms_.store(clock_.WallMs());
+  // A failed sync leaves the interval due, so the next append tries again.
+  if (s.ok()) last_sync_ms_.store(clock_.WallMs());
   {
     std::lock_guard lock(mu_);
     if (s.ok()) {
@@ -782,7 +794,7 @@ absl::Status SegmentedLog<FS, ClockT>::ReadFromSegmentLocked(
   Offset next = result.next_offset;
   while (n - used >= record_format::kLogOverhead) {
     ByteView rest(buffer.data() + used, n - used);
-    absl::StatusOr<size_t> size = PeekBatchSize(rest, config_.max_message_bytes);
+    absl::StatusOr<size_t> size = PeekBatchSize(rest, kMaxIndexedFilePosition);
     if (size.ok() && *size > rest.size()) break;  // ends beyond what was read
     absl::StatusOr<std::pair<Offset, Offset>> range =
         size.ok() ? internal::CheckReadBatch(rest.first(*size), previous_last, options.verify)

@@ -480,7 +480,7 @@ TEST_CASE("a failing write is an error, changes nothing, and the log goes on aft
   auto log = *FaultyLog::Open(fs, clock, kDir, SmallSegments());
   MustAppend(*log, MakeBatch({"a"}));
   for (absl::Status error : {InjectedIoError(), InjectedNoSpaceError()}) {
-    fs.AddFault(FaultRule(FsOp::kAppend).PathContains(".log").Forever().WithStatus(error));
+    fs.AddFault(FaultRule(FsOp::kWriteAt).PathContains(".log").Forever().WithStatus(error));
     absl::StatusOr<AppendResult> failed = TryAppend(*log, MakeBatch({"b"}));
     CHECK(!failed.ok());
     CHECK(GetErrorCode(failed.status()) == ErrorCode::kKafkaStorageError);
@@ -738,6 +738,59 @@ TEST_CASE("a torn tail is dropped and reported on recovery") {
   CHECK(log->log_end_offset() == Offset(4));
   CHECK(ReadAll(*log).size() == 4);
   CHECK(MustAppend(*log, MakeBatch({"next"})).base_offset == Offset(4));
+}
+
+}  // namespace
+}  // namespace evlog
+
+namespace evlog {
+namespace {
+
+TEST_CASE("interval durability syncs what came before once the interval has passed") {
+  MemFileSystem base;
+  FaultyFileSystem fs(base);
+  ManualClock clock(10'000);
+  LogConfig config;
+  config.durability = Durability::kInterval;
+  config.flush_interval_ms = 1000;
+  auto log = *FaultyLog::Open(fs, clock, kDir, config);
+  MustAppend(*log, MakeBatch({"a"}));
+  MustAppend(*log, MakeBatch({"b"}));
+  const uint64_t syncs = fs.stats().syncs;
+  CHECK(log->durable_offset() == Offset(0));
+  clock.AdvanceMs(1000);
+  MustAppend(*log, MakeBatch({"c"}));
+  CHECK(fs.stats().syncs > syncs);
+  CHECK(log->durable_offset() == Offset(2));  // everything before the third append
+  // A failing interval sync fails the append that triggered it, with nothing written.
+  clock.AdvanceMs(1000);
+  fs.AddFault(FaultRule(FsOp::kSync).PathContains(".log"));
+  CHECK(!TryAppend(*log, MakeBatch({"d"})).ok());
+  CHECK(log->log_end_offset() == Offset(3));
+  MustAppend(*log, MakeBatch({"e"}));
+  CHECK(log->durable_offset() == Offset(3));
+}
+
+TEST_CASE("many logs reopen after a clean shutdown without opening a segment file") {
+  MemFileSystem fs;
+  ManualClock clock;
+  constexpr int kLogs = 300;
+  for (int i = 0; i < kLogs; ++i) {
+    auto log = *MemLog::Open(fs, clock, "/data/t-" + std::to_string(i), SmallSegments());
+    for (int j = 0; j < 12; ++j) MustAppend(*log, MakeSizedBatch(2, 100, j));
+    REQUIRE(log->Close().ok());
+  }
+  std::vector<std::unique_ptr<MemLog>> logs;
+  size_t open = 0;
+  for (int i = 0; i < kLogs; ++i) {
+    logs.push_back(*MemLog::Open(fs, clock, "/data/t-" + std::to_string(i), SmallSegments()));
+    open += logs.back()->open_segment_count();
+    CHECK(logs.back()->log_end_offset() == Offset(24));
+  }
+  CHECK(open == 0);
+  CHECK(ReadAll(*logs[7]).size() == 24);
+  CHECK(logs[7]->open_segment_count() >= 1);
+  CHECK(logs[8]->open_segment_count() == 0);
 }
 
 }  // namespace
