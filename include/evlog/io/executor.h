@@ -1,0 +1,168 @@
+// evlog/io/executor.h — where background work runs.
+//
+// Components never start threads of their own. Timers (a producer's
+// linger), periodic work (retention, flush) and anything else that must
+// happen later are tasks handed to an Executor, so the same component runs
+// on a thread pool in production and, deterministically, on a
+// ManualExecutor driven by a ManualClock in tests:
+//
+//   evlog::ManualClock clock;
+//   evlog::ManualExecutor executor(clock);
+//   executor.ScheduleAfter(5, [] { ... });   // linger of 5 ms
+//   executor.AdvanceMs(5);                    // runs it, on this thread
+//
+// A component that schedules tasks owns a TaskGroup over the executor and
+// closes it before it goes away: Close() cancels what has not started and
+// waits for what is running, so no task outlives the object it touches.
+//
+// Thread-safety: every method of every class here is thread-safe.
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/functional/any_invocable.h"
+#include "evlog/io/clock.h"
+
+namespace evlog {
+
+class Executor {
+ public:
+  using Task = absl::AnyInvocable<void()>;
+  // Identifies a delayed task for Cancel; never 0.
+  using TaskId = uint64_t;
+
+  virtual ~Executor() = default;
+
+  // Runs `task` soon, on an executor thread (ManualExecutor: on the thread
+  // that next calls RunReady or AdvanceMs).
+  virtual void Schedule(Task task) = 0;
+
+  // Runs `task` once `delay_ms` (>= 0) has passed on the executor's clock.
+  virtual TaskId ScheduleAfter(int64_t delay_ms, Task task) = 0;
+
+  // Removes a task scheduled with ScheduleAfter. True when it had not
+  // started (it never will); false when it ran, is running or is unknown.
+  virtual bool Cancel(TaskId id) = 0;
+};
+
+// A fixed number of threads serving an immediate queue and a timer queue
+// in real (monotonic) time. The destructor stops the threads after the
+// tasks that are running finish; tasks not yet started are dropped
+// (owners close their TaskGroup first, so none of theirs are left).
+class ThreadPoolExecutor final : public Executor {
+ public:
+  // REQUIRES: threads >= 1.
+  explicit ThreadPoolExecutor(size_t threads = 1);
+  ~ThreadPoolExecutor() override;
+  ThreadPoolExecutor(const ThreadPoolExecutor&) = delete;
+  ThreadPoolExecutor& operator=(const ThreadPoolExecutor&) = delete;
+
+  void Schedule(Task task) override;
+  TaskId ScheduleAfter(int64_t delay_ms, Task task) override;
+  bool Cancel(TaskId id) override;
+
+ private:
+  void Work();
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::deque<Task> ready_;
+  // Delayed tasks by (deadline in monotonic ns, id): ids grow, so ties run
+  // in the order they were scheduled.
+  std::map<std::pair<int64_t, TaskId>, Task> timers_;
+  // id -> deadline, to find a timer to cancel.
+  absl::flat_hash_map<TaskId, int64_t> pending_ids_;
+  TaskId next_id_ = 1;
+  std::vector<std::thread> threads_;
+};
+
+// Runs tasks only when told to, on the calling thread, in time order on a
+// ManualClock: the executor of tests and of the deterministic simulator.
+class ManualExecutor final : public Executor {
+ public:
+  // `clock` must outlive the executor; AdvanceMs moves it.
+  explicit ManualExecutor(ManualClock& clock) : clock_(clock) {}
+
+  void Schedule(Task task) override;
+  TaskId ScheduleAfter(int64_t delay_ms, Task task) override;
+  bool Cancel(TaskId id) override;
+
+  // Runs every task that is due now, including tasks they schedule that
+  // are due now too. Returns how many ran.
+  size_t RunReady();
+  // Moves the clock forward by `ms` (>= 0), stopping at each deadline on
+  // the way to run the tasks due there, in deadline order (ties in the
+  // order scheduled). Returns how many ran.
+  size_t AdvanceMs(int64_t ms);
+  // Tasks waiting (ready or delayed).
+  size_t pending() const;
+
+ private:
+  // Runs one due task; false when none is due.
+  bool RunOne();
+
+  ManualClock& clock_;
+  mutable std::mutex mu_;
+  std::map<std::pair<int64_t, TaskId>, Task> tasks_;
+  // id -> deadline, to find a task to cancel.
+  absl::flat_hash_map<TaskId, int64_t> pending_ids_;
+  TaskId next_id_ = 1;
+};
+
+// The tasks one component has handed to an executor. Close() cancels those
+// that have not started and waits for those that are running; after it,
+// scheduling through the group does nothing. Close() must not be called
+// from one of the group's own tasks.
+class TaskGroup {
+ public:
+  // `executor` must outlive the group.
+  explicit TaskGroup(Executor& executor) : executor_(executor) {}
+  // Closes the group.
+  ~TaskGroup() { Close(); }
+  TaskGroup(const TaskGroup&) = delete;
+  TaskGroup& operator=(const TaskGroup&) = delete;
+
+  // As Executor::Schedule / ScheduleAfter / Cancel; returns false / 0 when
+  // the group is closed.
+  bool Schedule(Executor::Task task);
+  Executor::TaskId ScheduleAfter(int64_t delay_ms, Executor::Task task);
+  bool Cancel(Executor::TaskId id);
+
+  void Close();
+  Executor& executor() { return executor_; }
+
+ private:
+  // Shared with the wrappers handed to the executor, which may run (as
+  // no-ops) after the group is gone.
+  struct State {
+    std::mutex mu;
+    std::condition_variable idle_cv;
+    bool closed = false;
+    int running = 0;
+    uint64_t next_token = 1;
+    // Delayed tasks not yet started: token -> executor id.
+    std::map<uint64_t, Executor::TaskId> delayed;
+    // Immediate tasks not yet started (they cannot be cancelled at the
+    // executor; a closed group turns them into no-ops).
+    absl::flat_hash_set<uint64_t> queued;
+  };
+
+  static Executor::Task Track(std::shared_ptr<State> state, Executor::Task task, uint64_t token);
+
+  Executor& executor_;
+  std::shared_ptr<State> state_ = std::make_shared<State>();
+};
+
+}  // namespace evlog

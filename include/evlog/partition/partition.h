@@ -1,0 +1,201 @@
+// evlog/partition/partition.h — one partition of a topic, as the broker
+// hosts it: its log, the offset readers may read up to, and the consumers
+// waiting for more.
+//
+// The producer's path into a partition is a direct call on the producer's
+// thread (Append), and so is the consumer's (Read); a consumer that finds
+// nothing to read parks on a DataWaiter that every append to a partition it
+// watches wakes, so a poll returns within microseconds of a new batch
+// without a sleep loop:
+//
+//   evlog::DataWaiter waiter;
+//   partition->AddWaiter(&waiter);
+//   auto ticket = waiter.Prepare();                 // before looking
+//   if (partition->high_watermark() <= position) waiter.Wait(ticket, deadline_ns);
+//   partition->RemoveWaiter(&waiter);
+//
+// Offsets: log_start_offset <= high_watermark <= log_end_offset. Readers
+// see [log_start_offset, high_watermark). With one replica the high
+// watermark is the log end offset; replication makes it lag (issue
+// "ReplicaSet").
+//
+// Thread-safety: every method is thread-safe.
+#pragma once
+
+#include <atomic>
+#include <compare>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "evlog/io/clock.h"
+#include "evlog/io/file_system.h"
+#include "evlog/partition/topic_config.h"
+#include "evlog/storage/segmented_log.h"
+#include "evlog/types.h"
+
+namespace evlog {
+
+// The log a broker keeps for each partition: any FileSystem and Clock
+// behind their interfaces (a syscall sits behind every call anyway).
+using PartitionLog = SegmentedLog<FileSystem, Clock>;
+extern template class SegmentedLog<FileSystem, Clock>;
+
+// A (topic, partition) pair, ordered by topic then partition.
+struct TopicPartition {
+  TopicPartition() = default;
+  TopicPartition(std::string topic_in, PartitionId partition_in)
+      : topic(std::move(topic_in)), partition(partition_in) {}
+  TopicPartition(std::string topic_in, int32_t partition_in)
+      : topic(std::move(topic_in)), partition(partition_in) {}
+
+  std::string topic;
+  PartitionId partition{0};
+
+  friend auto operator<=>(const TopicPartition&, const TopicPartition&) = default;
+  friend bool operator==(const TopicPartition&, const TopicPartition&) = default;
+  template <typename H>
+  friend H AbslHashValue(H h, const TopicPartition& tp) {
+    return H::combine(std::move(h), tp.topic, tp.partition);
+  }
+  // "orders-2", the name of the partition's directory.
+  std::string ToString() const { return absl::StrCat(topic, "-", partition.value()); }
+};
+
+// A consumer's parking spot. Partitions it is added to wake it after each
+// append; Prepare() before checking for data and Wait() after finding none
+// closes the window in which a wake-up could be missed.
+class DataWaiter {
+ public:
+  using Ticket = uint64_t;
+
+  // Call before checking whether there is data to read.
+  Ticket Prepare() {
+    std::lock_guard lock(mu_);
+    sleeping_.store(true, std::memory_order_seq_cst);
+    return wakeups_;
+  }
+  // Blocks until a wake-up after Prepare() returned `ticket`, Wake(), or
+  // the monotonic deadline (steady_clock ns). True when woken.
+  bool Wait(Ticket ticket, int64_t deadline_ns);
+  // Ends a Prepare() that did not lead to Wait().
+  void Cancel() { sleeping_.store(false, std::memory_order_relaxed); }
+  // Wakes a waiter (any thread); cheap when it is not waiting.
+  void Wake() {
+    if (!sleeping_.load(std::memory_order_seq_cst)) return;
+    {
+      std::lock_guard lock(mu_);
+      ++wakeups_;
+    }
+    cv_.notify_one();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  Ticket wakeups_ = 0;
+  std::atomic<bool> sleeping_{false};
+};
+
+// Counters of one partition since it was opened (monotonic; an exporter
+// derives rates from two snapshots).
+struct PartitionMetrics {
+  TopicPartition topic_partition;
+  Offset log_start_offset;
+  Offset high_watermark;
+  Offset log_end_offset;
+  uint64_t size_bytes = 0;
+  uint64_t segments = 0;
+  uint64_t batches_appended = 0;
+  uint64_t records_appended = 0;
+  uint64_t bytes_appended = 0;
+  uint64_t append_errors = 0;
+  uint64_t bytes_read = 0;
+  uint64_t reads = 0;
+};
+
+class Partition {
+ public:
+  // Takes the opened `log` of partition `id` of `topic`.
+  Partition(std::string topic, PartitionId id, std::unique_ptr<PartitionLog> log,
+            TopicSettings settings);
+  Partition(const Partition&) = delete;
+  Partition& operator=(const Partition&) = delete;
+
+  const std::string& topic() const { return topic_; }
+  PartitionId id() const { return id_; }
+  const TopicSettings& settings() const { return settings_; }
+
+  // Appends one batch (see SegmentedLog::Append for the edits made to it
+  // and the errors), then moves the high watermark and wakes the waiters.
+  // Errors additionally: UNKNOWN_TOPIC_OR_PARTITION once the partition is
+  // closed (its topic was deleted or the broker closed).
+  [[nodiscard]] absl::StatusOr<AppendResult> Append(MutableByteView batch,
+                                                    const AppendOptions& options = {});
+
+  // Reads whole batches from `offset`, no further than the high watermark
+  // (options.max_offset lowers it further). Errors as SegmentedLog::Read,
+  // OFFSET_OUT_OF_RANGE past the high watermark, UNKNOWN_TOPIC_OR_PARTITION
+  // once closed.
+  [[nodiscard]] absl::StatusOr<LogReadResult> Read(Offset offset, std::vector<std::byte>& buffer,
+                                                   LogReadOptions options = {});
+
+  // The first record with a timestamp >= `timestamp_ms` (Kafka ListOffsets).
+  [[nodiscard]] absl::StatusOr<std::optional<TimestampAndOffset>> OffsetForTimestamp(
+      int64_t timestamp_ms);
+
+  Offset log_start_offset() const { return log_->log_start_offset(); }
+  Offset log_end_offset() const { return log_->log_end_offset(); }
+  // The end of what readers may see; lock-free.
+  Offset high_watermark() const { return Offset(high_watermark_.load(std::memory_order_seq_cst)); }
+
+  // Registers `waiter` to be woken after every append until removed. The
+  // waiter must stay alive until RemoveWaiter returns.
+  void AddWaiter(DataWaiter* waiter);
+  void RemoveWaiter(DataWaiter* waiter);
+
+  // Retention (SegmentedLog::DeleteOldSegments), for the broker's
+  // background task. Returns the segments deleted.
+  [[nodiscard]] absl::StatusOr<size_t> DeleteOldSegments();
+  // Compaction of a compacted topic's partition (no-op otherwise).
+  [[nodiscard]] absl::Status MaybeCompact();
+  [[nodiscard]] absl::Status DeleteRecordsBefore(Offset offset);
+  [[nodiscard]] absl::Status Flush();
+
+  PartitionMetrics metrics() const;
+
+  // Closes the log and wakes every waiter; later appends and reads fail
+  // with UNKNOWN_TOPIC_OR_PARTITION.
+  [[nodiscard]] absl::Status Close();
+  bool closed() const { return closed_.load(std::memory_order_acquire); }
+
+ private:
+  absl::Status ClosedError() const;
+  void WakeWaiters();
+
+  const std::string topic_;
+  const PartitionId id_;
+  const std::unique_ptr<PartitionLog> log_;
+  const TopicSettings settings_;
+  std::atomic<int64_t> high_watermark_;
+  std::atomic<bool> closed_{false};
+
+  std::mutex waiters_mu_;
+  std::vector<DataWaiter*> waiters_;
+  std::atomic<size_t> waiter_count_{0};
+
+  std::atomic<uint64_t> batches_appended_{0};
+  std::atomic<uint64_t> records_appended_{0};
+  std::atomic<uint64_t> bytes_appended_{0};
+  std::atomic<uint64_t> append_errors_{0};
+  std::atomic<uint64_t> bytes_read_{0};
+  std::atomic<uint64_t> reads_{0};
+};
+
+}  // namespace evlog

@@ -1,0 +1,159 @@
+#include "evlog/partition/partition.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "evlog/check.h"
+#include "evlog/record/record_batch.h"
+#include "evlog/status.h"
+
+namespace evlog {
+
+template class SegmentedLog<FileSystem, Clock>;
+
+bool DataWaiter::Wait(Ticket ticket, int64_t deadline_ns) {
+  std::unique_lock lock(mu_);
+  const auto deadline =
+      std::chrono::steady_clock::time_point(std::chrono::nanoseconds(deadline_ns));
+  const bool woken = cv_.wait_until(lock, deadline, [&] { return wakeups_ != ticket; });
+  sleeping_.store(false, std::memory_order_relaxed);
+  return woken;
+}
+
+Partition::Partition(std::string topic, PartitionId id, std::unique_ptr<PartitionLog> log,
+                     TopicSettings settings)
+    : topic_(std::move(topic)),
+      id_(id),
+      log_(std::move(log)),
+      settings_(std::move(settings)),
+      high_watermark_(log_->log_end_offset().value()) {
+  EVLOG_CHECK(log_ != nullptr);
+}
+
+absl::Status Partition::ClosedError() const {
+  return MakeError(ErrorCode::kUnknownTopicOrPartition,
+                   absl::StrCat("partition ", topic_, "-", id_.value(), " is closed"));
+}
+
+absl::StatusOr<AppendResult> Partition::Append(MutableByteView batch,
+                                               const AppendOptions& options) {
+  if (closed()) return ClosedError();
+  absl::StatusOr<AppendResult> result = log_->Append(batch, options);
+  if (!result.ok()) {
+    append_errors_.fetch_add(1, std::memory_order_relaxed);
+    if (closed()) return ClosedError();
+    return result;
+  }
+  // Appends are serialised by the log, but two appenders may publish out of
+  // order: keep the maximum.
+  const int64_t end = result->last_offset.value() + 1;
+  int64_t seen = high_watermark_.load(std::memory_order_relaxed);
+  while (seen < end &&
+         !high_watermark_.compare_exchange_weak(seen, end, std::memory_order_seq_cst)) {
+  }
+  batches_appended_.fetch_add(1, std::memory_order_relaxed);
+  records_appended_.fetch_add(static_cast<uint64_t>(result->last_offset - result->base_offset + 1),
+                              std::memory_order_relaxed);
+  bytes_appended_.fetch_add(batch.size(), std::memory_order_relaxed);
+  WakeWaiters();
+  return result;
+}
+
+void Partition::WakeWaiters() {
+  if (waiter_count_.load(std::memory_order_seq_cst) == 0) return;
+  std::lock_guard lock(waiters_mu_);
+  for (DataWaiter* w : waiters_) w->Wake();
+}
+
+absl::StatusOr<LogReadResult> Partition::Read(Offset offset, std::vector<std::byte>& buffer,
+                                              LogReadOptions options) {
+  if (closed()) return ClosedError();
+  const Offset hw = high_watermark();
+  if (offset > hw) {
+    return MakeError(ErrorCode::kOffsetOutOfRange,
+                     absl::StrCat("offset ", offset.value(), " is past the high watermark ",
+                                  hw.value(), " of ", topic_, "-", id_.value()));
+  }
+  options.max_offset = options.max_offset ? std::min(*options.max_offset, hw) : hw;
+  absl::StatusOr<LogReadResult> result = log_->Read(offset, buffer, options);
+  if (!result.ok()) {
+    if (closed()) return ClosedError();
+    return result;
+  }
+  reads_.fetch_add(1, std::memory_order_relaxed);
+  bytes_read_.fetch_add(result->batches.size(), std::memory_order_relaxed);
+  return result;
+}
+
+absl::StatusOr<std::optional<TimestampAndOffset>> Partition::OffsetForTimestamp(
+    int64_t timestamp_ms) {
+  if (closed()) return ClosedError();
+  return log_->OffsetForTimestamp(timestamp_ms);
+}
+
+void Partition::AddWaiter(DataWaiter* waiter) {
+  std::lock_guard lock(waiters_mu_);
+  waiters_.push_back(waiter);
+  waiter_count_.store(waiters_.size(), std::memory_order_seq_cst);
+}
+
+void Partition::RemoveWaiter(DataWaiter* waiter) {
+  std::lock_guard lock(waiters_mu_);
+  waiters_.erase(std::remove(waiters_.begin(), waiters_.end(), waiter), waiters_.end());
+  waiter_count_.store(waiters_.size(), std::memory_order_seq_cst);
+}
+
+absl::StatusOr<size_t> Partition::DeleteOldSegments() {
+  if (closed()) return ClosedError();
+  return log_->DeleteOldSegments();
+}
+
+absl::Status Partition::MaybeCompact() {
+  if (closed()) return ClosedError();
+  if (settings_.log.cleanup_policy == CleanupPolicy::kDelete) return absl::OkStatus();
+  return log_->Compact().status();
+}
+
+absl::Status Partition::DeleteRecordsBefore(Offset offset) {
+  if (closed()) return ClosedError();
+  if (offset > high_watermark()) {
+    return MakeError(ErrorCode::kOffsetOutOfRange,
+                     absl::StrCat("cannot delete records before ", offset.value(),
+                                  ": past the high watermark ", high_watermark().value()));
+  }
+  return log_->DeleteRecordsBefore(offset);
+}
+
+absl::Status Partition::Flush() {
+  if (closed()) return ClosedError();
+  return log_->Flush();
+}
+
+PartitionMetrics Partition::metrics() const {
+  PartitionMetrics m;
+  m.topic_partition = TopicPartition(topic_, id_);
+  if (!closed()) {
+    m.log_start_offset = log_->log_start_offset();
+    m.log_end_offset = log_->log_end_offset();
+    m.size_bytes = log_->size_bytes();
+    m.segments = log_->segment_count();
+  }
+  m.high_watermark = high_watermark();
+  m.batches_appended = batches_appended_.load(std::memory_order_relaxed);
+  m.records_appended = records_appended_.load(std::memory_order_relaxed);
+  m.bytes_appended = bytes_appended_.load(std::memory_order_relaxed);
+  m.append_errors = append_errors_.load(std::memory_order_relaxed);
+  m.bytes_read = bytes_read_.load(std::memory_order_relaxed);
+  m.reads = reads_.load(std::memory_order_relaxed);
+  return m;
+}
+
+absl::Status Partition::Close() {
+  if (closed_.exchange(true, std::memory_order_acq_rel)) return absl::OkStatus();
+  absl::Status status = log_->Close();
+  std::lock_guard lock(waiters_mu_);
+  for (DataWaiter* w : waiters_) w->Wake();
+  return status;
+}
+
+}  // namespace evlog
