@@ -191,6 +191,7 @@ absl::Status Broker::Load() {
   metadata_config.cleanup_policy = CleanupPolicy::kCompact;
   metadata_config.durability = Durability::kEveryAppend;
   metadata_config.segment_bytes = 1 << 20;
+  metadata_config.segment_index_bytes = 64 << 10;  // a few records per topic change
   metadata_config.retention_ms = -1;
   LogOpenOptions open_options;
   open_options.reporter = [this](const RecoveryEvent& e) {

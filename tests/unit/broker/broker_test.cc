@@ -24,6 +24,8 @@ struct Env {
   BrokerOptions Options() {
     BrokerOptions o;
     o.data_dir = "/data";
+    // In memory a preallocated index costs its full size: keep them small.
+    o.topic_defaults.log.segment_index_bytes = 64 << 10;
     o.file_system = &fs;
     o.clock = &clock;
     o.executor = &executor;

@@ -1,0 +1,258 @@
+// evlog/client/producer.h — sends records to a broker's topics.
+//
+//   EVLOG_ASSIGN_OR_RETURN(auto producer, evlog::Producer::Create(*broker));
+//   // fire and forget, with a callback when the record is in the log:
+//   EVLOG_RETURN_IF_ERROR(producer->Send(evlog::ProducerRecord("orders", "order-17", json),
+//       [](const absl::StatusOr<evlog::RecordMetadata>& m) { ... }));
+//   // or wait for it:
+//   EVLOG_ASSIGN_OR_RETURN(evlog::RecordMetadata m,
+//                          producer->SendSync(evlog::ProducerRecord("orders", "order-17", json)));
+//
+// The path of a record. Send() picks the partition (the record's own, or
+// the partitioner's: murmur2 of the key as Kafka's Java client, sticky for
+// null keys) and encodes the record straight into that partition's open
+// batch — RecordBatch v2, the format the log stores, so this is the one
+// copy of the caller's bytes. A batch is appended to the partition's log
+// when it reaches batch_size, when linger_ms has passed since its first
+// record, or at once with linger_ms = 0 (while one thread appends a batch,
+// records other threads send meanwhile gather in the next one, so batches
+// still form under load). The append runs on the thread that closed the
+// batch — no thread hop — except for batches closed by the linger timer
+// (an executor task) or when async_send is set.
+//
+// Completion: the callback (or the future) gets RecordMetadata, or the
+// error that kept the record out of the log; exactly once per record
+// Send() accepted, in offset order within a partition, on the thread that
+// appended its batch. Callbacks should be quick: they hold up that thread.
+//
+// Ordering: records sent from one thread to one partition are appended in
+// the order sent.
+//
+// Memory: the bytes of records not yet appended are bounded by
+// buffer_memory; Send() blocks up to max_block_ms for room, then fails.
+//
+// Thread-safety: every method is thread-safe; one producer is meant to be
+// shared by all the threads of an application.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/functional/any_invocable.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "evlog/broker/broker.h"
+#include "evlog/bytes.h"
+#include "evlog/io/executor.h"
+#include "evlog/partition/partitioner.h"
+#include "evlog/record/record.h"
+#include "evlog/record/record_format.h"
+#include "evlog/types.h"
+
+namespace evlog {
+
+// What a produce waits for (Kafka acks). On one broker 1 and all are the
+// same; with replication, all waits for every in-sync replica.
+enum class Acks : int8_t {
+  kNone = 0,  // do not wait: the callback gets offset -1
+  kLeader = 1,
+  kAll = -1,
+};
+
+struct ProducerOptions {
+  // Target size of a batch in bytes (Kafka batch.size); a record larger
+  // than this gets a batch of its own.
+  int32_t batch_size = 16384;
+  // How long a batch waits for more records (Kafka linger.ms; 5 as in
+  // Kafka 4.0). 0 sends at once.
+  int64_t linger_ms = 5;
+  Acks acks = Acks::kAll;
+  // Codec of this producer's batches (kNone or kZstd) and its zstd level;
+  // a topic whose compression.type is not "producer" overrides it.
+  CompressionType compression = CompressionType::kNone;
+  int compression_level = 3;
+  // Bytes of records sent but not yet appended (Kafka buffer.memory).
+  int64_t buffer_memory = 32 << 20;
+  // How long Send() waits for buffer room, then fails (max.block.ms).
+  int64_t max_block_ms = 60'000;
+  // Largest record, encoded, that Send() accepts (max.request.size).
+  int32_t max_request_size = 1 << 20;
+  // Append on the executor instead of the sending thread.
+  bool async_send = false;
+  // Picks partitions for records without one. Unset: murmur2 for keyed
+  // records, sticky (batch_size bytes per partition) for null keys, seeded
+  // with partitioner_seed.
+  std::optional<AnyPartitioner> partitioner;
+  uint64_t partitioner_seed = 0x5eed;
+  // Shown in metrics.
+  std::string client_id = "evlog-producer";
+};
+
+// A record to send. Only views: the bytes need to live until Send()
+// returns (they are copied into a batch by then).
+struct ProducerRecord {
+  ProducerRecord() = default;
+  ProducerRecord(std::string_view topic_in, std::string_view value_in)
+      : topic(topic_in), value(AsBytes(value_in)) {}
+  ProducerRecord(std::string_view topic_in, std::string_view key_in, std::string_view value_in)
+      : topic(topic_in), key(AsBytes(key_in)), value(AsBytes(value_in)) {}
+  ProducerRecord(std::string_view topic_in, std::optional<ByteView> key_in,
+                 std::optional<ByteView> value_in)
+      : topic(topic_in), key(key_in), value(value_in) {}
+
+  ProducerRecord& WithPartition(int32_t p) {
+    partition = PartitionId(p);
+    return *this;
+  }
+  ProducerRecord& WithTimestamp(int64_t ms) {
+    timestamp_ms = ms;
+    return *this;
+  }
+  ProducerRecord& WithHeaders(std::span<const RecordHeader> h) {
+    headers = h;
+    return *this;
+  }
+
+  std::string_view topic;
+  // Overrides the partitioner when set.
+  std::optional<PartitionId> partition;
+  // std::nullopt is null (a null value is a tombstone on compacted topics).
+  std::optional<ByteView> key;
+  std::optional<ByteView> value;
+  std::span<const RecordHeader> headers;
+  // Create time; -1: the producer's clock at Send().
+  int64_t timestamp_ms = -1;
+};
+
+struct RecordMetadata {
+  // Valid as long as the producer.
+  std::string_view topic;
+  PartitionId partition;
+  // -1 with acks = kNone.
+  Offset offset{-1};
+  // The record's create time, or the log-append time of a LogAppendTime topic.
+  int64_t timestamp_ms = -1;
+};
+
+using SendCallback = absl::AnyInvocable<void(const absl::StatusOr<RecordMetadata>&)>;
+
+struct ProducerMetrics {
+  std::string client_id;
+  uint64_t records_sent = 0;  // accepted and appended
+  uint64_t bytes_sent = 0;    // batch bytes appended
+  uint64_t batches_sent = 0;
+  uint64_t record_errors = 0;    // records whose callback got an error
+  uint64_t send_rejections = 0;  // Send() calls that returned an error
+  uint64_t retries = 0;          // batches sent again (none on one broker)
+  uint64_t buffer_bytes_used = 0;
+  uint64_t records_in_flight = 0;
+};
+
+class Producer {
+ public:
+  // A producer of `broker`'s topics; `broker` must outlive it.
+  // Errors: INVALID_CONFIG naming a bad option.
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<Producer>> Create(
+      Broker& broker, ProducerOptions options = {});
+
+  // Flushes and closes (errors dropped).
+  ~Producer();
+  Producer(const Producer&) = delete;
+  Producer& operator=(const Producer&) = delete;
+
+  // Accepts `record` for sending; `callback` (may be empty) is called once
+  // with the outcome. When Send() itself fails, the record was not
+  // accepted and the callback is not called. Errors: FailedPrecondition
+  // after Close(); INVALID_TOPIC_EXCEPTION; UNKNOWN_TOPIC_OR_PARTITION
+  // (no such topic and no auto-creation, or a partition out of range);
+  // INVALID_TIMESTAMP (negative other than -1); MESSAGE_TOO_LARGE (over
+  // max_request_size, the topic's max.message.bytes, or buffer_memory);
+  // REQUEST_TIMED_OUT (no buffer room within max_block_ms).
+  [[nodiscard]] absl::Status Send(const ProducerRecord& record, SendCallback callback);
+
+  // As above, with the outcome (including Send()'s own errors) in a future.
+  [[nodiscard]] std::future<absl::StatusOr<RecordMetadata>> Send(const ProducerRecord& record);
+
+  // Sends `record`, appends its batch now (without waiting for linger_ms)
+  // and waits for the outcome.
+  [[nodiscard]] absl::StatusOr<RecordMetadata> SendSync(const ProducerRecord& record);
+
+  // Appends every open batch now and waits until every record accepted
+  // before the call has completed. Returns OK even when some records
+  // failed (their callbacks say so), FailedPrecondition after Close().
+  [[nodiscard]] absl::Status Flush();
+
+  // Flushes, then refuses further sends. Idempotent.
+  [[nodiscard]] absl::Status Close();
+
+  [[nodiscard]] ProducerMetrics metrics() const;
+
+ private:
+  struct PendingRecord;
+  struct Batch;
+  struct Accumulator;
+  struct TopicEntry;
+
+  Producer(Broker& broker, ProducerOptions options, AnyPartitioner partitioner);
+
+  absl::StatusOr<TopicEntry*> FindTopic(std::string_view name);
+  absl::StatusOr<Accumulator*> FindAccumulator(TopicEntry& entry, PartitionId partition);
+  // What Send() works out before touching a batch.
+  struct Prepared {
+    Accumulator* accumulator = nullptr;
+    int64_t timestamp_ms = -1;
+    size_t record_bytes = 0;
+  };
+  // Validates `record`, picks its partition and reserves its memory.
+  absl::StatusOr<Prepared> Prepare(const ProducerRecord& record);
+  absl::Status ReserveMemory(size_t bytes);
+  // Gives back a reservation whose record was not accepted after all.
+  void Unreserve(size_t bytes);
+  absl::Status Enqueue(Accumulator& acc, const ProducerRecord& record, int64_t timestamp_ms,
+                       size_t reserved, SendCallback callback, bool flush_now);
+  // Under acc.mu: moves the open batch to the ready queue.
+  void SealLocked(Accumulator& acc);
+  // Appends acc's ready batches in order until none is left; the caller
+  // claimed the drain (acc.draining).
+  void Drain(Accumulator& acc);
+  void StartDrain(Accumulator& acc);
+  void Complete(Accumulator& acc, Batch& batch, const absl::StatusOr<AppendResult>& result);
+  void OnLinger(Accumulator& acc, uint64_t batch_id);
+  std::vector<Accumulator*> AllAccumulators();
+
+  Broker& broker_;
+  const ProducerOptions options_;
+  const AnyPartitioner partitioner_;
+  TaskGroup tasks_;
+
+  std::shared_mutex topics_mu_;
+  absl::flat_hash_map<std::string, std::unique_ptr<TopicEntry>> topics_;
+  // Entries of deleted topics: RecordMetadata::topic may still point at
+  // their names.
+  std::vector<std::unique_ptr<TopicEntry>> retired_;
+
+  mutable std::mutex state_mu_;
+  std::condition_variable state_cv_;  // memory freed or records completed
+  bool closed_ = false;
+  uint64_t buffer_used_ = 0;
+  uint64_t in_flight_ = 0;
+
+  std::atomic<uint64_t> records_sent_{0};
+  std::atomic<uint64_t> bytes_sent_{0};
+  std::atomic<uint64_t> batches_sent_{0};
+  std::atomic<uint64_t> record_errors_{0};
+  std::atomic<uint64_t> send_rejections_{0};
+};
+
+}  // namespace evlog

@@ -1,0 +1,373 @@
+#include "evlog/client/consumer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "evlog/check.h"
+#include "evlog/record/record_batch.h"
+#include "evlog/status.h"
+
+namespace evlog {
+namespace {
+
+int64_t SteadyNowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+absl::Status NotAssigned(const TopicPartition& tp) {
+  return absl::FailedPreconditionError(
+      absl::StrCat("partition ", tp.ToString(), " is not assigned to this consumer"));
+}
+
+std::string Copy(ByteView b) { return std::string(AsStringView(b)); }
+
+}  // namespace
+
+OwnedRecord ConsumerRecord::ToOwned() const {
+  OwnedRecord r;
+  r.topic = std::string(topic);
+  r.partition = partition;
+  r.offset = offset;
+  r.timestamp_ms = timestamp_ms;
+  r.timestamp_type = timestamp_type;
+  if (key) r.key = Copy(*key);
+  if (value) r.value = Copy(*value);
+  for (const RecordHeaderView& h : headers) {
+    std::optional<std::string> v;
+    if (h.value) v = Copy(*h.value);
+    r.headers.emplace_back(std::string(h.key), std::move(v));
+  }
+  return r;
+}
+
+std::vector<OwnedRecord> ConsumerRecords::ToOwned() const {
+  std::vector<OwnedRecord> out;
+  out.reserve(records_.size());
+  for (const ConsumerRecord& r : records_) out.push_back(r.ToOwned());
+  return out;
+}
+
+struct Consumer::PartitionState {
+  TopicPartition tp;
+  std::shared_ptr<Partition> partition;
+  std::optional<Offset> position;
+  std::vector<std::byte> buffer;
+};
+
+absl::StatusOr<std::unique_ptr<Consumer>> Consumer::Create(Broker& broker,
+                                                           ConsumerOptions options) {
+  auto bad = [](std::string_view what) { return MakeError(ErrorCode::kInvalidConfig, what); };
+  if (options.max_poll_records < 1) return bad("max_poll_records must be >= 1");
+  if (options.fetch_max_bytes < 1) return bad("fetch_max_bytes must be >= 1");
+  if (options.max_partition_fetch_bytes < 1) return bad("max_partition_fetch_bytes must be >= 1");
+  if (options.poll_spin_us < 0) return bad("poll_spin_us must be >= 0");
+  return std::unique_ptr<Consumer>(new Consumer(broker, std::move(options)));
+}
+
+Consumer::Consumer(Broker& broker, ConsumerOptions options)
+    : broker_(broker), options_(std::move(options)) {}
+
+Consumer::~Consumer() { (void)Close(); }
+
+Consumer::PartitionState* Consumer::Find(const TopicPartition& tp) const {
+  for (const auto& s : assigned_) {
+    if (s->tp == tp) return s.get();
+  }
+  return nullptr;
+}
+
+absl::Status Consumer::Assign(const std::vector<TopicPartition>& partitions) {
+  if (closed_) return absl::FailedPreconditionError("the consumer is closed");
+  std::set<TopicPartition> wanted(partitions.begin(), partitions.end());
+  std::vector<std::unique_ptr<PartitionState>> next;
+  for (const TopicPartition& tp : wanted) {
+    EVLOG_RETURN_IF_ERROR(ValidateTopicName(tp.topic));
+    EVLOG_ASSIGN_OR_RETURN(std::shared_ptr<Partition> partition, broker_.GetPartition(tp));
+    auto state = std::make_unique<PartitionState>();
+    state->tp = tp;
+    // A partition kept keeps its position, unless its topic was recreated.
+    if (PartitionState* old = Find(tp); old != nullptr && old->partition == partition) {
+      state->position = old->position;
+      state->buffer = std::move(old->buffer);
+    }
+    state->partition = std::move(partition);
+    next.push_back(std::move(state));
+  }
+  for (const auto& s : assigned_) s->partition->RemoveWaiter(&waiter_);
+  assigned_ = std::move(next);
+  for (const auto& s : assigned_) s->partition->AddWaiter(&waiter_);
+  records_.clear();
+  next_start_ = 0;
+  return absl::OkStatus();
+}
+
+std::vector<TopicPartition> Consumer::Assignment() const {
+  std::vector<TopicPartition> out;
+  for (const auto& s : assigned_) out.push_back(s->tp);
+  return out;  // assigned_ is built from a std::set: sorted
+}
+
+absl::Status Consumer::Seek(const TopicPartition& tp, Offset offset) {
+  if (offset.value() < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot seek ", tp.ToString(), " to a negative offset ", offset.value()));
+  }
+  PartitionState* s = Find(tp);
+  if (s == nullptr) return NotAssigned(tp);
+  s->position = offset;
+  return absl::OkStatus();
+}
+
+absl::Status Consumer::SeekToBeginning(const std::vector<TopicPartition>& partitions) {
+  std::vector<PartitionState*> targets;
+  if (partitions.empty()) {
+    for (const auto& s : assigned_) targets.push_back(s.get());
+  }
+  for (const TopicPartition& tp : partitions) {
+    PartitionState* s = Find(tp);
+    if (s == nullptr) return NotAssigned(tp);
+    targets.push_back(s);
+  }
+  for (PartitionState* s : targets) s->position = s->partition->log_start_offset();
+  return absl::OkStatus();
+}
+
+absl::Status Consumer::SeekToEnd(const std::vector<TopicPartition>& partitions) {
+  std::vector<PartitionState*> targets;
+  if (partitions.empty()) {
+    for (const auto& s : assigned_) targets.push_back(s.get());
+  }
+  for (const TopicPartition& tp : partitions) {
+    PartitionState* s = Find(tp);
+    if (s == nullptr) return NotAssigned(tp);
+    targets.push_back(s);
+  }
+  for (PartitionState* s : targets) s->position = s->partition->high_watermark();
+  return absl::OkStatus();
+}
+
+absl::Status Consumer::ResetPosition(PartitionState& s, bool out_of_range) {
+  switch (options_.auto_offset_reset) {
+    case OffsetResetPolicy::kEarliest:
+      s.position = s.partition->log_start_offset();
+      break;
+    case OffsetResetPolicy::kLatest:
+      s.position = s.partition->high_watermark();
+      break;
+    case OffsetResetPolicy::kNone:
+      return MakeError(
+          ErrorCode::kOffsetOutOfRange,
+          out_of_range
+              ? absl::StrCat("position ", s.position->value(), " of ", s.tp.ToString(),
+                             " is outside [", s.partition->log_start_offset().value(), ", ",
+                             s.partition->high_watermark().value(),
+                             "] and auto_offset_reset is none")
+              : absl::StrCat(s.tp.ToString(),
+                             " has no position and auto_offset_reset is none: Seek first"));
+  }
+  ++offset_resets_;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Offset> Consumer::Position(const TopicPartition& tp) {
+  PartitionState* s = Find(tp);
+  if (s == nullptr) return NotAssigned(tp);
+  if (!s->position) EVLOG_RETURN_IF_ERROR(ResetPosition(*s, /*out_of_range=*/false));
+  return *s->position;
+}
+
+absl::StatusOr<std::map<TopicPartition, std::optional<TimestampAndOffset>>>
+Consumer::OffsetsForTimes(const std::map<TopicPartition, int64_t>& timestamps_ms) {
+  std::map<TopicPartition, std::optional<TimestampAndOffset>> out;
+  for (const auto& [tp, ts] : timestamps_ms) {
+    EVLOG_ASSIGN_OR_RETURN(std::shared_ptr<Partition> partition, broker_.GetPartition(tp));
+    EVLOG_ASSIGN_OR_RETURN(out[tp], partition->OffsetForTimestamp(ts));
+  }
+  return out;
+}
+
+absl::StatusOr<std::map<TopicPartition, Offset>> Consumer::BeginningOffsets(
+    const std::vector<TopicPartition>& partitions) {
+  std::map<TopicPartition, Offset> out;
+  for (const TopicPartition& tp : partitions) {
+    EVLOG_ASSIGN_OR_RETURN(std::shared_ptr<Partition> partition, broker_.GetPartition(tp));
+    out[tp] = partition->log_start_offset();
+  }
+  return out;
+}
+
+absl::StatusOr<std::map<TopicPartition, Offset>> Consumer::EndOffsets(
+    const std::vector<TopicPartition>& partitions) {
+  std::map<TopicPartition, Offset> out;
+  for (const TopicPartition& tp : partitions) {
+    EVLOG_ASSIGN_OR_RETURN(std::shared_ptr<Partition> partition, broker_.GetPartition(tp));
+    out[tp] = partition->high_watermark();
+  }
+  return out;
+}
+
+absl::StatusOr<size_t> Consumer::FetchFrom(PartitionState& s, size_t max_bytes) {
+  if (s.partition->closed()) {
+    return MakeError(ErrorCode::kUnknownTopicOrPartition,
+                     absl::StrCat(s.tp.ToString(), " no longer exists (its topic was deleted)"));
+  }
+  if (!s.position) EVLOG_RETURN_IF_ERROR(ResetPosition(s, /*out_of_range=*/false));
+  if (*s.position == s.partition->high_watermark()) return 0;
+  LogReadOptions read_options;
+  read_options.max_bytes = max_bytes;
+  read_options.verify = options_.check_crcs;
+  absl::StatusOr<LogReadResult> read = s.partition->Read(*s.position, s.buffer, read_options);
+  if (!read.ok()) {
+    if (!HasErrorCode(read.status(), ErrorCode::kOffsetOutOfRange)) return read.status();
+    EVLOG_RETURN_IF_ERROR(ResetPosition(s, /*out_of_range=*/true));
+    read = s.partition->Read(*s.position, s.buffer, read_options);
+    if (!read.ok()) return read.status();
+  }
+  const size_t limit = static_cast<size_t>(options_.max_poll_records);
+  ByteView rest = read->batches;
+  Offset next = read->next_offset;
+  while (!rest.empty() && records_.size() < limit) {
+    EVLOG_ASSIGN_OR_RETURN(RecordBatchView batch, RecordBatchView::Parse(rest));
+    rest = rest.subspan(batch.size_bytes());
+    if (batch.is_control() || batch.last_offset() < *s.position) continue;
+    std::vector<std::byte>* decompressed = nullptr;
+    if (batch.compression() != CompressionType::kNone) {
+      if (decompression_buffers_used_ == decompression_buffers_.size()) {
+        decompression_buffers_.emplace_back();
+      }
+      decompressed = &decompression_buffers_[decompression_buffers_used_++];
+    }
+    EVLOG_ASSIGN_OR_RETURN(RecordIterator it, batch.Records({}, decompressed));
+    const TimestampType type = batch.timestamp_type();
+    for (; it.Valid(); it.Next()) {
+      const RecordView& r = it.record();
+      if (r.offset < *s.position) continue;
+      if (records_.size() == limit) {
+        next = r.offset;
+        break;
+      }
+      ConsumerRecord& c = records_.emplace_back();
+      c.topic = s.tp.topic;
+      c.partition = s.tp.partition;
+      c.offset = r.offset;
+      c.timestamp_ms = r.timestamp_ms;
+      c.timestamp_type = type;
+      c.key = r.key;
+      c.value = r.value;
+      c.headers = r.headers;
+    }
+    EVLOG_RETURN_IF_ERROR(it.status());
+    if (records_.size() == limit && !rest.empty() && next == read->next_offset) {
+      // Stopped at a batch boundary: the next batch starts after this one.
+      next = batch.last_offset() + 1;
+    }
+  }
+  s.position = std::max(*s.position, next);
+  return read->batches.size();
+}
+
+absl::Status Consumer::FetchAll() {
+  const size_t n = assigned_.size();
+  size_t budget = static_cast<size_t>(options_.fetch_max_bytes);
+  for (size_t i = 0; i < n && budget > 0; ++i) {
+    if (records_.size() >= static_cast<size_t>(options_.max_poll_records)) break;
+    PartitionState& s = *assigned_[(next_start_ + i) % n];
+    const size_t max_bytes =
+        std::min(budget, static_cast<size_t>(options_.max_partition_fetch_bytes));
+    const size_t before = records_.size();
+    absl::StatusOr<size_t> bytes = FetchFrom(s, max_bytes);
+    if (!bytes.ok()) {
+      ++errors_;
+      if (records_.size() > 0) {
+        // Hand out what was collected; the error comes with the next Poll.
+        deferred_error_ = bytes.status();
+        break;
+      }
+      return bytes.status();
+    }
+    budget -= std::min(budget, *bytes);
+    bytes_fetched_ += *bytes;
+    if (records_.size() > before) next_start_ = (next_start_ + i + 1) % n;
+  }
+  return absl::OkStatus();
+}
+
+bool Consumer::HasData() const {
+  for (const auto& s : assigned_) {
+    if (!s->position || *s->position != s->partition->high_watermark() || s->partition->closed()) {
+      return true;
+    }
+  }
+  return false;
+}
+
+absl::StatusOr<ConsumerRecords> Consumer::Poll(int64_t timeout_ms) {
+  if (closed_) return absl::FailedPreconditionError("the consumer is closed");
+  ++polls_;
+  records_.clear();
+  decompression_buffers_used_ = 0;
+  if (!deferred_error_.ok()) {
+    absl::Status error = std::move(deferred_error_);
+    deferred_error_ = absl::OkStatus();
+    return error;
+  }
+  const int64_t deadline_ns = SteadyNowNs() + std::max<int64_t>(timeout_ms, 0) * 1'000'000;
+  const int64_t spin_until_ns =
+      std::min(deadline_ns, SteadyNowNs() + options_.poll_spin_us * 1'000);
+  while (true) {
+    if (wakeup_.exchange(false)) return absl::CancelledError("Wakeup() was called");
+    EVLOG_RETURN_IF_ERROR(FetchAll());
+    if (!records_.empty()) break;
+    if (SteadyNowNs() >= deadline_ns) break;
+    if (SteadyNowNs() < spin_until_ns) continue;
+    const DataWaiter::Ticket ticket = waiter_.Prepare();
+    if (wakeup_.load(std::memory_order_seq_cst) || HasData()) {
+      waiter_.Cancel();
+      continue;
+    }
+    waiter_.Wait(ticket, deadline_ns);
+  }
+  records_consumed_ += records_.size();
+  return ConsumerRecords(records_);
+}
+
+void Consumer::Wakeup() {
+  wakeup_.store(true, std::memory_order_seq_cst);
+  waiter_.Wake();
+}
+
+absl::Status Consumer::Close() {
+  if (closed_) return absl::OkStatus();
+  closed_ = true;
+  for (const auto& s : assigned_) s->partition->RemoveWaiter(&waiter_);
+  assigned_.clear();
+  records_.clear();
+  return absl::OkStatus();
+}
+
+ConsumerMetrics Consumer::metrics() const {
+  ConsumerMetrics m;
+  m.client_id = options_.client_id;
+  m.polls = polls_;
+  m.records_consumed = records_consumed_;
+  m.bytes_fetched = bytes_fetched_;
+  m.offset_resets = offset_resets_;
+  m.errors = errors_;
+  for (const auto& s : assigned_) {
+    ConsumerPartitionMetrics p;
+    p.topic_partition = s->tp;
+    p.high_watermark = s->partition->high_watermark();
+    if (s->position) {
+      p.position = *s->position;
+      p.lag = std::max<int64_t>(0, p.high_watermark - *s->position);
+    }
+    m.partitions.push_back(std::move(p));
+  }
+  return m;
+}
+
+}  // namespace evlog

@@ -1,0 +1,495 @@
+#include "evlog/client/producer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <deque>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "evlog/check.h"
+#include "evlog/partition/default_partitioner.h"
+#include "evlog/record/record_batch_builder.h"
+#include "evlog/status.h"
+
+namespace evlog {
+
+using internal::ToAbsl;
+
+namespace {
+
+// Free batch buffers an accumulator keeps for reuse: one being filled and
+// one being appended is the steady state; more would only hold memory.
+constexpr size_t kMaxPooledBuffers = 2;
+
+absl::Status TooLarge(size_t bytes, std::string_view limit_name, uint64_t limit) {
+  return MakeError(ErrorCode::kMessageTooLarge,
+                   absl::StrCat("the record is ", bytes, " bytes encoded, over ",
+                                ToAbsl(limit_name), " = ", limit));
+}
+
+}  // namespace
+
+struct Producer::PendingRecord {
+  SendCallback callback;
+  int64_t timestamp_ms;
+};
+
+// A batch being filled (the accumulator's open batch) or waiting to be
+// appended (its ready queue).
+struct Producer::Batch {
+  uint64_t id = 0;
+  std::vector<std::byte> buffer;
+  std::optional<RecordBatchBuilder> builder;
+  std::vector<PendingRecord> records;
+  size_t reserved_bytes = 0;
+};
+
+// Per partition: the open batch, the batches ready to append in order,
+// and who is appending them.
+struct Producer::Accumulator {
+  std::mutex mu;
+  std::condition_variable completed_cv;
+  std::shared_ptr<Partition> partition;
+  std::string_view topic;  // the TopicEntry's name
+  RecordBatchOptions batch_options;
+  size_t batch_bytes_max = 0;    // min(batch_size, max.message.bytes)
+  size_t message_bytes_max = 0;  // the topic's max.message.bytes
+  std::optional<Batch> open;
+  std::deque<Batch> ready;
+  bool draining = false;
+  uint64_t next_batch_id = 1;
+  Executor::TaskId linger_timer = 0;
+  std::vector<std::vector<std::byte>> free_buffers;
+  // Records accepted / completed, for Flush.
+  uint64_t accepted = 0;
+  uint64_t completed = 0;
+};
+
+struct Producer::TopicEntry {
+  std::shared_ptr<Topic> topic;
+  std::mutex mu;  // guards accumulators' growth
+  std::vector<std::unique_ptr<Accumulator>> accumulators;
+};
+
+absl::StatusOr<std::unique_ptr<Producer>> Producer::Create(Broker& broker,
+                                                           ProducerOptions options) {
+  auto bad = [](std::string_view what) { return MakeError(ErrorCode::kInvalidConfig, what); };
+  if (options.batch_size < 1) return bad("batch_size must be >= 1");
+  if (options.linger_ms < 0) return bad("linger_ms must be >= 0");
+  if (options.buffer_memory < 1) return bad("buffer_memory must be >= 1");
+  if (options.max_block_ms < 0) return bad("max_block_ms must be >= 0");
+  if (options.max_request_size < 1) return bad("max_request_size must be >= 1");
+  if (options.compression != CompressionType::kNone &&
+      options.compression != CompressionType::kZstd) {
+    return bad("compression must be none or zstd");
+  }
+  if (options.acks != Acks::kNone && options.acks != Acks::kLeader && options.acks != Acks::kAll) {
+    return MakeError(ErrorCode::kInvalidRequiredAcks, "acks must be 0, 1 or -1 (all)");
+  }
+  AnyPartitioner partitioner =
+      options.partitioner ? *options.partitioner
+                          : AnyPartitioner(DefaultPartitioner(
+                                static_cast<size_t>(options.batch_size), options.partitioner_seed));
+  return std::unique_ptr<Producer>(
+      new Producer(broker, std::move(options), std::move(partitioner)));
+}
+
+Producer::Producer(Broker& broker, ProducerOptions options, AnyPartitioner partitioner)
+    : broker_(broker),
+      options_(std::move(options)),
+      partitioner_(std::move(partitioner)),
+      tasks_(broker.executor()) {}
+
+Producer::~Producer() {
+  (void)Close();
+  tasks_.Close();
+}
+
+absl::StatusOr<Producer::TopicEntry*> Producer::FindTopic(std::string_view name) {
+  {
+    std::shared_lock lock(topics_mu_);
+    auto it = topics_.find(ToAbsl(name));
+    if (it != topics_.end() && !it->second->topic->deleted()) return it->second.get();
+  }
+  EVLOG_ASSIGN_OR_RETURN(std::shared_ptr<Topic> topic,
+                         broker_.GetTopic(name, /*auto_create=*/true));
+  std::unique_lock lock(topics_mu_);
+  auto& slot = topics_[ToAbsl(name)];
+  if (slot != nullptr && slot->topic == topic) return slot.get();
+  if (slot != nullptr) retired_.push_back(std::move(slot));
+  slot = std::make_unique<TopicEntry>();
+  slot->topic = std::move(topic);
+  return slot.get();
+}
+
+absl::StatusOr<Producer::Accumulator*> Producer::FindAccumulator(TopicEntry& entry,
+                                                                 PartitionId partition) {
+  const auto index = static_cast<size_t>(partition.value());
+  std::lock_guard lock(entry.mu);
+  if (index < entry.accumulators.size() && entry.accumulators[index] != nullptr) {
+    return entry.accumulators[index].get();
+  }
+  std::shared_ptr<Partition> p = entry.topic->partition(partition);
+  if (p == nullptr) {
+    return MakeError(
+        ErrorCode::kUnknownTopicOrPartition,
+        absl::StrCat("topic \"", entry.topic->name(), "\" has no partition ", partition.value()));
+  }
+  if (entry.accumulators.size() <= index) entry.accumulators.resize(index + 1);
+  auto acc = std::make_unique<Accumulator>();
+  acc->partition = std::move(p);
+  acc->topic = entry.topic->name();
+  const TopicSettings& settings = entry.topic->settings();
+  switch (settings.compression) {
+    case TopicCompression::kProducer:
+      acc->batch_options.compression = options_.compression;
+      break;
+    case TopicCompression::kNone:
+      acc->batch_options.compression = CompressionType::kNone;
+      break;
+    case TopicCompression::kZstd:
+      acc->batch_options.compression = CompressionType::kZstd;
+      break;
+  }
+  acc->batch_options.compression_level = options_.compression_level;
+  acc->message_bytes_max = settings.log.max_message_bytes;
+  acc->batch_bytes_max =
+      std::min<size_t>(static_cast<size_t>(options_.batch_size), acc->message_bytes_max);
+  entry.accumulators[index] = std::move(acc);
+  return entry.accumulators[index].get();
+}
+
+absl::Status Producer::ReserveMemory(size_t bytes) {
+  std::unique_lock lock(state_mu_);
+  if (closed_) return absl::FailedPreconditionError("the producer is closed");
+  const auto limit = static_cast<uint64_t>(options_.buffer_memory);
+  if (buffer_used_ + bytes <= limit) {
+    buffer_used_ += bytes;
+    ++in_flight_;
+    return absl::OkStatus();
+  }
+  // Batches lingering on other partitions hold memory that only their
+  // timers would free: send them now.
+  lock.unlock();
+  for (Accumulator* acc : AllAccumulators()) {
+    std::unique_lock acc_lock(acc->mu);
+    if (acc->open) SealLocked(*acc);
+    if (!acc->ready.empty() && !acc->draining) {
+      acc->draining = true;
+      acc_lock.unlock();
+      StartDrain(*acc);
+    }
+  }
+  lock.lock();
+  const bool room = state_cv_.wait_for(lock, std::chrono::milliseconds(options_.max_block_ms),
+                                       [&] { return closed_ || buffer_used_ + bytes <= limit; });
+  if (closed_) return absl::FailedPreconditionError("the producer is closed");
+  if (!room) {
+    return MakeError(ErrorCode::kRequestTimedOut,
+                     absl::StrCat("no room in buffer_memory (", limit, " bytes) for a ", bytes,
+                                  "-byte record within max_block_ms = ", options_.max_block_ms));
+  }
+  buffer_used_ += bytes;
+  ++in_flight_;
+  return absl::OkStatus();
+}
+
+void Producer::Unreserve(size_t bytes) {
+  {
+    std::lock_guard lock(state_mu_);
+    buffer_used_ -= bytes;
+    --in_flight_;
+  }
+  state_cv_.notify_all();
+}
+
+absl::StatusOr<Producer::Prepared> Producer::Prepare(const ProducerRecord& record) {
+  if (record.timestamp_ms < -1) {
+    return MakeError(ErrorCode::kInvalidTimestamp,
+                     absl::StrCat("timestamp ", record.timestamp_ms, " is negative"));
+  }
+  EVLOG_ASSIGN_OR_RETURN(TopicEntry * entry, FindTopic(record.topic));
+  Prepared prepared;
+  prepared.timestamp_ms =
+      record.timestamp_ms == -1 ? broker_.clock().WallMs() : record.timestamp_ms;
+  prepared.record_bytes =
+      RecordBatchBuilder::EncodedRecordSize(0, 0, record.key, record.value, record.headers);
+  if (prepared.record_bytes > static_cast<size_t>(options_.max_request_size)) {
+    return TooLarge(prepared.record_bytes, "max_request_size", options_.max_request_size);
+  }
+  const size_t batch_bytes = prepared.record_bytes + record_format::kRecordBatchOverhead;
+  const uint32_t topic_max = entry->topic->settings().log.max_message_bytes;
+  if (batch_bytes > topic_max) return TooLarge(batch_bytes, "max.message.bytes", topic_max);
+  if (batch_bytes > static_cast<uint64_t>(options_.buffer_memory)) {
+    return TooLarge(batch_bytes, "buffer_memory", options_.buffer_memory);
+  }
+  PartitionRequest request;
+  request.topic = record.topic;
+  request.key = record.key;
+  request.record_bytes = prepared.record_bytes;
+  request.partition_count = entry->topic->partition_count();
+  EVLOG_ASSIGN_OR_RETURN(PartitionId partition,
+                         ChoosePartition(partitioner_, request, record.partition));
+  EVLOG_ASSIGN_OR_RETURN(prepared.accumulator, FindAccumulator(*entry, partition));
+  EVLOG_RETURN_IF_ERROR(ReserveMemory(prepared.record_bytes));
+  return prepared;
+}
+
+absl::Status Producer::Send(const ProducerRecord& record, SendCallback callback) {
+  absl::StatusOr<Prepared> prepared = Prepare(record);
+  if (!prepared.ok()) {
+    send_rejections_.fetch_add(1, std::memory_order_relaxed);
+    return prepared.status();
+  }
+  absl::Status status = Enqueue(*prepared->accumulator, record, prepared->timestamp_ms,
+                                prepared->record_bytes, std::move(callback), /*flush_now=*/false);
+  if (!status.ok()) send_rejections_.fetch_add(1, std::memory_order_relaxed);
+  return status;
+}
+
+absl::Status Producer::Enqueue(Accumulator& acc, const ProducerRecord& record, int64_t timestamp_ms,
+                               size_t reserved, SendCallback callback, bool flush_now) {
+  std::unique_lock lock(acc.mu);
+  bool added = false;
+  if (acc.open) {
+    // A batch is bounded by max.message.bytes, and by batch_size unless
+    // one record alone is bigger.
+    Batch& open = *acc.open;
+    if (open.builder->size_bytes() + reserved <= acc.batch_bytes_max &&
+        open.builder->Append(timestamp_ms, record.key, record.value, record.headers).ok()) {
+      open.records.push_back({std::move(callback), timestamp_ms});
+      open.reserved_bytes += reserved;
+      added = true;
+    } else {
+      SealLocked(acc);
+    }
+  }
+  if (!added) {
+    Batch batch;
+    batch.id = acc.next_batch_id++;
+    const size_t capacity =
+        std::max(acc.batch_bytes_max, reserved + record_format::kRecordBatchOverhead);
+    if (!acc.free_buffers.empty() && acc.free_buffers.back().size() >= capacity) {
+      batch.buffer = std::move(acc.free_buffers.back());
+      acc.free_buffers.pop_back();
+    } else {
+      batch.buffer.resize(capacity);
+    }
+    batch.builder.emplace(MutableByteView(batch.buffer), acc.batch_options);
+    absl::Status appended =
+        batch.builder->Append(timestamp_ms, record.key, record.value, record.headers);
+    if (!appended.ok()) {
+      lock.unlock();
+      Unreserve(reserved);
+      return appended;
+    }
+    batch.records.push_back({std::move(callback), timestamp_ms});
+    batch.reserved_bytes = reserved;
+    acc.open = std::move(batch);
+    if (options_.linger_ms > 0 && !flush_now) {
+      const uint64_t id = acc.open->id;
+      acc.linger_timer =
+          tasks_.ScheduleAfter(options_.linger_ms, [this, &acc, id] { OnLinger(acc, id); });
+    }
+  }
+  ++acc.accepted;
+  // Full, or (linger 0, or a SendSync) sendable now. With linger 0 and an
+  // append running, the batch stays open to gather more records; the
+  // drainer takes it next.
+  if (acc.open->builder->size_bytes() >= acc.batch_bytes_max ||
+      ((flush_now || options_.linger_ms == 0) && !acc.draining)) {
+    SealLocked(acc);
+  }
+  if (acc.ready.empty() || acc.draining) return absl::OkStatus();
+  acc.draining = true;
+  lock.unlock();
+  StartDrain(acc);
+  return absl::OkStatus();
+}
+
+void Producer::SealLocked(Accumulator& acc) {
+  EVLOG_DCHECK(acc.open.has_value());
+  if (acc.linger_timer != 0) {
+    tasks_.Cancel(acc.linger_timer);
+    acc.linger_timer = 0;
+  }
+  acc.ready.push_back(std::move(*acc.open));
+  acc.open.reset();
+}
+
+void Producer::StartDrain(Accumulator& acc) {
+  if (options_.async_send) {
+    if (tasks_.Schedule([this, &acc] { Drain(acc); })) return;
+  }
+  Drain(acc);
+}
+
+void Producer::OnLinger(Accumulator& acc, uint64_t batch_id) {
+  std::unique_lock lock(acc.mu);
+  if (!acc.open || acc.open->id != batch_id) return;
+  acc.linger_timer = 0;
+  SealLocked(acc);
+  if (acc.draining) return;
+  acc.draining = true;
+  lock.unlock();
+  Drain(acc);
+}
+
+void Producer::Drain(Accumulator& acc) {
+  std::unique_lock lock(acc.mu);
+  EVLOG_DCHECK(acc.draining);
+  while (true) {
+    if (acc.ready.empty() && acc.open && options_.linger_ms == 0) SealLocked(acc);
+    if (acc.ready.empty()) break;
+    Batch batch = std::move(acc.ready.front());
+    acc.ready.pop_front();
+    lock.unlock();
+
+    absl::StatusOr<AppendResult> result = [&]() -> absl::StatusOr<AppendResult> {
+      EVLOG_ASSIGN_OR_RETURN(MutableByteView bytes, batch.builder->Finish());
+      AppendOptions append;
+      append.trusted = true;
+      absl::StatusOr<AppendResult> r = acc.partition->Append(bytes, append);
+      if (r.ok()) bytes_sent_.fetch_add(bytes.size(), std::memory_order_relaxed);
+      return r;
+    }();
+    const size_t count = batch.records.size();
+    Complete(acc, batch, result);
+
+    lock.lock();
+    acc.completed += count;
+    if (acc.free_buffers.size() < kMaxPooledBuffers && batch.buffer.size() == acc.batch_bytes_max) {
+      acc.free_buffers.push_back(std::move(batch.buffer));
+    }
+    acc.completed_cv.notify_all();
+  }
+  acc.draining = false;
+}
+
+void Producer::Complete(Accumulator& acc, Batch& batch,
+                        const absl::StatusOr<AppendResult>& result) {
+  const size_t count = batch.records.size();
+  if (result.ok()) {
+    records_sent_.fetch_add(count, std::memory_order_relaxed);
+    batches_sent_.fetch_add(1, std::memory_order_relaxed);
+  } else {
+    record_errors_.fetch_add(count, std::memory_order_relaxed);
+  }
+  for (size_t i = 0; i < count; ++i) {
+    PendingRecord& r = batch.records[i];
+    if (!r.callback) continue;
+    if (!result.ok()) {
+      r.callback(result.status());
+      continue;
+    }
+    RecordMetadata m;
+    m.topic = acc.topic;
+    m.partition = acc.partition->id();
+    m.offset =
+        options_.acks == Acks::kNone ? Offset(-1) : result->base_offset + static_cast<int64_t>(i);
+    m.timestamp_ms = result->log_append_time_ms >= 0 ? result->log_append_time_ms : r.timestamp_ms;
+    r.callback(m);
+  }
+  batch.records.clear();
+  {
+    std::lock_guard lock(state_mu_);
+    in_flight_ -= count;
+    buffer_used_ -= batch.reserved_bytes;
+  }
+  state_cv_.notify_all();
+}
+
+std::vector<Producer::Accumulator*> Producer::AllAccumulators() {
+  std::vector<Accumulator*> out;
+  std::shared_lock lock(topics_mu_);
+  for (const auto& [name, entry] : topics_) {
+    std::lock_guard entry_lock(entry->mu);
+    for (const auto& acc : entry->accumulators) {
+      if (acc != nullptr) out.push_back(acc.get());
+    }
+  }
+  return out;
+}
+
+std::future<absl::StatusOr<RecordMetadata>> Producer::Send(const ProducerRecord& record) {
+  auto promise = std::make_shared<std::promise<absl::StatusOr<RecordMetadata>>>();
+  std::future<absl::StatusOr<RecordMetadata>> future = promise->get_future();
+  absl::Status status =
+      Send(record, [promise](const absl::StatusOr<RecordMetadata>& m) { promise->set_value(m); });
+  if (!status.ok()) promise->set_value(status);
+  return future;
+}
+
+absl::StatusOr<RecordMetadata> Producer::SendSync(const ProducerRecord& record) {
+  absl::StatusOr<Prepared> prepared = Prepare(record);
+  if (!prepared.ok()) {
+    send_rejections_.fetch_add(1, std::memory_order_relaxed);
+    return prepared.status();
+  }
+  std::promise<absl::StatusOr<RecordMetadata>> promise;
+  std::future<absl::StatusOr<RecordMetadata>> future = promise.get_future();
+  absl::Status status = Enqueue(
+      *prepared->accumulator, record, prepared->timestamp_ms, prepared->record_bytes,
+      [&promise](const absl::StatusOr<RecordMetadata>& m) { promise.set_value(m); },
+      /*flush_now=*/true);
+  if (!status.ok()) {
+    send_rejections_.fetch_add(1, std::memory_order_relaxed);
+    return status;
+  }
+  return future.get();
+}
+
+absl::Status Producer::Flush() {
+  {
+    std::lock_guard lock(state_mu_);
+    if (closed_) return absl::FailedPreconditionError("the producer is closed");
+  }
+  std::vector<std::pair<Accumulator*, uint64_t>> targets;
+  for (Accumulator* acc : AllAccumulators()) {
+    std::unique_lock lock(acc->mu);
+    targets.emplace_back(acc, acc->accepted);
+    if (acc->open) SealLocked(*acc);
+    if (acc->ready.empty() || acc->draining) continue;
+    acc->draining = true;
+    lock.unlock();
+    StartDrain(*acc);
+  }
+  for (auto [acc, accepted] : targets) {
+    std::unique_lock lock(acc->mu);
+    acc->completed_cv.wait(lock, [&] { return acc->completed >= accepted; });
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Producer::Close() {
+  {
+    std::lock_guard lock(state_mu_);
+    if (closed_) return absl::OkStatus();
+  }
+  absl::Status status = Flush();
+  {
+    std::lock_guard lock(state_mu_);
+    closed_ = true;
+  }
+  state_cv_.notify_all();
+  tasks_.Close();
+  return status;
+}
+
+ProducerMetrics Producer::metrics() const {
+  ProducerMetrics m;
+  m.client_id = options_.client_id;
+  m.records_sent = records_sent_.load(std::memory_order_relaxed);
+  m.bytes_sent = bytes_sent_.load(std::memory_order_relaxed);
+  m.batches_sent = batches_sent_.load(std::memory_order_relaxed);
+  m.record_errors = record_errors_.load(std::memory_order_relaxed);
+  m.send_rejections = send_rejections_.load(std::memory_order_relaxed);
+  {
+    std::lock_guard lock(state_mu_);
+    m.buffer_bytes_used = buffer_used_;
+    m.records_in_flight = in_flight_;
+  }
+  return m;
+}
+
+}  // namespace evlog

@@ -1,0 +1,72 @@
+// A broker on an in-memory file system for the client tests, reopenable,
+// on the real clock and a thread pool (Poll wake-ups and linger timers are
+// real-time behaviour), or a manual executor when a test drives time.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "evlog/broker/broker.h"
+#include "evlog/client/consumer.h"
+#include "evlog/client/producer.h"
+#include "evlog/io/executor.h"
+#include "evlog/io/mem_file_system.h"
+#include "tests/support/catch.h"
+
+namespace evlog::testing {
+
+struct ClientEnv {
+  MemFileSystem fs;
+  ThreadPoolExecutor executor{1};
+  std::unique_ptr<Broker> broker;
+
+  explicit ClientEnv(bool open = true) {
+    if (open) Reopen();
+  }
+  BrokerOptions Options() {
+    BrokerOptions o;
+    o.data_dir = "/data";
+    // In memory a preallocated index costs its full size: keep them small.
+    o.topic_defaults.log.segment_index_bytes = 64 << 10;
+    o.file_system = &fs;
+    o.executor = &executor;
+    return o;
+  }
+  void Reopen() {
+    if (broker) REQUIRE(broker->Close().ok());
+    broker.reset();
+    auto opened = Broker::Open(Options());
+    REQUIRE(opened.ok());
+    broker = *std::move(opened);
+  }
+  void CreateTopic(const std::string& name, int partitions, TopicConfig config = {}) {
+    NewTopic t(partitions);
+    t.config = config;
+    REQUIRE(broker->CreateTopic(name, t).ok());
+  }
+  std::unique_ptr<Producer> MakeProducer(ProducerOptions options = {}) {
+    auto p = Producer::Create(*broker, std::move(options));
+    REQUIRE(p.ok());
+    return *std::move(p);
+  }
+  std::unique_ptr<Consumer> MakeConsumer(ConsumerOptions options = {}) {
+    auto c = Consumer::Create(*broker, std::move(options));
+    REQUIRE(c.ok());
+    return *std::move(c);
+  }
+};
+
+// Polls until `count` records arrived or `polls` polls came back empty.
+inline std::vector<OwnedRecord> PollAll(Consumer& consumer, size_t count, int max_empty = 50) {
+  std::vector<OwnedRecord> out;
+  int empty = 0;
+  while (out.size() < count && empty < max_empty) {
+    auto records = consumer.Poll(100);
+    REQUIRE(records.ok());
+    if (records->empty()) ++empty;
+    for (const auto& r : *records) out.push_back(r.ToOwned());
+  }
+  return out;
+}
+
+}  // namespace evlog::testing

@@ -1,0 +1,308 @@
+#include "evlog/client/consumer.h"
+
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "evlog/status.h"
+#include "tests/support/catch.h"
+#include "tests/unit/client/client_env.h"
+
+namespace evlog {
+namespace {
+
+using testing::ClientEnv;
+using testing::PollAll;
+
+void Produce(Producer& producer, const std::string& topic, int partition, int count,
+             int64_t timestamp_ms = -1) {
+  for (int i = 0; i < count; ++i) {
+    REQUIRE(producer
+                .Send(ProducerRecord(topic, "r" + std::to_string(i))
+                          .WithPartition(partition)
+                          .WithTimestamp(timestamp_ms < 0 ? -1 : timestamp_ms + i),
+                      nullptr)
+                .ok());
+  }
+  REQUIRE(producer.Flush().ok());
+}
+
+TEST_CASE("a poll returns at most max_poll_records, and the next poll continues from there") {
+  ClientEnv env;
+  env.CreateTopic("t", 2);
+  auto producer = env.MakeProducer();
+  Produce(*producer, "t", 0, 30);
+  Produce(*producer, "t", 1, 30);
+  ConsumerOptions options;
+  options.max_poll_records = 7;
+  auto consumer = env.MakeConsumer(options);
+  REQUIRE(consumer->Assign({{"t", 0}, {"t", 1}}).ok());
+  REQUIRE(consumer->SeekToBeginning().ok());
+  std::map<int32_t, std::vector<int64_t>> offsets;
+  size_t total = 0;
+  while (total < 60) {
+    auto records = consumer->Poll(1000);
+    REQUIRE(records.ok());
+    REQUIRE(!records->empty());
+    CHECK(records->size() <= 7);
+    for (const auto& r : *records) offsets[r.partition.value()].push_back(r.offset.value());
+    total += records->size();
+  }
+  for (int p = 0; p < 2; ++p) {
+    REQUIRE(offsets[p].size() == 30);
+    for (int64_t i = 0; i < 30; ++i) CHECK(offsets[p][static_cast<size_t>(i)] == i);
+  }
+  auto position = consumer->Position({"t", 1});
+  REQUIRE(position.ok());
+  CHECK(*position == Offset(30));
+  auto m = consumer->metrics();
+  CHECK(m.records_consumed == 60);
+  CHECK(m.partitions.size() == 2);
+  CHECK(m.partitions[0].lag == 0);
+}
+
+TEST_CASE("a parked poll wakes when a record is appended, and times out otherwise") {
+  ClientEnv env;
+  env.CreateTopic("t", 1);
+  auto consumer = env.MakeConsumer();
+  REQUIRE(consumer->Assign({{"t", 0}}).ok());
+  const auto start = std::chrono::steady_clock::now();
+  auto empty = consumer->Poll(50);
+  REQUIRE(empty.ok());
+  CHECK(empty->empty());
+  CHECK(std::chrono::steady_clock::now() - start >= std::chrono::milliseconds(50));
+
+  auto producer = env.MakeProducer();
+  std::thread sender([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    REQUIRE(producer->SendSync(ProducerRecord("t", "wake")).ok());
+  });
+  const auto before = std::chrono::steady_clock::now();
+  auto records = consumer->Poll(30'000);
+  const auto waited = std::chrono::steady_clock::now() - before;
+  sender.join();
+  REQUIRE(records.ok());
+  REQUIRE(records->size() == 1);
+  CHECK((*records)[0].value_string() == "wake");
+  CHECK(waited < std::chrono::seconds(10));  // woken, not timed out
+}
+
+TEST_CASE("Wakeup makes a blocked poll return Cancelled") {
+  ClientEnv env;
+  env.CreateTopic("t", 1);
+  auto consumer = env.MakeConsumer();
+  REQUIRE(consumer->Assign({{"t", 0}}).ok());
+  std::thread waker([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    consumer->Wakeup();
+  });
+  auto result = consumer->Poll(30'000);
+  waker.join();
+  CHECK(result.status().code() == absl::StatusCode::kCancelled);
+  auto next = consumer->Poll(0);
+  CHECK(next.ok());
+}
+
+TEST_CASE("auto_offset_reset decides where a consumer without a position starts") {
+  ClientEnv env;
+  env.CreateTopic("t", 1);
+  auto producer = env.MakeProducer();
+  Produce(*producer, "t", 0, 5);
+
+  ConsumerOptions earliest;
+  earliest.auto_offset_reset = OffsetResetPolicy::kEarliest;
+  auto a = env.MakeConsumer(earliest);
+  REQUIRE(a->Assign({{"t", 0}}).ok());
+  CHECK(PollAll(*a, 5, 3).size() == 5);
+
+  auto b = env.MakeConsumer();  // latest
+  REQUIRE(b->Assign({{"t", 0}}).ok());
+  auto pos = b->Position({"t", 0});
+  REQUIRE(pos.ok());
+  CHECK(*pos == Offset(5));
+  Produce(*producer, "t", 0, 1);
+  auto late = PollAll(*b, 1, 3);
+  REQUIRE(late.size() == 1);
+  CHECK(late[0].offset == Offset(5));
+
+  ConsumerOptions none;
+  none.auto_offset_reset = OffsetResetPolicy::kNone;
+  auto c = env.MakeConsumer(none);
+  REQUIRE(c->Assign({{"t", 0}}).ok());
+  CHECK(HasErrorCode(c->Poll(0).status(), ErrorCode::kOffsetOutOfRange));
+  REQUIRE(c->Seek({"t", 0}, Offset(2)).ok());
+  auto from_two = c->Poll(100);
+  REQUIRE(from_two.ok());
+  REQUIRE(!from_two->empty());
+  CHECK((*from_two)[0].offset == Offset(2));
+}
+
+TEST_CASE("a seek past the end is reset by the policy, or fails with OFFSET_OUT_OF_RANGE") {
+  ClientEnv env;
+  env.CreateTopic("t", 1);
+  auto producer = env.MakeProducer();
+  Produce(*producer, "t", 0, 3);
+  ConsumerOptions earliest;
+  earliest.auto_offset_reset = OffsetResetPolicy::kEarliest;
+  auto a = env.MakeConsumer(earliest);
+  REQUIRE(a->Assign({{"t", 0}}).ok());
+  REQUIRE(a->Seek({"t", 0}, Offset(100)).ok());
+  auto records = PollAll(*a, 3, 3);
+  REQUIRE(records.size() == 3);
+  CHECK(records[0].offset == Offset(0));
+  CHECK(a->metrics().offset_resets == 1);
+
+  ConsumerOptions none;
+  none.auto_offset_reset = OffsetResetPolicy::kNone;
+  auto b = env.MakeConsumer(none);
+  REQUIRE(b->Assign({{"t", 0}}).ok());
+  REQUIRE(b->Seek({"t", 0}, Offset(100)).ok());
+  CHECK(HasErrorCode(b->Poll(0).status(), ErrorCode::kOffsetOutOfRange));
+}
+
+TEST_CASE("seeking or asking the position of an unassigned partition is refused") {
+  ClientEnv env;
+  env.CreateTopic("t", 2);
+  auto consumer = env.MakeConsumer();
+  REQUIRE(consumer->Assign({{"t", 0}}).ok());
+  CHECK(consumer->Seek({"t", 1}, Offset(0)).code() == absl::StatusCode::kFailedPrecondition);
+  CHECK(consumer->Seek({"t", 0}, Offset(-1)).code() == absl::StatusCode::kInvalidArgument);
+  CHECK(consumer->Position({"t", 1}).status().code() == absl::StatusCode::kFailedPrecondition);
+  CHECK(consumer->SeekToEnd({{"t", 1}}).code() == absl::StatusCode::kFailedPrecondition);
+  CHECK(HasErrorCode(consumer->Assign({{"t", 0}, {"t", 2}}), ErrorCode::kUnknownTopicOrPartition));
+  CHECK(HasErrorCode(consumer->Assign({{"nope", 0}}), ErrorCode::kUnknownTopicOrPartition));
+  CHECK(consumer->Assignment() == std::vector<TopicPartition>{{"t", 0}});  // unchanged
+}
+
+TEST_CASE("a kept partition keeps its position across Assign calls") {
+  ClientEnv env;
+  env.CreateTopic("t", 2);
+  auto producer = env.MakeProducer();
+  Produce(*producer, "t", 0, 4);
+  auto consumer = env.MakeConsumer();
+  REQUIRE(consumer->Assign({{"t", 0}}).ok());
+  REQUIRE(consumer->Seek({"t", 0}, Offset(3)).ok());
+  REQUIRE(consumer->Assign({{"t", 1}, {"t", 0}}).ok());
+  auto pos = consumer->Position({"t", 0});
+  REQUIRE(pos.ok());
+  CHECK(*pos == Offset(3));
+}
+
+TEST_CASE("offsets for times, beginning and end offsets") {
+  ClientEnv env;
+  env.CreateTopic("t", 1);
+  auto producer = env.MakeProducer();
+  Produce(*producer, "t", 0, 10, /*timestamp_ms=*/1000);  // timestamps 1000..1009
+  auto consumer = env.MakeConsumer();
+  auto found = consumer->OffsetsForTimes({{{"t", 0}, 1004}});
+  REQUIRE(found.ok());
+  REQUIRE((*found)[{"t", 0}].has_value());
+  CHECK((*found)[{"t", 0}]->offset == Offset(4));
+  CHECK((*found)[{"t", 0}]->timestamp_ms == 1004);
+  auto none = consumer->OffsetsForTimes({{{"t", 0}, 5000}});
+  REQUIRE(none.ok());
+  CHECK_FALSE((*none)[{"t", 0}].has_value());
+  auto begin = consumer->BeginningOffsets({{"t", 0}});
+  auto end = consumer->EndOffsets({{"t", 0}});
+  REQUIRE(begin.ok());
+  REQUIRE(end.ok());
+  CHECK((*begin)[{"t", 0}] == Offset(0));
+  CHECK((*end)[{"t", 0}] == Offset(10));
+  CHECK(HasErrorCode(consumer->EndOffsets({{"nope", 0}}).status(),
+                     ErrorCode::kUnknownTopicOrPartition));
+}
+
+TEST_CASE("records after a log start moved by DeleteRecords are still read, earlier ones not") {
+  ClientEnv env;
+  env.CreateTopic("t", 1);
+  auto producer = env.MakeProducer();
+  Produce(*producer, "t", 0, 10);
+  REQUIRE(env.broker->DeleteRecordsBefore({"t", 0}, Offset(6)).ok());
+  ConsumerOptions earliest;
+  earliest.auto_offset_reset = OffsetResetPolicy::kEarliest;
+  auto consumer = env.MakeConsumer(earliest);
+  REQUIRE(consumer->Assign({{"t", 0}}).ok());
+  REQUIRE(consumer->Seek({"t", 0}, Offset(2)).ok());  // now below the log start
+  auto records = PollAll(*consumer, 4, 3);
+  REQUIRE(records.size() == 4);
+  CHECK(records[0].offset == Offset(6));
+}
+
+TEST_CASE("a consumer of a deleted topic gets UNKNOWN_TOPIC_OR_PARTITION") {
+  ClientEnv env;
+  env.CreateTopic("t", 1);
+  auto consumer = env.MakeConsumer();
+  REQUIRE(consumer->Assign({{"t", 0}}).ok());
+  REQUIRE(consumer->Poll(0).ok());
+  REQUIRE(env.broker->DeleteTopic("t").ok());
+  CHECK(HasErrorCode(consumer->Poll(10).status(), ErrorCode::kUnknownTopicOrPartition));
+}
+
+TEST_CASE("a poll's records stay valid until the next poll and can be copied out") {
+  ClientEnv env;
+  env.CreateTopic("t", 1);
+  auto producer = env.MakeProducer();
+  Produce(*producer, "t", 0, 3);
+  auto consumer = env.MakeConsumer();
+  REQUIRE(consumer->Assign({{"t", 0}}).ok());
+  REQUIRE(consumer->SeekToBeginning().ok());
+  auto records = consumer->Poll(1000);
+  REQUIRE(records.ok());
+  REQUIRE(records->size() == 3);
+  CHECK((*records)[2].value_string() == "r2");
+  auto owned = records->ToOwned();
+  REQUIRE(consumer->Poll(0).ok());
+  CHECK(owned[2].value == "r2");
+  CHECK(owned[2].topic == "t");
+}
+
+TEST_CASE("producers and consumers run concurrently and every record arrives once") {
+  ClientEnv env;
+  env.CreateTopic("live", 4);
+  ProducerOptions po;
+  po.linger_ms = 0;
+  auto producer = env.MakeProducer(po);
+  constexpr int kThreads = 2;
+  constexpr int kPerThread = 2000;
+  std::vector<std::future<std::set<std::string>>> consumers;
+  for (int c = 0; c < 2; ++c) {
+    consumers.push_back(std::async(std::launch::async, [&, c] {
+      ConsumerOptions co;
+      co.auto_offset_reset = OffsetResetPolicy::kEarliest;
+      co.max_poll_records = 100;
+      auto consumer = env.MakeConsumer(co);
+      // Two consumers, two partitions each.
+      REQUIRE(consumer->Assign({{"live", 2 * c}, {"live", 2 * c + 1}}).ok());
+      std::set<std::string> seen;
+      int idle = 0;
+      while (idle < 20) {
+        auto records = consumer->Poll(100);
+        REQUIRE(records.ok());
+        if (records->empty()) ++idle;
+        for (const auto& r : *records) CHECK(seen.insert(std::string(*r.value_string())).second);
+      }
+      return seen;
+    }));
+  }
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        const std::string value = std::to_string(t) + "-" + std::to_string(i);
+        REQUIRE(producer->Send(ProducerRecord("live", value, value), nullptr).ok());
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  REQUIRE(producer->Flush().ok());
+  size_t total = 0;
+  for (auto& f : consumers) total += f.get().size();
+  CHECK(total == static_cast<size_t>(kThreads * kPerThread));
+}
+
+}  // namespace
+}  // namespace evlog

@@ -1,0 +1,430 @@
+#include "evlog/client/producer.h"
+
+#include <atomic>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "evlog/partition/murmur2_partitioner.h"
+#include "evlog/status.h"
+#include "tests/support/catch.h"
+#include "tests/unit/client/client_env.h"
+
+namespace evlog {
+namespace {
+
+using testing::ClientEnv;
+using testing::PollAll;
+
+TEST_CASE("a sent record comes back with its offset, partition and timestamp") {
+  ClientEnv env;
+  env.CreateTopic("orders", 3);
+  auto producer = env.MakeProducer();
+  auto m = producer->SendSync(ProducerRecord("orders", "order-1", "hello").WithTimestamp(1234));
+  REQUIRE(m.ok());
+  CHECK(m->topic == "orders");
+  CHECK(m->offset == Offset(0));
+  CHECK(m->timestamp_ms == 1234);
+  auto m2 = producer->SendSync(ProducerRecord("orders", "order-1", "again"));
+  REQUIRE(m2.ok());
+  CHECK(m2->partition == m->partition);  // same key, same partition
+  CHECK(m2->offset == Offset(1));
+
+  auto consumer = env.MakeConsumer();
+  REQUIRE(consumer->Assign({{"orders", m->partition}}).ok());
+  REQUIRE(consumer->SeekToBeginning().ok());
+  auto records = PollAll(*consumer, 2);
+  REQUIRE(records.size() == 2);
+  CHECK(records[0].key == "order-1");
+  CHECK(records[0].value == "hello");
+  CHECK(records[0].timestamp_ms == 1234);
+  CHECK(records[1].value == "again");
+  CHECK(records[1].offset == Offset(1));
+}
+
+TEST_CASE("keyed records land where Kafka's Java producer would put them") {
+  ClientEnv env;
+  env.CreateTopic("keys", 7);
+  auto producer = env.MakeProducer();
+  for (const std::string key : {"21", "foobar", "abc", "customer-42", ""}) {
+    auto m = producer->SendSync(ProducerRecord("keys", key, "v"));
+    REQUIRE(m.ok());
+    const int32_t expected = (Murmur2(AsBytes(key)) & 0x7fffffff) % 7;
+    CHECK(m->partition == PartitionId(expected));
+  }
+}
+
+TEST_CASE("a key keeps its partition across restarts and producer instances") {
+  ClientEnv env;
+  env.CreateTopic("sticky-keys", 5);
+  std::map<std::string, PartitionId> first;
+  {
+    auto producer = env.MakeProducer();
+    for (int i = 0; i < 50; ++i) {
+      const std::string key = "k" + std::to_string(i);
+      auto m = producer->SendSync(ProducerRecord("sticky-keys", key, "v"));
+      REQUIRE(m.ok());
+      first[key] = m->partition;
+    }
+  }
+  env.Reopen();
+  ProducerOptions other_seed;
+  other_seed.partitioner_seed = 99;  // the seed only steers null keys
+  auto producer = env.MakeProducer(other_seed);
+  for (const auto& [key, partition] : first) {
+    auto m = producer->SendSync(ProducerRecord("sticky-keys", key, "v"));
+    REQUIRE(m.ok());
+    CHECK(m->partition == partition);
+  }
+}
+
+TEST_CASE("an explicit partition overrides the partitioner, and one out of range is refused") {
+  ClientEnv env;
+  env.CreateTopic("t", 4);
+  auto producer = env.MakeProducer();
+  auto m = producer->SendSync(ProducerRecord("t", "k", "v").WithPartition(3));
+  REQUIRE(m.ok());
+  CHECK(m->partition == PartitionId(3));
+  CHECK(HasErrorCode(producer->SendSync(ProducerRecord("t", "k", "v").WithPartition(4)).status(),
+                     ErrorCode::kUnknownTopicOrPartition));
+  CHECK(HasErrorCode(producer->Send(ProducerRecord("t", "k", "v").WithPartition(-1), nullptr),
+                     ErrorCode::kUnknownTopicOrPartition));
+}
+
+TEST_CASE("bad sends fail at once with Kafka's codes and nothing is written") {
+  ClientEnv env;
+  TopicConfig small;
+  small.max_message_bytes = 1000;
+  env.CreateTopic("small", 1, small);
+  ProducerOptions options;
+  options.max_request_size = 5000;
+  auto producer = env.MakeProducer(options);
+  const std::string big(2000, 'x');
+  const std::string huge(6000, 'x');
+  CHECK(HasErrorCode(producer->Send(ProducerRecord("nope", "v"), nullptr),
+                     ErrorCode::kUnknownTopicOrPartition));
+  CHECK(HasErrorCode(producer->Send(ProducerRecord("bad name", "v"), nullptr),
+                     ErrorCode::kInvalidTopicException));
+  CHECK(HasErrorCode(producer->Send(ProducerRecord("small", big), nullptr),
+                     ErrorCode::kMessageTooLarge));
+  CHECK(HasErrorCode(producer->Send(ProducerRecord("small", huge), nullptr),
+                     ErrorCode::kMessageTooLarge));
+  CHECK(HasErrorCode(producer->Send(ProducerRecord("small", "v").WithTimestamp(-7), nullptr),
+                     ErrorCode::kInvalidTimestamp));
+  auto future = producer->Send(ProducerRecord("nope", "v"));
+  CHECK(HasErrorCode(future.get().status(), ErrorCode::kUnknownTopicOrPartition));
+  REQUIRE(producer->Flush().ok());
+  auto d = env.broker->DescribeTopic("small");
+  REQUIRE(d.ok());
+  CHECK(d->partitions[0].log_end_offset == Offset(0));
+  CHECK(producer->metrics().send_rejections == 6);
+
+  REQUIRE(producer->Close().ok());
+  CHECK(producer->Send(ProducerRecord("small", "v"), nullptr).code() ==
+        absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_CASE("bad producer options are INVALID_CONFIG") {
+  ClientEnv env;
+  ProducerOptions o;
+  o.batch_size = 0;
+  CHECK(HasErrorCode(Producer::Create(*env.broker, o).status(), ErrorCode::kInvalidConfig));
+  o = ProducerOptions();
+  o.linger_ms = -1;
+  CHECK(HasErrorCode(Producer::Create(*env.broker, o).status(), ErrorCode::kInvalidConfig));
+  o = ProducerOptions();
+  o.compression = CompressionType::kGzip;
+  CHECK(HasErrorCode(Producer::Create(*env.broker, o).status(), ErrorCode::kInvalidConfig));
+  o = ProducerOptions();
+  o.acks = static_cast<Acks>(2);
+  CHECK(HasErrorCode(Producer::Create(*env.broker, o).status(), ErrorCode::kInvalidRequiredAcks));
+}
+
+TEST_CASE("records wait for linger_ms and go out together as one batch") {
+  MemFileSystem fs;
+  ManualClock clock(1'000'000);
+  ManualExecutor executor(clock);
+  BrokerOptions bo;
+  bo.data_dir = "/data";
+  bo.topic_defaults.log.segment_index_bytes = 64 << 10;
+  bo.file_system = &fs;
+  bo.clock = &clock;
+  bo.executor = &executor;
+  auto broker = Broker::Open(bo);
+  REQUIRE(broker.ok());
+  REQUIRE((*broker)->CreateTopic("t", NewTopic(1)).ok());
+  ProducerOptions options;
+  options.linger_ms = 10;
+  auto producer = Producer::Create(**broker, options);
+  REQUIRE(producer.ok());
+  std::vector<Offset> offsets;
+  for (int i = 0; i < 5; ++i) {
+    REQUIRE((*producer)
+                ->Send(ProducerRecord("t", "v").WithPartition(0),
+                       [&](const absl::StatusOr<RecordMetadata>& m) {
+                         REQUIRE(m.ok());
+                         offsets.push_back(m->offset);
+                       })
+                .ok());
+  }
+  auto partition = (*broker)->GetPartition({"t", 0});
+  REQUIRE(partition.ok());
+  executor.AdvanceMs(9);
+  CHECK((*partition)->log_end_offset() == Offset(0));
+  CHECK(offsets.empty());
+  executor.AdvanceMs(1);
+  CHECK((*partition)->log_end_offset() == Offset(5));
+  CHECK(offsets == std::vector<Offset>{Offset(0), Offset(1), Offset(2), Offset(3), Offset(4)});
+  CHECK((*producer)->metrics().batches_sent == 1);
+  REQUIRE((*producer)->Close().ok());
+}
+
+TEST_CASE("a batch is closed when it reaches batch_size, and a large record gets its own") {
+  ClientEnv env;
+  env.CreateTopic("t", 1);
+  ProducerOptions options;
+  options.batch_size = 1000;
+  options.linger_ms = 60'000;
+  auto producer = env.MakeProducer(options);
+  const std::string value(90, 'v');
+  for (int i = 0; i < 30; ++i) {
+    REQUIRE(producer->Send(ProducerRecord("t", value).WithPartition(0), nullptr).ok());
+  }
+  // About ten 100-byte records fill a 1000-byte batch: the first ones are
+  // in the log before any linger expires.
+  CHECK(producer->metrics().batches_sent >= 2);
+  const std::string big(5000, 'b');
+  REQUIRE(producer->Send(ProducerRecord("t", big).WithPartition(0), nullptr).ok());
+  REQUIRE(producer->Flush().ok());
+  CHECK(producer->metrics().records_sent == 31);
+  auto consumer = env.MakeConsumer();
+  REQUIRE(consumer->Assign({{"t", 0}}).ok());
+  REQUIRE(consumer->SeekToBeginning().ok());
+  auto records = PollAll(*consumer, 31);
+  REQUIRE(records.size() == 31);
+  CHECK(records.back().value == big);
+}
+
+TEST_CASE("Send blocks for max_block_ms when buffer_memory is full, then fails") {
+  MemFileSystem fs;
+  ManualClock clock;
+  ManualExecutor executor(clock);  // never run: async appends stay queued
+  BrokerOptions bo;
+  bo.data_dir = "/data";
+  bo.topic_defaults.log.segment_index_bytes = 64 << 10;
+  bo.file_system = &fs;
+  bo.executor = &executor;
+  auto broker = Broker::Open(bo);
+  REQUIRE(broker.ok());
+  REQUIRE((*broker)->CreateTopic("t", NewTopic(1)).ok());
+  ProducerOptions options;
+  options.async_send = true;
+  options.linger_ms = 0;
+  options.buffer_memory = 1000;
+  options.max_block_ms = 20;
+  auto producer = Producer::Create(**broker, options);
+  REQUIRE(producer.ok());
+  const std::string value(300, 'x');
+  int sent = 0;
+  absl::Status status;
+  while (status.ok() && sent < 10) {
+    status = (*producer)->Send(ProducerRecord("t", value), nullptr);
+    if (status.ok()) ++sent;
+  }
+  CHECK(sent == 3);
+  CHECK(HasErrorCode(status, ErrorCode::kRequestTimedOut));
+  // Once the queued appends run, the memory is back.
+  executor.RunReady();
+  CHECK((*producer)->Send(ProducerRecord("t", value), nullptr).ok());
+  executor.RunReady();
+  REQUIRE((*producer)->Flush().ok());
+  CHECK((*producer)->metrics().records_sent == 4);
+  auto partition = (*broker)->GetPartition({"t", 0});
+  REQUIRE(partition.ok());
+  CHECK((*partition)->log_end_offset() == Offset(4));
+}
+
+TEST_CASE("acks 0 completes with offset -1") {
+  ClientEnv env;
+  env.CreateTopic("t", 1);
+  ProducerOptions options;
+  options.acks = Acks::kNone;
+  auto producer = env.MakeProducer(options);
+  auto m = producer->SendSync(ProducerRecord("t", "v"));
+  REQUIRE(m.ok());
+  CHECK(m->offset == Offset(-1));
+}
+
+TEST_CASE("records from several threads keep each thread's order within a partition") {
+  ClientEnv env;
+  env.CreateTopic("ordered", 2);
+  ProducerOptions options;
+  options.linger_ms = 0;
+  options.batch_size = 4096;
+  auto producer = env.MakeProducer(options);
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 3000;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        const std::string value = std::to_string(t) + ":" + std::to_string(i);
+        absl::Status s = producer->Send(ProducerRecord("ordered", value).WithPartition(i % 2),
+                                        [&](const absl::StatusOr<RecordMetadata>& m) {
+                                          if (!m.ok()) failures++;
+                                        });
+        if (!s.ok()) failures++;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  REQUIRE(producer->Flush().ok());
+  CHECK(failures == 0);
+
+  auto consumer = env.MakeConsumer();
+  REQUIRE(consumer->Assign({{"ordered", 0}, {"ordered", 1}}).ok());
+  REQUIRE(consumer->SeekToBeginning().ok());
+  auto records = PollAll(*consumer, kThreads * kPerThread);
+  REQUIRE(records.size() == static_cast<size_t>(kThreads * kPerThread));
+  std::map<std::pair<int32_t, int>, int> last;  // (partition, thread) -> last sequence
+  for (const auto& r : records) {
+    const size_t colon = r.value->find(':');
+    const int t = std::stoi(r.value->substr(0, colon));
+    const int i = std::stoi(r.value->substr(colon + 1));
+    CHECK(i % 2 == r.partition.value());
+    auto [it, inserted] = last.try_emplace({r.partition.value(), t}, i);
+    if (!inserted) {
+      CHECK(i == it->second + 2);
+      it->second = i;
+    }
+  }
+}
+
+TEST_CASE("every acknowledged record is read back exactly once after a restart") {
+  ClientEnv env;
+  env.CreateTopic("events", 3);
+  std::map<std::pair<int32_t, int64_t>, std::string> acked;
+  std::mutex mu;
+  {
+    ProducerOptions options;
+    options.linger_ms = 1;
+    options.compression = CompressionType::kZstd;
+    auto producer = env.MakeProducer(options);
+    for (int i = 0; i < 2000; ++i) {
+      const std::string key = "key-" + std::to_string(i % 37);
+      const std::string value = "value-" + std::to_string(i);
+      REQUIRE(producer
+                  ->Send(ProducerRecord("events", key, value),
+                         [&, value](const absl::StatusOr<RecordMetadata>& m) {
+                           REQUIRE(m.ok());
+                           std::lock_guard lock(mu);
+                           CHECK(
+                               acked
+                                   .emplace(std::make_pair(m->partition.value(), m->offset.value()),
+                                            value)
+                                   .second);
+                         })
+                  .ok());
+    }
+    REQUIRE(producer->Close().ok());
+  }
+  CHECK(acked.size() == 2000);
+  env.Reopen();
+  auto consumer = env.MakeConsumer();
+  REQUIRE(consumer->Assign({{"events", 0}, {"events", 1}, {"events", 2}}).ok());
+  REQUIRE(consumer->SeekToBeginning().ok());
+  auto records = PollAll(*consumer, 2000);
+  REQUIRE(records.size() == 2000);
+  std::map<std::pair<int32_t, int64_t>, std::string> read;
+  for (const auto& r : records) {
+    CHECK(read.emplace(std::make_pair(r.partition.value(), r.offset.value()), *r.value).second);
+  }
+  CHECK(read == acked);
+}
+
+TEST_CASE("sending to a deleted topic fails, and a recreated one is used afresh") {
+  ClientEnv env;
+  env.CreateTopic("t", 1);
+  auto producer = env.MakeProducer();
+  REQUIRE(producer->SendSync(ProducerRecord("t", "1")).ok());
+  REQUIRE(env.broker->DeleteTopic("t").ok());
+  CHECK(HasErrorCode(producer->SendSync(ProducerRecord("t", "2")).status(),
+                     ErrorCode::kUnknownTopicOrPartition));
+  env.CreateTopic("t", 2);
+  auto m = producer->SendSync(ProducerRecord("t", "3").WithPartition(1));
+  REQUIRE(m.ok());
+  CHECK(m->offset == Offset(0));
+}
+
+TEST_CASE("a topic's compression.type overrides the producer's codec") {
+  ClientEnv env;
+  TopicConfig zstd;
+  zstd.compression = TopicCompression::kZstd;
+  env.CreateTopic("z", 1, zstd);
+  auto producer = env.MakeProducer();
+  const std::string value(4000, 'a');  // compresses well
+  for (int i = 0; i < 10; ++i) {
+    REQUIRE(producer->Send(ProducerRecord("z", value), nullptr).ok());
+  }
+  REQUIRE(producer->Flush().ok());
+  auto d = env.broker->DescribeTopic("z");
+  REQUIRE(d.ok());
+  CHECK(d->partitions[0].size_bytes < 4000);
+  auto consumer = env.MakeConsumer();
+  REQUIRE(consumer->Assign({{"z", 0}}).ok());
+  REQUIRE(consumer->SeekToBeginning().ok());
+  auto records = PollAll(*consumer, 10);
+  REQUIRE(records.size() == 10);
+  CHECK(records[9].value == value);
+}
+
+TEST_CASE("headers, null keys and null values go through unchanged") {
+  ClientEnv env;
+  env.CreateTopic("h", 1);
+  auto producer = env.MakeProducer();
+  const std::string trace = "abc";
+  RecordHeader headers[] = {{"trace", AsBytes(trace)}, {"empty", std::nullopt}};
+  REQUIRE(producer
+              ->SendSync(ProducerRecord("h", std::nullopt, AsBytes(std::string_view("v")))
+                             .WithHeaders(headers))
+              .ok());
+  REQUIRE(
+      producer->SendSync(ProducerRecord("h", AsBytes(std::string_view("k")), std::nullopt)).ok());
+  auto consumer = env.MakeConsumer();
+  REQUIRE(consumer->Assign({{"h", 0}}).ok());
+  REQUIRE(consumer->SeekToBeginning().ok());
+  auto records = PollAll(*consumer, 2);
+  REQUIRE(records.size() == 2);
+  CHECK_FALSE(records[0].key.has_value());
+  REQUIRE(records[0].headers.size() == 2);
+  CHECK(records[0].headers[0].first == "trace");
+  CHECK(records[0].headers[0].second == "abc");
+  CHECK_FALSE(records[0].headers[1].second.has_value());
+  CHECK(records[1].key == "k");
+  CHECK_FALSE(records[1].value.has_value());
+}
+
+TEST_CASE("auto-created topics take the broker's partition count") {
+  MemFileSystem fs;
+  ThreadPoolExecutor executor(1);
+  BrokerOptions bo;
+  bo.data_dir = "/data";
+  bo.topic_defaults.log.segment_index_bytes = 64 << 10;
+  bo.file_system = &fs;
+  bo.executor = &executor;
+  bo.auto_create_topics = true;
+  bo.auto_create_partitions = 2;
+  auto broker = Broker::Open(bo);
+  REQUIRE(broker.ok());
+  auto producer = Producer::Create(**broker);
+  REQUIRE(producer.ok());
+  REQUIRE((*producer)->SendSync(ProducerRecord("fresh", "k", "v")).ok());
+  auto d = (*broker)->DescribeTopic("fresh");
+  REQUIRE(d.ok());
+  CHECK(d->partitions.size() == 2);
+}
+
+}  // namespace
+}  // namespace evlog
