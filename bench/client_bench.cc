@@ -1,0 +1,523 @@
+// Client benchmarks (issue 4): a Producer and a Consumer on a Broker in the
+// same process, beside the raw SegmentedLog append they are judged against,
+// so that BENCHMARKS.md can give ratios measured in one run.
+//
+//   build/h4/bench/evlog_client_bench --benchmark_filter=Throughput
+//
+// Rows:
+//   BM_ClientThroughput/partitions:<p>/value:<B>/linger:<ms>/producers:<n>/consume:<0|1>
+//       n producer threads send kRecordsPerIteration records (16-byte keys,
+//       murmur2-partitioned) per iteration, then Flush(); with consume:1 a
+//       Consumer thread (Assign all partitions, SeekToBeginning, Poll(100)
+//       parked) reads them back concurrently, and the iteration ends when it
+//       has all of them.
+//   BM_RawLogAppend/value:<B>      baseline: RecordBatchBuilder batches of up
+//       to 16 KiB (the producer's batch_size) + trusted SegmentedLog::Append,
+//       as BM_LogAppend in storage_bench.cc
+//   BM_EndToEndLatency/rate:<records/s>/busy:<0|1>
+//       a paced sender (linger_ms 0, 100-byte values) and a consumer thread,
+//       parked in Poll (busy:0, poll_spin_us 0) or spinning (busy:1); the
+//       latency of a record is from its *intended* send time (so a late
+//       sender counts against it: no coordinated omission) to the return of
+//       the Poll that handed it out. Counters p50_us, p99_us, p999_us,
+//       max_us; send_p99_us is measured from the actual Send() call.
+//
+// Item counts are records; byte counts are key + value bytes (the same for
+// the client rows and the baseline, so bytes/s compare directly).
+//
+// Everything lives in fresh directories under $TMPDIR (or /tmp), removed at
+// the end; every topic runs with durability none (page cache only), as the
+// baseline's log. A smoke run (--benchmark_min_time below 0.05, as the
+// CTest smoke test) uses fewer records per iteration (see SmokeRun).
+#include <benchmark/benchmark.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_format.h"
+#include "evlog/broker/broker.h"
+#include "evlog/bytes.h"
+#include "evlog/client/consumer.h"
+#include "evlog/client/producer.h"
+#include "evlog/io/clock.h"
+#include "evlog/io/posix_file_system.h"
+#include "evlog/partition/topic_config.h"
+#include "evlog/record/record_batch_builder.h"
+#include "evlog/storage/log_config.h"
+#include "evlog/storage/segmented_log.h"
+#include "evlog/types.h"
+
+namespace evlog {
+namespace {
+
+constexpr int64_t kTimestampMs = 1'700'000'000'000;
+constexpr size_t kKeyBytes = 16;
+// The producer's default batch_size, and the baseline's batch size.
+constexpr size_t kBatchBytes = 16384;
+// The baseline's log starts again past this size (untimed).
+constexpr uint64_t kRotateBytes = uint64_t{256} << 20;
+
+// --- Scratch space and helpers ---------------------------------------------------
+
+// A fresh directory under $TMPDIR (or /tmp), removed with its contents on
+// destruction.
+class TempDir {
+ public:
+  explicit TempDir(const char* tag) {
+    const char* tmp = std::getenv("TMPDIR");
+    const std::string base = tmp != nullptr && *tmp != '\0' ? tmp : "/tmp";
+    std::string pattern = absl::StrFormat("%s/evlog_client_bench_%s.XXXXXX", base, tag);
+    if (mkdtemp(pattern.data()) == nullptr) {
+      std::perror("mkdtemp");
+      std::abort();
+    }
+    path_ = pattern;
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  ~TempDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+
+  std::string Sub(const char* name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+// True for a smoke run (--benchmark_min_time below 0.05 s, e.g. the CTest
+// smoke test): fewer records per iteration. Google Benchmark 1.7.1 does not
+// expose its flags, so the command line is read back from /proc.
+bool SmokeRun() {
+  static const bool smoke = [] {
+    std::ifstream in("/proc/self/cmdline", std::ios::binary);
+    const std::string args((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::string_view flag = "--benchmark_min_time=";
+    for (size_t start = 0; start < args.size();) {
+      size_t end = args.find('\0', start);
+      if (end == std::string::npos) end = args.size();
+      const std::string arg = args.substr(start, end - start);
+      if (arg.starts_with(flag)) return std::strtod(arg.c_str() + flag.size(), nullptr) < 0.05;
+      start = end + 1;
+    }
+    return false;
+  }();
+  return smoke;
+}
+
+void Die(const char* what, const absl::Status& status) {
+  std::fprintf(stderr, "client_bench: %s: %s\n", what, status.ToString().c_str());
+  std::abort();
+}
+
+template <typename T>
+T Must(absl::StatusOr<T> value, const char* what) {
+  if (!value.ok()) Die(what, value.status());
+  return *std::move(value);
+}
+
+void Must(const absl::Status& status, const char* what) {
+  if (!status.ok()) Die(what, status);
+}
+
+int64_t SteadyNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// --- Records ---------------------------------------------------------------------
+
+// Keys and values that differ from record to record, generated up front so
+// that neither the client nor the baseline pays for making them.
+class RecordSource {
+ public:
+  explicit RecordSource(size_t value_bytes) : value_bytes_(value_bytes) {
+    std::mt19937_64 rng(42);
+    keys_.resize(kKeys * kKeyBytes);
+    for (size_t i = 0; i < kKeys; ++i) {
+      const std::string key = absl::StrFormat("user-%011d", rng() % 100'000'000'000ULL);
+      std::memcpy(keys_.data() + i * kKeyBytes, key.data(), kKeyBytes);
+    }
+    values_.resize(kValuePoolBytes + value_bytes);
+    for (std::byte& b : values_) b = static_cast<std::byte>('a' + rng() % 26);
+  }
+
+  ByteView key(uint64_t i) const {
+    return ByteView(keys_.data() + (i % kKeys) * kKeyBytes, kKeyBytes);
+  }
+  ByteView value(uint64_t i) const {
+    return ByteView(values_.data() + (i * 61) % kValuePoolBytes, value_bytes_);
+  }
+  size_t value_bytes() const { return value_bytes_; }
+  size_t user_bytes() const { return kKeyBytes + value_bytes_; }
+
+ private:
+  static constexpr size_t kKeys = 1024;
+  static constexpr size_t kValuePoolBytes = 64 << 10;
+  size_t value_bytes_;
+  std::vector<std::byte> keys_;
+  std::vector<std::byte> values_;
+};
+
+void SetRecordCounters(benchmark::State& state, int64_t records, const RecordSource& source) {
+  state.SetItemsProcessed(records);
+  state.SetBytesProcessed(records * static_cast<int64_t>(source.user_bytes()));
+}
+
+// --- The broker ------------------------------------------------------------------
+
+// One broker per process in a scratch directory (durability none, no
+// retention), opened on first use.
+struct SharedBroker {
+  SharedBroker() {
+    BrokerOptions options;
+    options.data_dir = dir.Sub("broker");
+    options.file_system = &fs;
+    options.topic_defaults.log.durability = Durability::kNone;
+    options.topic_defaults.log.retention_ms = -1;
+    broker = Must(Broker::Open(std::move(options)), "Broker::Open");
+  }
+  ~SharedBroker() { Must(broker->Close(), "Broker::Close"); }
+
+  TempDir dir{"broker"};
+  PosixFileSystem fs;
+  std::unique_ptr<Broker> broker;
+  int next_topic = 0;
+};
+
+SharedBroker& TheBroker() {
+  static SharedBroker shared;
+  return shared;
+}
+
+// A topic made for one benchmark run and deleted after it, so that every run
+// starts from empty logs.
+class ScratchTopic {
+ public:
+  explicit ScratchTopic(int32_t partitions) : broker_(*TheBroker().broker) {
+    name_ = absl::StrFormat("bench-%d", TheBroker().next_topic++);
+    Must(broker_.CreateTopic(name_, NewTopic(partitions)), "CreateTopic");
+    for (int32_t p = 0; p < partitions; ++p) {
+      partitions_.push_back(TopicPartition{name_, PartitionId(p)});
+    }
+    // One null record per partition, so that the first timed append does
+    // not pay for creating the segment files (10-16 ms per file on the
+    // reference VM's ext4). Consumers read these too: they have no value.
+    auto producer = Must(Producer::Create(broker_), "Producer::Create");
+    for (int32_t p = 0; p < partitions; ++p) {
+      ProducerRecord record(name_, std::nullopt, std::nullopt);
+      Must(producer->SendSync(record.WithPartition(p)).status(), "SendSync");
+    }
+    Must(producer->Close(), "Producer::Close");
+  }
+  ~ScratchTopic() { Must(broker_.DeleteTopic(name_), "DeleteTopic"); }
+  ScratchTopic(const ScratchTopic&) = delete;
+  ScratchTopic& operator=(const ScratchTopic&) = delete;
+
+  Broker& broker() { return broker_; }
+  const std::string& name() const { return name_; }
+  const std::vector<TopicPartition>& partitions() const { return partitions_; }
+
+ private:
+  Broker& broker_;
+  std::string name_;
+  std::vector<TopicPartition> partitions_;
+};
+
+// A consumer of every partition of `topic` from the beginning.
+std::unique_ptr<Consumer> ConsumerOf(ScratchTopic& topic, ConsumerOptions options) {
+  auto consumer = Must(Consumer::Create(topic.broker(), std::move(options)), "Consumer::Create");
+  Must(consumer->Assign(topic.partitions()), "Assign");
+  Must(consumer->SeekToBeginning(), "SeekToBeginning");
+  return consumer;
+}
+
+// --- 1. Throughput -----------------------------------------------------------------
+
+size_t RecordsPerIteration() { return SmokeRun() ? 1'000 : 10'000; }
+
+void SendRange(Producer& producer, const std::string& topic, const RecordSource& source,
+               uint64_t first, uint64_t count) {
+  for (uint64_t n = first; n < first + count; ++n) {
+    const ProducerRecord record(topic, std::optional<ByteView>(source.key(n)),
+                                std::optional<ByteView>(source.value(n)));
+    Must(producer.Send(record, SendCallback()), "Send");
+  }
+}
+
+// A consumer thread that Polls (parked, 100 ms timeout) until stopped and
+// publishes how many records it has read.
+class ConsumerThread {
+ public:
+  explicit ConsumerThread(std::unique_ptr<Consumer> consumer)
+      : consumer_(std::move(consumer)), thread_([this] { Run(); }) {}
+  ~ConsumerThread() {
+    stop_.store(true);
+    consumer_->Wakeup();
+    thread_.join();
+  }
+
+  // Blocks until at least `records` have been read in all.
+  void WaitFor(uint64_t records) {
+    for (uint64_t seen = consumed_.load(); seen < records; seen = consumed_.load()) {
+      consumed_.wait(seen);
+    }
+  }
+  uint64_t value_bytes() const { return value_bytes_.load(); }
+
+ private:
+  void Run() {
+    uint64_t consumed = 0;
+    uint64_t value_bytes = 0;
+    while (!stop_.load()) {
+      absl::StatusOr<ConsumerRecords> records = consumer_->Poll(100);
+      if (!records.ok()) {
+        if (stop_.load()) break;
+        Die("Poll", records.status());
+      }
+      for (const ConsumerRecord& r : *records) value_bytes += r.value ? r.value->size() : 0;
+      if (records->empty()) continue;
+      consumed += records->size();
+      value_bytes_.store(value_bytes, std::memory_order_relaxed);
+      consumed_.store(consumed);
+      consumed_.notify_all();
+    }
+  }
+
+  std::unique_ptr<Consumer> consumer_;
+  std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> consumed_{0};
+  std::atomic<uint64_t> value_bytes_{0};
+  std::thread thread_;
+};
+
+// Args: partitions, value bytes, linger_ms, producer threads, consume.
+void BM_ClientThroughput(benchmark::State& state) {
+  const auto partitions = static_cast<int32_t>(state.range(0));
+  const RecordSource source(static_cast<size_t>(state.range(1)));
+  const int64_t linger_ms = state.range(2);
+  const auto threads = static_cast<uint64_t>(state.range(3));
+  const bool consume = state.range(4) != 0;
+  const uint64_t per_iteration = RecordsPerIteration();
+
+  ScratchTopic topic(partitions);
+  ProducerOptions producer_options;
+  producer_options.linger_ms = linger_ms;
+  auto producer = Must(Producer::Create(topic.broker(), producer_options), "Producer::Create");
+  std::unique_ptr<ConsumerThread> consumer;
+  if (consume) consumer = std::make_unique<ConsumerThread>(ConsumerOf(topic, ConsumerOptions{}));
+
+  uint64_t sent = 0;
+  for (auto _ : state) {
+    const uint64_t share = per_iteration / threads;
+    std::vector<std::thread> helpers;
+    for (uint64_t t = 1; t < threads; ++t) {
+      helpers.emplace_back(SendRange, std::ref(*producer), std::cref(topic.name()),
+                           std::cref(source), sent + t * share, share);
+    }
+    SendRange(*producer, topic.name(), source, sent, share);
+    for (std::thread& helper : helpers) helper.join();
+    Must(producer->Flush(), "Flush");
+    sent += share * threads;
+    if (consumer != nullptr) consumer->WaitFor(sent + static_cast<uint64_t>(partitions));
+  }
+
+  const ProducerMetrics metrics = producer->metrics();
+  if (metrics.record_errors != 0 || metrics.records_sent != sent) {
+    state.SkipWithError("records were lost");
+  }
+  if (consumer != nullptr && consumer->value_bytes() != sent * source.value_bytes()) {
+    state.SkipWithError("the consumer read other bytes than were sent");
+  }
+  SetRecordCounters(state, static_cast<int64_t>(sent), source);
+  state.counters["records_per_batch"] =
+      metrics.batches_sent == 0
+          ? 0.0
+          : static_cast<double>(metrics.records_sent) / static_cast<double>(metrics.batches_sent);
+  consumer.reset();
+  Must(producer->Close(), "Producer::Close");
+}
+
+BENCHMARK(BM_ClientThroughput)
+    ->ArgNames({"partitions", "value", "linger", "producers", "consume"})
+    ->ArgsProduct({{1, 8}, {100, 1024}, {0, 5}, {1, 2}, {0, 1}})
+    ->UseRealTime();
+
+// --- Baseline: raw SegmentedLog append ----------------------------------------------
+
+using PosixLog = SegmentedLog<PosixFileSystem, SystemClock>;
+
+// The producer's work without the client: RecordBatchBuilder batches of up
+// to 16 KiB (as full as the producer's at batch_size 16384) appended as
+// trusted batches, durability none, 1 GiB segments; the directory starts
+// again every 256 MiB (untimed). Arg: value bytes.
+void BM_RawLogAppend(benchmark::State& state) {
+  const RecordSource source(static_cast<size_t>(state.range(0)));
+  TempDir dir("raw");
+  PosixFileSystem fs;
+  SystemClock clock;
+  LogConfig config;
+  config.segment_bytes = uint64_t{1} << 30;
+  config.durability = Durability::kNone;
+  config.retention_ms = -1;
+  const std::string path = dir.Sub("log");
+  auto log = Must(PosixLog::Open(fs, clock, path, config), "Open");
+  std::vector<std::byte> buffer(kBatchBytes);
+  // What the producer reserves per record and checks against batch_size.
+  const size_t record_bytes =
+      RecordBatchBuilder::EncodedRecordSize(0, 0, source.key(0), source.value(0));
+  AppendOptions trusted;
+  trusted.trusted = true;
+  uint64_t n = 0;
+  uint64_t log_bytes = 0;
+  size_t batch_records = 0;
+  for (auto _ : state) {
+    RecordBatchBuilder builder(MutableByteView(buffer), RecordBatchOptions{});
+    batch_records = 0;
+    // Fill the batch as the producer does: a record joins while the batch
+    // stays within batch_size by its reserved size.
+    while (batch_records == 0 || builder.size_bytes() + record_bytes <= kBatchBytes) {
+      const int64_t ts = kTimestampMs + static_cast<int64_t>(n);
+      if (!builder.Append(ts, source.key(n), source.value(n)).ok()) break;
+      ++n;
+      ++batch_records;
+    }
+    MutableByteView batch = Must(builder.Finish(), "Finish");
+    if (!log->Append(batch, trusted).ok()) state.SkipWithError("Append failed");
+    log_bytes += batch.size();
+    if (log_bytes >= kRotateBytes) {
+      state.PauseTiming();
+      Must(log->Close(), "Close");
+      log.reset();
+      std::filesystem::remove_all(path);
+      log = Must(PosixLog::Open(fs, clock, path, config), "Open");
+      log_bytes = 0;
+      state.ResumeTiming();
+    }
+  }
+  Must(log->Close(), "Close");
+  SetRecordCounters(state, static_cast<int64_t>(n), source);
+  state.counters["records_per_batch"] = static_cast<double>(batch_records);
+}
+
+BENCHMARK(BM_RawLogAppend)->ArgName("value")->Arg(100)->Arg(1024)->UseRealTime();
+
+// --- 2. End-to-end latency ------------------------------------------------------------
+
+// The first bytes of a latency record's value.
+struct Stamp {
+  uint64_t seq;
+  int64_t intended_ns;
+  int64_t sent_ns;
+};
+constexpr size_t kLatencyValueBytes = 100;
+
+double PercentileUs(std::vector<int64_t>& ns, double p) {
+  if (ns.empty()) return 0;
+  const auto k = static_cast<size_t>(p * static_cast<double>(ns.size() - 1));
+  std::nth_element(ns.begin(), ns.begin() + static_cast<ptrdiff_t>(k), ns.end());
+  return static_cast<double>(ns[k]) / 1e3;
+}
+
+// Args: offered records/s, busy-polling consumer. One iteration sends
+// warm-up + measured records at the given rate and waits for the consumer
+// to have them all; manual time is that whole span.
+void BM_EndToEndLatency(benchmark::State& state) {
+  const int64_t rate = state.range(0);
+  const bool busy = state.range(1) != 0;
+  const uint64_t warmup = SmokeRun() ? 100 : static_cast<uint64_t>(rate / 10);  // 0.1 s
+  const uint64_t measured = SmokeRun() ? 1'000 : (rate <= 10'000 ? 30'000 : 200'000);
+  const uint64_t total = warmup + measured;
+  const int64_t interval_ns = 1'000'000'000 / rate;
+  const RecordSource keys(0);
+
+  ScratchTopic topic(1);
+  ProducerOptions producer_options;
+  producer_options.linger_ms = 0;
+  auto producer = Must(Producer::Create(topic.broker(), producer_options), "Producer::Create");
+  ConsumerOptions consumer_options;
+  consumer_options.poll_spin_us = busy ? 10'000'000 : 0;
+  auto consumer = ConsumerOf(topic, consumer_options);
+
+  std::vector<int64_t> from_intended(measured);
+  std::vector<int64_t> from_send(measured);
+  uint64_t sent_total = 0;
+  for (auto _ : state) {
+    std::thread receiver([&] {
+      for (uint64_t got = 0; got < total;) {
+        absl::StatusOr<ConsumerRecords> records = consumer->Poll(1000);
+        const int64_t now = SteadyNs();
+        if (!records.ok()) Die("Poll", records.status());
+        for (const ConsumerRecord& r : *records) {
+          if (!r.value) continue;  // ScratchTopic's warm-up record
+          Stamp stamp;
+          std::memcpy(&stamp, r.value->data(), sizeof(stamp));
+          if (stamp.seq >= warmup) {
+            from_intended[stamp.seq - warmup] = now - stamp.intended_ns;
+            from_send[stamp.seq - warmup] = now - stamp.sent_ns;
+          }
+          ++got;
+        }
+      }
+    });
+    std::vector<std::byte> value(kLatencyValueBytes);
+    const int64_t start = SteadyNs() + 1'000'000;  // the receiver has 1 ms to park
+    for (uint64_t i = 0; i < total; ++i) {
+      Stamp stamp;
+      stamp.seq = i;
+      stamp.intended_ns = start + static_cast<int64_t>(i) * interval_ns;
+      int64_t now = SteadyNs();
+      while (now < stamp.intended_ns) now = SteadyNs();
+      stamp.sent_ns = now;
+      std::memcpy(value.data(), &stamp, sizeof(stamp));
+      const ProducerRecord record(topic.name(), std::optional<ByteView>(keys.key(i)),
+                                  std::optional<ByteView>(ByteView(value)));
+      Must(producer->Send(record, SendCallback()), "Send");
+    }
+    receiver.join();
+    state.SetIterationTime(static_cast<double>(SteadyNs() - start) / 1e9);
+    sent_total += total;
+  }
+
+  state.SetItemsProcessed(static_cast<int64_t>(sent_total));
+  state.counters["p50_us"] = PercentileUs(from_intended, 0.50);
+  state.counters["p99_us"] = PercentileUs(from_intended, 0.99);
+  state.counters["p999_us"] = PercentileUs(from_intended, 0.999);
+  state.counters["max_us"] = PercentileUs(from_intended, 1.0);
+  state.counters["send_p50_us"] = PercentileUs(from_send, 0.50);
+  state.counters["send_p99_us"] = PercentileUs(from_send, 0.99);
+  state.counters["send_p999_us"] = PercentileUs(from_send, 0.999);
+  state.counters["offered_per_s"] = static_cast<double>(rate);
+  Must(consumer->Close(), "Consumer::Close");
+  Must(producer->Close(), "Producer::Close");
+}
+
+BENCHMARK(BM_EndToEndLatency)
+    ->ArgNames({"rate", "busy"})
+    ->ArgsProduct({{10'000, 100'000}, {0, 1}})
+    ->Iterations(1)
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
+
+}  // namespace
+}  // namespace evlog
