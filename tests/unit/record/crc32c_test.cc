@@ -37,15 +37,18 @@ TEST_CASE("crc32c portable and hardware agree with the vectors") {
 
 TEST_CASE("crc32c hardware equals software on random data of every length and alignment") {
   std::mt19937_64 rng(12345);
-  std::vector<std::byte> data(40000 + 16);
+  std::vector<std::byte> data(60000 + 16);
   for (auto& b : data) b = static_cast<std::byte>(rng());
   const bool hw = internal::Crc32cHardwareAvailable();
-  // Around the hardware path's three-stream chunk sizes (3 x 64, 3 x 512,
-  // 3 x 4096 bytes) and its 4/2/1-byte tail steps.
-  for (size_t length :
-       {0,    1,    2,    3,    4,    5,    6,    7,     8,     9,     15,    63,    64,
-        191,  192,  193,  199,  255,  256,  383,  384,   767,   768,   769,   1000,  1535,
-        1536, 1537, 1735, 2304, 3072, 4096, 8192, 12287, 12288, 12289, 14023, 24576, 40000}) {
+  // Around the hardware path's six-stream chunk sizes (6 x 64 = 384,
+  // 6 x 512 = 3072, 6 x 4096 = 24576 bytes), their sums, and its 8/4/2/1-byte
+  // tail steps.
+  for (size_t length : {0,     1,     2,     3,     4,     5,     6,     7,     8,     9,     15,
+                        63,    64,    191,   192,   193,   255,   256,   383,   384,   385,   391,
+                        447,   767,   768,   769,   1000,  1151,  1152,  1535,  1536,  1537,  2304,
+                        3071,  3072,  3073,  3079,  3455,  3456,  3457,  3471,  4096,  6143,  6144,
+                        6145,  8192,  12288, 24575, 24576, 24577, 24583, 27647, 27648, 28031, 28032,
+                        28047, 40000, 49151, 49152, 49153, 52223, 52224, 52608, 52623, 60000}) {
     for (size_t align = 0; align < 8; ++align) {
       ByteView piece(data.data() + align, length);
       const uint32_t sw = internal::Crc32cExtendPortable(0, piece);
@@ -53,13 +56,38 @@ TEST_CASE("crc32c hardware equals software on random data of every length and al
       if (hw) CHECK(internal::Crc32cExtendHardware(0, piece) == sw);
     }
   }
+  // Every length up to 1 KiB: each count of short chunks and each tail.
+  for (size_t length = 0; length <= 1024; ++length) {
+    const size_t align = rng() % 16;
+    const auto seed = static_cast<uint32_t>(rng());
+    ByteView piece(data.data() + align, length);
+    const uint32_t sw = internal::Crc32cExtendPortable(seed, piece);
+    CHECK(Crc32cExtend(seed, piece) == sw);
+    if (hw) CHECK(internal::Crc32cExtendHardware(seed, piece) == sw);
+  }
   for (int i = 0; i < 200; ++i) {
-    const size_t length = rng() % 40000;
+    const size_t length = rng() % 60000;
     const size_t align = rng() % 16;
     ByteView piece(data.data() + align, length);
     const uint32_t seed = static_cast<uint32_t>(rng());
     const uint32_t sw = internal::Crc32cExtendPortable(seed, piece);
     if (hw) CHECK(internal::Crc32cExtendHardware(seed, piece) == sw);
+  }
+}
+
+TEST_CASE("crc32c hardware detects a flipped bit in every stream of a chunk") {
+  if (!internal::Crc32cHardwareAvailable()) return;
+  std::mt19937_64 rng(5);
+  std::vector<std::byte> data(24576 + 3072 + 384 + 7);
+  for (auto& b : data) b = static_cast<std::byte>(rng());
+  const uint32_t clean = internal::Crc32cExtendHardware(0, Bytes(data));
+  CHECK(clean == internal::Crc32cExtendPortable(0, Bytes(data)));
+  for (size_t i = 0; i < data.size(); i += 61) {
+    data[i] ^= std::byte{0x10};
+    const uint32_t flipped = internal::Crc32cExtendHardware(0, Bytes(data));
+    CHECK(flipped != clean);
+    CHECK(flipped == internal::Crc32cExtendPortable(0, Bytes(data)));
+    data[i] ^= std::byte{0x10};
   }
 }
 
