@@ -5,9 +5,9 @@
 // in unsigned 32-bit arithmetic. This matches librdkafka's
 // rd_kafka_msg_partitioner_consistent_random (src/rdkafka_msg.c), whose
 // rd_crc32 is the same CRC-32 as zlib's crc32(); so a key lands on the same
-// partition number here as when a C/C++ (or confluent-kafka Python/Go/.NET)
-// producer with default settings sends it to a topic with the same number
-// of partitions.
+// partition number here as when a producer built on librdkafka (C/C++, and
+// the confluent-kafka clients that wrap it) sends it with the default
+// `partitioner` setting to a topic with the same number of partitions.
 //
 // A null key and an empty key both go to a random partition, drawn per
 // record: librdkafka cannot tell them apart (it looks only at the key

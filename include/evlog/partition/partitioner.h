@@ -89,6 +89,8 @@ concept Partitioner = requires(P& p, const PartitionRequest& request) {
 // stick together). A default-constructed AnyPartitioner holds a
 // DefaultPartitioner with its default batch size and seed.
 //
+// A moved-from AnyPartitioner holds nothing: assign to it or destroy it.
+//
 // Thread-safety: Partition() is as thread-safe as the held policy (all of
 // evlog's are). Assigning to an AnyPartitioner while another thread calls it
 // is a data race, as for any object.
