@@ -273,14 +273,20 @@ absl::StatusOr<size_t> LogSegment::ReadAt(uint64_t position, MutableByteView out
 
 absl::Status LogSegment::ScanHeaders(uint64_t from_position,
                                      const std::function<bool(const BatchPosition&)>& visit) {
-  std::vector<std::byte> chunk(std::min<size_t>(
-      kMaxScanChunkBytes, options_.index_interval_bytes + 2 * record_format::kRecordBatchOverhead));
+  // Not a vector: every byte is read from the file before it is looked at,
+  // so zero-filling it (on every lookup) would be wasted.
+  size_t chunk_bytes = std::min<size_t>(
+      kMaxScanChunkBytes, options_.index_interval_bytes + 2 * record_format::kRecordBatchOverhead);
+  std::unique_ptr<std::byte[]> chunk(new std::byte[chunk_bytes]);
   uint64_t position = from_position;
   bool first_read = true;
   while (position < size_bytes_) {
-    if (!first_read && chunk.size() < kMaxScanChunkBytes) chunk.resize(chunk.size() * 2);
+    if (!first_read && chunk_bytes < kMaxScanChunkBytes) {
+      chunk_bytes = std::min(kMaxScanChunkBytes, chunk_bytes * 2);
+      chunk.reset(new std::byte[chunk_bytes]);
+    }
     first_read = false;
-    EVLOG_ASSIGN_OR_RETURN(size_t n, ReadAt(position, chunk));
+    EVLOG_ASSIGN_OR_RETURN(size_t n, ReadAt(position, MutableByteView(chunk.get(), chunk_bytes)));
     size_t at = 0;
     while (at < n) {
       const uint64_t here = position + at;
@@ -290,7 +296,7 @@ absl::Status LogSegment::ScanHeaders(uint64_t from_position,
         }
         break;  // read the next chunk from here
       }
-      ByteView header(chunk.data() + at, n - at);
+      ByteView header(chunk.get() + at, n - at);
       absl::StatusOr<size_t> size = PeekBatchSize(header, kMaxScanBatchBytes);
       if (!size.ok()) {
         return Corrupt(log_path_, here, internal::FromAbsl(size.status().message()));

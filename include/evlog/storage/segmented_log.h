@@ -136,8 +136,8 @@ struct LogReadOptions {
 };
 
 struct LogReadResult {
-  // Whole batches, back to back, in the caller's buffer. Empty at the end
-  // of the log (or of max_offset).
+  // Whole batches, back to back, at the start of the caller's buffer. Empty
+  // at the end of the log (or of max_offset).
   ByteView batches;
   // The offset after the last returned batch (== the read offset when none).
   Offset next_offset;
@@ -189,8 +189,10 @@ class SegmentedLog {
                                                     const AppendOptions& options = {});
 
   // Reads whole batches starting with the one that holds `offset`, into
-  // `buffer` (resized as needed; reuse it across calls to avoid
-  // allocations). The result's views point into `buffer`.
+  // `buffer`. The buffer is grown when it is too small and never shrunk, so
+  // a reused buffer costs neither an allocation nor zero-filling on later
+  // calls; its size says nothing about the result: result.batches (a
+  // prefix of `buffer`) is the data, and the bytes after it are unspecified.
   // Errors: OFFSET_OUT_OF_RANGE outside [log_start_offset, log_end_offset];
   // CORRUPT_MESSAGE when the first batch read fails verification; I/O.
   [[nodiscard]] absl::StatusOr<LogReadResult> Read(Offset offset, std::vector<std::byte>& buffer,
@@ -787,8 +789,11 @@ absl::Status SegmentedLog<FS, ClockT>::ReadFromSegmentLocked(
   const uint64_t available = segment.size_bytes() - first.position;
   size_t want = static_cast<size_t>(std::min<uint64_t>(options.max_bytes, available));
   if (want < first.size && options.min_one_batch) want = first.size;
-  buffer.resize(want);
-  EVLOG_ASSIGN_OR_RETURN(size_t n, segment.ReadAt(first.position, buffer));
+  // Grown, never shrunk: resizing a reused vector back up would zero-fill
+  // the regrown bytes on every read that follows a shorter one.
+  if (buffer.size() < want) buffer.resize(want);
+  EVLOG_ASSIGN_OR_RETURN(size_t n,
+                         segment.ReadAt(first.position, MutableByteView(buffer.data(), want)));
   size_t used = 0;
   Offset previous_last = first.base_offset - 1;
   Offset next = result.next_offset;
@@ -813,7 +818,6 @@ absl::Status SegmentedLog<FS, ClockT>::ReadFromSegmentLocked(
     previous_last = last;
     next = last + 1;
   }
-  buffer.resize(used);
   result.batches = ByteView(buffer.data(), used);
   result.next_offset = next;
   return absl::OkStatus();

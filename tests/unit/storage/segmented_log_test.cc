@@ -116,6 +116,46 @@ TEST_CASE("a read starting inside a batch returns the whole batch") {
   CHECK(read->next_offset == Offset(5));
 }
 
+TEST_CASE("a reused read buffer is grown but never shrunk or refilled past the result") {
+  MemFileSystem fs;
+  ManualClock clock;
+  auto log = *MemLog::Open(fs, clock, kDir, LogConfig{});
+  for (int i = 0; i < 4; ++i) MustAppend(*log, MakeSizedBatch(2, 300, i));
+  std::vector<std::byte> fresh;
+  absl::StatusOr<LogReadResult> whole = log->Read(Offset(0), fresh);
+  REQUIRE(whole.ok());
+  const std::vector<std::byte> expected(whole->batches.begin(), whole->batches.end());
+  REQUIRE(DecodeAll(whole->batches).size() == 8);
+
+  // A buffer larger than any result, marked past the first batch.
+  std::vector<std::byte> buffer(64 << 10, std::byte{0xA5});
+  LogReadOptions one;
+  one.max_bytes = 1;
+  absl::StatusOr<LogReadResult> first = log->Read(Offset(0), buffer, one);
+  REQUIRE(first.ok());
+  CHECK(first->batches.data() == buffer.data());
+  CHECK(buffer.size() == size_t{64} << 10);
+  CHECK(DecodeAll(first->batches).size() == 2);
+  // Only the batch asked for is read into the buffer; nothing after it is
+  // touched.
+  CHECK(buffer[first->batches.size()] == std::byte{0xA5});
+  CHECK(buffer.back() == std::byte{0xA5});
+
+  // A longer read into the same buffer after the short one: same bytes as
+  // a read into a fresh buffer.
+  absl::StatusOr<LogReadResult> again = log->Read(Offset(0), buffer);
+  REQUIRE(again.ok());
+  CHECK(buffer.size() == size_t{64} << 10);
+  CHECK(std::vector<std::byte>(again->batches.begin(), again->batches.end()) == expected);
+
+  // An empty buffer is grown to hold the result.
+  std::vector<std::byte> small;
+  absl::StatusOr<LogReadResult> grown = log->Read(Offset(2), small);
+  REQUIRE(grown.ok());
+  CHECK(small.size() >= grown->batches.size());
+  CHECK(DecodeAll(grown->batches).size() == 6);
+}
+
 TEST_CASE("max_bytes limits a read but the first batch always comes whole") {
   MemFileSystem fs;
   ManualClock clock;
