@@ -20,6 +20,9 @@ namespace {
 // Free batch buffers an accumulator keeps for reuse: one being filled and
 // one being appended is the steady state; more would only hold memory.
 constexpr size_t kMaxPooledBuffers = 2;
+// Batches one sending thread appends for others before handing the rest to
+// the executor: bounds how long a Send() can be held up by other senders.
+constexpr int kMaxBatchesPerDrain = 64;
 
 absl::Status TooLarge(size_t bytes, std::string_view limit_name, uint64_t limit) {
   return MakeError(ErrorCode::kMessageTooLarge,
@@ -338,9 +341,12 @@ void Producer::OnLinger(Accumulator& acc, uint64_t batch_id) {
 void Producer::Drain(Accumulator& acc) {
   std::unique_lock lock(acc.mu);
   EVLOG_DCHECK(acc.draining);
-  while (true) {
+  for (int rounds = 0;; ++rounds) {
     if (acc.ready.empty() && acc.open && options_.linger_ms == 0) SealLocked(acc);
     if (acc.ready.empty()) break;
+    // Other threads keep filling batches while this one appends; after a
+    // while the rest goes to the executor, so that this Send() returns.
+    if (rounds == kMaxBatchesPerDrain && tasks_.Schedule([this, &acc] { Drain(acc); })) return;
     Batch batch = std::move(acc.ready.front());
     acc.ready.pop_front();
     lock.unlock();

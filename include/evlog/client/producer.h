@@ -18,7 +18,9 @@
 // records other threads send meanwhile gather in the next one, so batches
 // still form under load). The append runs on the thread that closed the
 // batch — no thread hop — except for batches closed by the linger timer
-// (an executor task) or when async_send is set.
+// (an executor task), when async_send is set, and when one thread has
+// appended 64 batches in a row that others filled meanwhile (the rest goes
+// to the executor so that its own Send() returns).
 //
 // Completion: the callback (or the future) gets RecordMetadata, or the
 // error that kept the record out of the log; exactly once per record
