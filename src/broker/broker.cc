@@ -496,12 +496,16 @@ absl::Status Broker::DeleteRecordsBefore(const TopicPartition& topic_partition, 
   return partition->DeleteRecordsBefore(offset);
 }
 
-absl::Status Broker::RunMaintenance() {
+std::vector<std::shared_ptr<Topic>> Broker::SnapshotTopics() const {
+  std::lock_guard lock(mu_);
   std::vector<std::shared_ptr<Topic>> topics;
-  {
-    std::lock_guard lock(mu_);
-    for (const auto& [name, topic] : topics_) topics.push_back(topic);
-  }
+  topics.reserve(topics_.size());
+  for (const auto& [name, topic] : topics_) topics.push_back(topic);
+  return topics;
+}
+
+absl::Status Broker::RunMaintenance() {
+  const std::vector<std::shared_ptr<Topic>> topics = SnapshotTopics();
   absl::Status status;
   for (const auto& topic : topics) {
     for (const auto& partition : topic->partitions()) {
@@ -515,11 +519,7 @@ absl::Status Broker::RunMaintenance() {
 
 void Broker::ScheduleMaintenance(int64_t interval_ms, bool retention) {
   tasks_->ScheduleAfter(interval_ms, [this, interval_ms, retention] {
-    std::vector<std::shared_ptr<Topic>> topics;
-    {
-      std::lock_guard lock(mu_);
-      for (const auto& [name, topic] : topics_) topics.push_back(topic);
-    }
+    const std::vector<std::shared_ptr<Topic>> topics = SnapshotTopics();
     for (const auto& topic : topics) {
       for (const auto& partition : topic->partitions()) {
         if (partition->closed()) continue;
@@ -537,11 +537,7 @@ void Broker::ScheduleMaintenance(int64_t interval_ms, bool retention) {
 }
 
 BrokerMetrics Broker::metrics() const {
-  std::vector<std::shared_ptr<Topic>> topics;
-  {
-    std::lock_guard lock(mu_);
-    for (const auto& [name, topic] : topics_) topics.push_back(topic);
-  }
+  const std::vector<std::shared_ptr<Topic>> topics = SnapshotTopics();
   BrokerMetrics m;
   for (const auto& topic : topics) {
     for (const auto& partition : topic->partitions()) m.partitions.push_back(partition->metrics());

@@ -122,7 +122,8 @@ absl::Status Consumer::Seek(const TopicPartition& tp, Offset offset) {
   return absl::OkStatus();
 }
 
-absl::Status Consumer::SeekToBeginning(const std::vector<TopicPartition>& partitions) {
+absl::StatusOr<std::vector<Consumer::PartitionState*>> Consumer::Targets(
+    const std::vector<TopicPartition>& partitions) const {
   std::vector<PartitionState*> targets;
   if (partitions.empty()) {
     for (const auto& s : assigned_) targets.push_back(s.get());
@@ -132,20 +133,17 @@ absl::Status Consumer::SeekToBeginning(const std::vector<TopicPartition>& partit
     if (s == nullptr) return NotAssigned(tp);
     targets.push_back(s);
   }
+  return targets;
+}
+
+absl::Status Consumer::SeekToBeginning(const std::vector<TopicPartition>& partitions) {
+  EVLOG_ASSIGN_OR_RETURN(std::vector<PartitionState*> targets, Targets(partitions));
   for (PartitionState* s : targets) s->position = s->partition->log_start_offset();
   return absl::OkStatus();
 }
 
 absl::Status Consumer::SeekToEnd(const std::vector<TopicPartition>& partitions) {
-  std::vector<PartitionState*> targets;
-  if (partitions.empty()) {
-    for (const auto& s : assigned_) targets.push_back(s.get());
-  }
-  for (const TopicPartition& tp : partitions) {
-    PartitionState* s = Find(tp);
-    if (s == nullptr) return NotAssigned(tp);
-    targets.push_back(s);
-  }
+  EVLOG_ASSIGN_OR_RETURN(std::vector<PartitionState*> targets, Targets(partitions));
   for (PartitionState* s : targets) s->position = s->partition->high_watermark();
   return absl::OkStatus();
 }

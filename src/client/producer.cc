@@ -197,11 +197,11 @@ absl::Status Producer::ReserveMemory(size_t bytes) {
   return absl::OkStatus();
 }
 
-void Producer::Unreserve(size_t bytes) {
+void Producer::Release(size_t bytes, size_t records) {
   {
     std::lock_guard lock(state_mu_);
     buffer_used_ -= bytes;
-    --in_flight_;
+    in_flight_ -= records;
   }
   state_cv_.notify_all();
 }
@@ -283,7 +283,7 @@ absl::Status Producer::Enqueue(Accumulator& acc, const ProducerRecord& record, i
         batch.builder->Append(timestamp_ms, record.key, record.value, record.headers);
     if (!appended.ok()) {
       lock.unlock();
-      Unreserve(reserved);
+      Release(reserved, /*records=*/1);
       return appended;
     }
     batch.records.push_back({std::move(callback), timestamp_ms});
@@ -397,12 +397,7 @@ void Producer::Complete(Accumulator& acc, Batch& batch,
     r.callback(m);
   }
   batch.records.clear();
-  {
-    std::lock_guard lock(state_mu_);
-    in_flight_ -= count;
-    buffer_used_ -= batch.reserved_bytes;
-  }
-  state_cv_.notify_all();
+  Release(batch.reserved_bytes, count);
 }
 
 std::vector<Producer::Accumulator*> Producer::AllAccumulators() {

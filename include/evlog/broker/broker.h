@@ -178,6 +178,8 @@ class Broker {
   absl::Status RemoveDirectory(const std::string& dir);
   absl::Status CreateTopicLocked(std::string_view name, const NewTopic& topic);
   void ScheduleMaintenance(int64_t interval_ms, bool retention);
+  // The topics now, so partition work runs without the broker's lock.
+  std::vector<std::shared_ptr<Topic>> SnapshotTopics() const;
   void Log(LogLevel level, std::string_view message) const;
 
   BrokerOptions options_;

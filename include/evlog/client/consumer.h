@@ -210,6 +210,10 @@ class Consumer {
 
   Consumer(Broker& broker, ConsumerOptions options);
   PartitionState* Find(const TopicPartition& partition) const;
+  // The states of `partitions` (empty: every assigned one); FailedPrecondition
+  // when one is not assigned.
+  absl::StatusOr<std::vector<PartitionState*>> Targets(
+      const std::vector<TopicPartition>& partitions) const;
   absl::Status ResetPosition(PartitionState& state, bool out_of_range);
   // Reads from one partition into records_; returns the bytes read.
   absl::StatusOr<size_t> FetchFrom(PartitionState& state, size_t max_bytes);

@@ -219,8 +219,9 @@ class Producer {
   // Validates `record`, picks its partition and reserves its memory.
   absl::StatusOr<Prepared> Prepare(const ProducerRecord& record);
   absl::Status ReserveMemory(size_t bytes);
-  // Gives back a reservation whose record was not accepted after all.
-  void Unreserve(size_t bytes);
+  // Gives back the memory and in-flight count of `records` records, once
+  // completed or not accepted after all, and wakes blocked senders.
+  void Release(size_t bytes, size_t records);
   absl::Status Enqueue(Accumulator& acc, const ProducerRecord& record, int64_t timestamp_ms,
                        size_t reserved, SendCallback callback, bool flush_now);
   // Under acc.mu: moves the open batch to the ready queue.
