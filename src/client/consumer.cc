@@ -270,10 +270,14 @@ absl::StatusOr<size_t> Consumer::FetchFrom(PartitionState& s, size_t max_bytes) 
 
 absl::Status Consumer::FetchAll() {
   const size_t n = assigned_.size();
+  // Fixed for the whole pass: each partition is fetched at most once per
+  // pass, because a second read would reuse the buffer that the records
+  // already collected from it point into.
+  const size_t start = next_start_;
   size_t budget = static_cast<size_t>(options_.fetch_max_bytes);
   for (size_t i = 0; i < n && budget > 0; ++i) {
     if (records_.size() >= static_cast<size_t>(options_.max_poll_records)) break;
-    PartitionState& s = *assigned_[(next_start_ + i) % n];
+    PartitionState& s = *assigned_[(start + i) % n];
     const size_t max_bytes =
         std::min(budget, static_cast<size_t>(options_.max_partition_fetch_bytes));
     const size_t before = records_.size();
@@ -289,7 +293,9 @@ absl::Status Consumer::FetchAll() {
     }
     budget -= std::min(budget, *bytes);
     bytes_fetched_ += *bytes;
-    if (records_.size() > before) next_start_ = (next_start_ + i + 1) % n;
+    // The next poll starts after the last partition that gave records, so
+    // one busy partition cannot starve the others.
+    if (records_.size() > before) next_start_ = (start + i + 1) % n;
   }
   return absl::OkStatus();
 }
