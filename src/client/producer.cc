@@ -68,9 +68,22 @@ struct Producer::Accumulator {
   uint64_t completed = 0;
 };
 
+// A topic's accumulators by partition number, read on every Send without a
+// lock. A table never changes size: a topic that grows gets a bigger copy,
+// and the old table stays alive (in `tables`) for readers still using it.
+struct Producer::AccumulatorTable {
+  explicit AccumulatorTable(size_t n) : size(n), slots(new std::atomic<Accumulator*>[n]) {
+    for (size_t i = 0; i < n; ++i) slots[i].store(nullptr, std::memory_order_relaxed);
+  }
+  const size_t size;
+  const std::unique_ptr<std::atomic<Accumulator*>[]> slots;
+};
+
 struct Producer::TopicEntry {
   std::shared_ptr<Topic> topic;
-  std::mutex mu;  // guards accumulators' growth
+  std::atomic<AccumulatorTable*> table{nullptr};
+  std::mutex mu;  // guards the owning containers below
+  std::vector<std::unique_ptr<AccumulatorTable>> tables;
   std::vector<std::unique_ptr<Accumulator>> accumulators;
 };
 
@@ -109,28 +122,44 @@ Producer::~Producer() {
 }
 
 absl::StatusOr<Producer::TopicEntry*> Producer::FindTopic(std::string_view name) {
+  // Most applications send to one topic at a time: the last entry found is
+  // checked first, without the map's lock or a hash of the name.
+  TopicEntry* last = last_topic_.load(std::memory_order_acquire);
+  if (last != nullptr && last->topic->name() == name && !last->topic->deleted()) return last;
   {
     std::shared_lock lock(topics_mu_);
     auto it = topics_.find(ToAbsl(name));
-    if (it != topics_.end() && !it->second->topic->deleted()) return it->second.get();
+    if (it != topics_.end() && !it->second->topic->deleted()) {
+      last_topic_.store(it->second.get(), std::memory_order_release);
+      return it->second.get();
+    }
   }
   EVLOG_ASSIGN_OR_RETURN(std::shared_ptr<Topic> topic,
                          broker_.GetTopic(name, /*auto_create=*/true));
   std::unique_lock lock(topics_mu_);
   auto& slot = topics_[ToAbsl(name)];
-  if (slot != nullptr && slot->topic == topic) return slot.get();
-  if (slot != nullptr) retired_.push_back(std::move(slot));
-  slot = std::make_unique<TopicEntry>();
-  slot->topic = std::move(topic);
+  if (slot == nullptr || slot->topic != topic) {
+    // Entries are never freed before the producer: last_topic_ and
+    // RecordMetadata::topic may still point at a replaced one.
+    if (slot != nullptr) retired_.push_back(std::move(slot));
+    slot = std::make_unique<TopicEntry>();
+    slot->topic = std::move(topic);
+  }
+  last_topic_.store(slot.get(), std::memory_order_release);
   return slot.get();
 }
 
 absl::StatusOr<Producer::Accumulator*> Producer::FindAccumulator(TopicEntry& entry,
                                                                  PartitionId partition) {
   const auto index = static_cast<size_t>(partition.value());
+  if (const AccumulatorTable* table = entry.table.load(std::memory_order_acquire);
+      table != nullptr && index < table->size) {
+    if (Accumulator* acc = table->slots[index].load(std::memory_order_acquire)) return acc;
+  }
   std::lock_guard lock(entry.mu);
-  if (index < entry.accumulators.size() && entry.accumulators[index] != nullptr) {
-    return entry.accumulators[index].get();
+  AccumulatorTable* table = entry.table.load(std::memory_order_relaxed);
+  if (table != nullptr && index < table->size) {
+    if (Accumulator* acc = table->slots[index].load(std::memory_order_relaxed)) return acc;
   }
   std::shared_ptr<Partition> p = entry.topic->partition(partition);
   if (p == nullptr) {
@@ -138,7 +167,17 @@ absl::StatusOr<Producer::Accumulator*> Producer::FindAccumulator(TopicEntry& ent
         ErrorCode::kUnknownTopicOrPartition,
         absl::StrCat("topic \"", entry.topic->name(), "\" has no partition ", partition.value()));
   }
-  if (entry.accumulators.size() <= index) entry.accumulators.resize(index + 1);
+  if (table == nullptr || table->size <= index) {
+    const size_t size = std::max<size_t>(index + 1, entry.topic->partition_count());
+    auto bigger = std::make_unique<AccumulatorTable>(size);
+    for (size_t i = 0; table != nullptr && i < table->size; ++i) {
+      bigger->slots[i].store(table->slots[i].load(std::memory_order_relaxed),
+                             std::memory_order_relaxed);
+    }
+    table = bigger.get();
+    entry.tables.push_back(std::move(bigger));
+    entry.table.store(table, std::memory_order_release);
+  }
   auto acc = std::make_unique<Accumulator>();
   acc->partition = std::move(p);
   acc->topic = entry.topic->name();
@@ -158,22 +197,29 @@ absl::StatusOr<Producer::Accumulator*> Producer::FindAccumulator(TopicEntry& ent
   acc->message_bytes_max = settings.log.max_message_bytes;
   acc->batch_bytes_max =
       std::min<size_t>(static_cast<size_t>(options_.batch_size), acc->message_bytes_max);
-  entry.accumulators[index] = std::move(acc);
-  return entry.accumulators[index].get();
+  Accumulator* raw = acc.get();
+  entry.accumulators.push_back(std::move(acc));
+  table->slots[index].store(raw, std::memory_order_release);
+  return raw;
+}
+
+bool Producer::TryReserve(size_t bytes) {
+  const auto limit = static_cast<uint64_t>(options_.buffer_memory);
+  uint64_t used = buffer_used_.load(std::memory_order_relaxed);
+  do {
+    if (used + bytes > limit) return false;
+  } while (!buffer_used_.compare_exchange_weak(used, used + bytes, std::memory_order_relaxed));
+  in_flight_.fetch_add(1, std::memory_order_relaxed);
+  return true;
 }
 
 absl::Status Producer::ReserveMemory(size_t bytes) {
-  std::unique_lock lock(state_mu_);
-  if (closed_) return absl::FailedPreconditionError("the producer is closed");
-  const auto limit = static_cast<uint64_t>(options_.buffer_memory);
-  if (buffer_used_ + bytes <= limit) {
-    buffer_used_ += bytes;
-    ++in_flight_;
-    return absl::OkStatus();
+  if (closed_.load(std::memory_order_acquire)) {
+    return absl::FailedPreconditionError("the producer is closed");
   }
+  if (TryReserve(bytes)) return absl::OkStatus();
   // Batches lingering on other partitions hold memory that only their
   // timers would free: send them now.
-  lock.unlock();
   for (Accumulator* acc : AllAccumulators()) {
     std::unique_lock acc_lock(acc->mu);
     if (acc->open) SealLocked(*acc);
@@ -183,26 +229,36 @@ absl::Status Producer::ReserveMemory(size_t bytes) {
       StartDrain(*acc);
     }
   }
-  lock.lock();
-  const bool room = state_cv_.wait_for(lock, std::chrono::milliseconds(options_.max_block_ms),
-                                       [&] { return closed_ || buffer_used_ + bytes <= limit; });
-  if (closed_) return absl::FailedPreconditionError("the producer is closed");
-  if (!room) {
-    return MakeError(ErrorCode::kRequestTimedOut,
-                     absl::StrCat("no room in buffer_memory (", limit, " bytes) for a ", bytes,
-                                  "-byte record within max_block_ms = ", options_.max_block_ms));
+  std::unique_lock lock(state_mu_);
+  // Release() notifies only when it sees a waiter: count this one before
+  // the predicate's first check (Dekker with the fence in Release()).
+  memory_waiters_.fetch_add(1, std::memory_order_seq_cst);
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  bool reserved = false;
+  state_cv_.wait_for(lock, std::chrono::milliseconds(options_.max_block_ms), [&] {
+    if (closed_.load(std::memory_order_acquire)) return true;
+    reserved = TryReserve(bytes);
+    return reserved;
+  });
+  memory_waiters_.fetch_sub(1, std::memory_order_relaxed);
+  if (reserved) return absl::OkStatus();
+  if (closed_.load(std::memory_order_acquire)) {
+    return absl::FailedPreconditionError("the producer is closed");
   }
-  buffer_used_ += bytes;
-  ++in_flight_;
-  return absl::OkStatus();
+  return MakeError(
+      ErrorCode::kRequestTimedOut,
+      absl::StrCat("no room in buffer_memory (", options_.buffer_memory, " bytes) for a ", bytes,
+                   "-byte record within max_block_ms = ", options_.max_block_ms));
 }
 
 void Producer::Release(size_t bytes, size_t records) {
-  {
-    std::lock_guard lock(state_mu_);
-    buffer_used_ -= bytes;
-    in_flight_ -= records;
-  }
+  buffer_used_.fetch_sub(bytes, std::memory_order_relaxed);
+  in_flight_.fetch_sub(records, std::memory_order_relaxed);
+  // seq_cst pairs with the waiter's increment: either it sees the freed
+  // bytes in its predicate, or this sees it waiting and wakes it.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (memory_waiters_.load(std::memory_order_relaxed) == 0) return;
+  { std::lock_guard lock(state_mu_); }
   state_cv_.notify_all();
 }
 
@@ -253,6 +309,13 @@ absl::Status Producer::Send(const ProducerRecord& record, SendCallback callback)
 absl::Status Producer::Enqueue(Accumulator& acc, const ProducerRecord& record, int64_t timestamp_ms,
                                size_t reserved, SendCallback callback, bool flush_now) {
   std::unique_lock lock(acc.mu);
+  // Close() sets closed_ and then flushes every accumulator under its
+  // mutex: a record enqueued after that flush would never be appended.
+  if (closed_.load(std::memory_order_seq_cst)) {
+    lock.unlock();
+    Release(reserved, /*records=*/1);
+    return absl::FailedPreconditionError("the producer is closed");
+  }
   bool added = false;
   if (acc.open) {
     // A batch is bounded by max.message.bytes, and by batch_size unless
@@ -441,10 +504,14 @@ absl::StatusOr<RecordMetadata> Producer::SendSync(const ProducerRecord& record) 
 }
 
 absl::Status Producer::Flush() {
-  {
-    std::lock_guard lock(state_mu_);
-    if (closed_) return absl::FailedPreconditionError("the producer is closed");
+  if (closed_.load(std::memory_order_acquire)) {
+    return absl::FailedPreconditionError("the producer is closed");
   }
+  FlushAll();
+  return absl::OkStatus();
+}
+
+void Producer::FlushAll() {
   std::vector<std::pair<Accumulator*, uint64_t>> targets;
   for (Accumulator* acc : AllAccumulators()) {
     std::unique_lock lock(acc->mu);
@@ -459,22 +526,20 @@ absl::Status Producer::Flush() {
     std::unique_lock lock(acc->mu);
     acc->completed_cv.wait(lock, [&] { return acc->completed >= accepted; });
   }
-  return absl::OkStatus();
 }
 
 absl::Status Producer::Close() {
+  if (closed_.exchange(true, std::memory_order_seq_cst)) return absl::OkStatus();
   {
+    // Senders blocked for memory see closed_ and give up.
     std::lock_guard lock(state_mu_);
-    if (closed_) return absl::OkStatus();
-  }
-  absl::Status status = Flush();
-  {
-    std::lock_guard lock(state_mu_);
-    closed_ = true;
   }
   state_cv_.notify_all();
+  // Sends that got in before closed_ are appended; later ones are refused
+  // by Enqueue (see there).
+  FlushAll();
   tasks_.Close();
-  return status;
+  return absl::OkStatus();
 }
 
 ProducerMetrics Producer::metrics() const {
@@ -485,11 +550,8 @@ ProducerMetrics Producer::metrics() const {
   m.batches_sent = batches_sent_.load(std::memory_order_relaxed);
   m.record_errors = record_errors_.load(std::memory_order_relaxed);
   m.send_rejections = send_rejections_.load(std::memory_order_relaxed);
-  {
-    std::lock_guard lock(state_mu_);
-    m.buffer_bytes_used = buffer_used_;
-    m.records_in_flight = in_flight_;
-  }
+  m.buffer_bytes_used = buffer_used_.load(std::memory_order_relaxed);
+  m.records_in_flight = in_flight_.load(std::memory_order_relaxed);
   return m;
 }
 

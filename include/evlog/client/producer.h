@@ -195,7 +195,9 @@ class Producer {
   // failed (their callbacks say so), FailedPrecondition after Close().
   [[nodiscard]] absl::Status Flush();
 
-  // Flushes, then refuses further sends. Idempotent.
+  // Refuses further sends (FailedPrecondition, also for senders blocked
+  // for memory), then appends every record accepted before and waits for
+  // their callbacks. Always OK; idempotent.
   [[nodiscard]] absl::Status Close();
 
   [[nodiscard]] ProducerMetrics metrics() const;
@@ -204,6 +206,7 @@ class Producer {
   struct PendingRecord;
   struct Batch;
   struct Accumulator;
+  struct AccumulatorTable;
   struct TopicEntry;
 
   Producer(Broker& broker, ProducerOptions options, AnyPartitioner partitioner);
@@ -218,6 +221,10 @@ class Producer {
   };
   // Validates `record`, picks its partition and reserves its memory.
   absl::StatusOr<Prepared> Prepare(const ProducerRecord& record);
+  // Takes `bytes` of buffer_memory and one in-flight record if there is
+  // room; never blocks.
+  bool TryReserve(size_t bytes);
+  // TryReserve, else blocks up to max_block_ms for room.
   absl::Status ReserveMemory(size_t bytes);
   // Gives back the memory and in-flight count of `records` records, once
   // completed or not accepted after all, and wakes blocked senders.
@@ -233,6 +240,8 @@ class Producer {
   void Complete(Accumulator& acc, Batch& batch, const absl::StatusOr<AppendResult>& result);
   void OnLinger(Accumulator& acc, uint64_t batch_id);
   std::vector<Accumulator*> AllAccumulators();
+  // Appends every open batch and waits for those accepted so far.
+  void FlushAll();
 
   Broker& broker_;
   const ProducerOptions options_;
@@ -241,15 +250,19 @@ class Producer {
 
   std::shared_mutex topics_mu_;
   absl::flat_hash_map<std::string, std::unique_ptr<TopicEntry>> topics_;
-  // Entries of deleted topics: RecordMetadata::topic may still point at
-  // their names.
+  // Entries of deleted topics: RecordMetadata::topic and last_topic_ may
+  // still point at them.
   std::vector<std::unique_ptr<TopicEntry>> retired_;
+  // The entry FindTopic found last, checked before the map.
+  std::atomic<TopicEntry*> last_topic_{nullptr};
 
-  mutable std::mutex state_mu_;
-  std::condition_variable state_cv_;  // memory freed or records completed
-  bool closed_ = false;
-  uint64_t buffer_used_ = 0;
-  uint64_t in_flight_ = 0;
+  std::atomic<bool> closed_{false};
+  std::atomic<uint64_t> buffer_used_{0};
+  std::atomic<uint64_t> in_flight_{0};
+  // Senders blocked in ReserveMemory, waiting on state_cv_ under state_mu_.
+  std::mutex state_mu_;
+  std::condition_variable state_cv_;
+  std::atomic<int> memory_waiters_{0};
 
   std::atomic<uint64_t> records_sent_{0};
   std::atomic<uint64_t> bytes_sent_{0};

@@ -302,6 +302,62 @@ TEST_CASE("records from several threads keep each thread's order within a partit
   }
 }
 
+TEST_CASE("Close while other threads send: every accepted record completes, later sends fail") {
+  ClientEnv env;
+  env.CreateTopic("t", 3);
+  ProducerOptions options;
+  // Lingering batches and a small buffer: records wait in open batches and
+  // senders block for memory when Close comes.
+  options.linger_ms = 5;
+  options.batch_size = 1024;
+  options.buffer_memory = 8 << 10;
+  options.max_block_ms = 60'000;
+  auto producer = env.MakeProducer(options);
+  constexpr int kThreads = 4;
+  std::atomic<int> accepted{0};
+  std::atomic<int> completed{0};
+  std::atomic<int> failed_completions{0};
+  std::atomic<int> wrong_refusals{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0;; ++i) {
+        absl::Status s = producer->Send(ProducerRecord("t", std::string(100, 'v')),
+                                        [&](const absl::StatusOr<RecordMetadata>& m) {
+                                          completed++;
+                                          if (!m.ok()) failed_completions++;
+                                        });
+        if (s.ok()) {
+          accepted++;
+          continue;
+        }
+        if (!absl::IsFailedPrecondition(s)) wrong_refusals++;
+        return;
+      }
+    });
+  }
+  while (accepted < 2000) std::this_thread::yield();
+  REQUIRE(producer->Close().ok());
+  // Close returned: every record it accepted has completed, and it
+  // accepts no more (a sender may not have counted its last one yet).
+  const int completed_at_close = completed.load();
+  for (auto& t : threads) t.join();
+  CHECK(accepted == completed_at_close);
+  CHECK(completed == completed_at_close);
+  CHECK(failed_completions == 0);
+  CHECK(wrong_refusals == 0);
+  CHECK(absl::IsFailedPrecondition(producer->Send(ProducerRecord("t", "late"), nullptr)));
+  CHECK(producer->metrics().buffer_bytes_used == 0);
+  CHECK(producer->metrics().records_in_flight == 0);
+  int64_t in_log = 0;
+  for (int p = 0; p < 3; ++p) {
+    auto partition = env.broker->GetPartition({"t", p});
+    REQUIRE(partition.ok());
+    in_log += (*partition)->log_end_offset().value();
+  }
+  CHECK(in_log == accepted.load());
+}
+
 TEST_CASE("every acknowledged record is read back exactly once after a restart") {
   ClientEnv env;
   env.CreateTopic("events", 3);
