@@ -1,5 +1,7 @@
 #include "evlog/client/producer.h"
 
+#include <xxhash.h>
+
 #include <algorithm>
 #include <chrono>
 #include <deque>
@@ -28,6 +30,14 @@ absl::Status TooLarge(size_t bytes, std::string_view limit_name, uint64_t limit)
   return MakeError(ErrorCode::kMessageTooLarge,
                    absl::StrCat("the record is ", bytes, " bytes encoded, over ",
                                 ToAbsl(limit_name), " = ", limit));
+}
+
+// A seed for a producer without partitioner_seed: distinct per producer in
+// a process, and across processes with distinct client ids.
+uint64_t DefaultSeed(std::string_view client_id) {
+  static std::atomic<uint64_t> producers{0};
+  return XXH3_64bits_withSeed(client_id.data(), client_id.size(),
+                              producers.fetch_add(1, std::memory_order_relaxed));
 }
 
 }  // namespace
@@ -105,7 +115,8 @@ absl::StatusOr<std::unique_ptr<Producer>> Producer::Create(Broker& broker,
   AnyPartitioner partitioner =
       options.partitioner ? *options.partitioner
                           : AnyPartitioner(DefaultPartitioner(
-                                static_cast<size_t>(options.batch_size), options.partitioner_seed));
+                                static_cast<size_t>(options.batch_size),
+                                options.partitioner_seed.value_or(DefaultSeed(options.client_id))));
   return std::unique_ptr<Producer>(
       new Producer(broker, std::move(options), std::move(partitioner)));
 }

@@ -96,7 +96,11 @@ struct ProducerOptions {
   // records, sticky (batch_size bytes per partition) for null keys, seeded
   // with partitioner_seed.
   std::optional<AnyPartitioner> partitioner;
-  uint64_t partitioner_seed = 0x5eed;
+  // Seeds the default partitioner's choices for null keys. Unset: derived
+  // from client_id and a per-process count of producers, so that two
+  // producers do not stick to the same partitions (Kafka picks at random);
+  // set it to replay the same choices.
+  std::optional<uint64_t> partitioner_seed;
   // Shown in metrics.
   std::string client_id = "evlog-producer";
 };

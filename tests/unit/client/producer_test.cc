@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <map>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -77,6 +78,26 @@ TEST_CASE("a key keeps its partition across restarts and producer instances") {
     REQUIRE(m.ok());
     CHECK(m->partition == partition);
   }
+}
+
+TEST_CASE("default producers spread null keys over different partitions, a set seed replays") {
+  ClientEnv env;
+  env.CreateTopic("spread", 64);
+  auto first_partition = [&](ProducerOptions options) {
+    auto producer = env.MakeProducer(std::move(options));
+    auto m = producer->SendSync(ProducerRecord("spread", "v"));
+    REQUIRE(m.ok());
+    return m->partition.value();
+  };
+  // A fixed default seed would put all eight on one partition; eight
+  // independent choices all alike has probability 64^-7.
+  std::set<int32_t> chosen;
+  for (int i = 0; i < 8; ++i) chosen.insert(first_partition({}));
+  CHECK(chosen.size() > 1);
+  ProducerOptions seeded;
+  seeded.partitioner_seed = 42;
+  const int32_t replayed = first_partition(seeded);
+  for (int i = 0; i < 3; ++i) CHECK(first_partition(seeded) == replayed);
 }
 
 TEST_CASE("an explicit partition overrides the partitioner, and one out of range is refused") {
