@@ -73,6 +73,9 @@ struct Producer::Accumulator {
   uint64_t next_batch_id = 1;
   Executor::TaskId linger_timer = 0;
   std::vector<std::vector<std::byte>> free_buffers;
+  // Emptied PendingRecord vectors of appended batches: a new batch starts
+  // with one's capacity instead of growing its own record by record.
+  std::vector<std::vector<PendingRecord>> free_record_lists;
   // Records accepted / completed, for Flush.
   uint64_t accepted = 0;
   uint64_t completed = 0;
@@ -352,6 +355,10 @@ absl::Status Producer::Enqueue(Accumulator& acc, const ProducerRecord& record, i
     } else {
       batch.buffer.resize(capacity);
     }
+    if (!acc.free_record_lists.empty()) {
+      batch.records = std::move(acc.free_record_lists.back());
+      acc.free_record_lists.pop_back();
+    }
     batch.builder.emplace(MutableByteView(batch.buffer), acc.batch_options);
     absl::Status appended =
         batch.builder->Append(timestamp_ms, record.key, record.value, record.headers);
@@ -440,6 +447,10 @@ void Producer::Drain(Accumulator& acc) {
     acc.completed += count;
     if (acc.free_buffers.size() < kMaxPooledBuffers && batch.buffer.size() == acc.batch_bytes_max) {
       acc.free_buffers.push_back(std::move(batch.buffer));
+    }
+    if (acc.free_record_lists.size() < kMaxPooledBuffers) {
+      batch.records.clear();  // Complete() cleared it; keeps the capacity
+      acc.free_record_lists.push_back(std::move(batch.records));
     }
     acc.completed_cv.notify_all();
   }
