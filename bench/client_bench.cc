@@ -53,6 +53,7 @@
 #include <vector>
 
 #include "absl/strings/str_format.h"
+#include "bench_support.h"
 #include "evlog/broker/broker.h"
 #include "evlog/bytes.h"
 #include "evlog/client/consumer.h"
@@ -68,6 +69,11 @@
 namespace evlog {
 namespace {
 
+using bench::Die;
+using bench::Must;
+using bench::SmokeRun;
+using bench::TempDir;
+
 constexpr int64_t kTimestampMs = 1'700'000'000'000;
 constexpr size_t kKeyBytes = 16;
 // The producer's default batch_size, and the baseline's batch size.
@@ -75,69 +81,7 @@ constexpr size_t kBatchBytes = 16384;
 // The baseline's log starts again past this size (untimed).
 constexpr uint64_t kRotateBytes = uint64_t{256} << 20;
 
-// --- Scratch space and helpers ---------------------------------------------------
-
-// A fresh directory under $TMPDIR (or /tmp), removed with its contents on
-// destruction.
-class TempDir {
- public:
-  explicit TempDir(const char* tag) {
-    const char* tmp = std::getenv("TMPDIR");
-    const std::string base = tmp != nullptr && *tmp != '\0' ? tmp : "/tmp";
-    std::string pattern = absl::StrFormat("%s/evlog_client_bench_%s.XXXXXX", base, tag);
-    if (mkdtemp(pattern.data()) == nullptr) {
-      std::perror("mkdtemp");
-      std::abort();
-    }
-    path_ = pattern;
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-
-  std::string Sub(const char* name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
-
-// True for a smoke run (--benchmark_min_time below 0.05 s, e.g. the CTest
-// smoke test): fewer records per iteration. Google Benchmark 1.7.1 does not
-// expose its flags, so the command line is read back from /proc.
-bool SmokeRun() {
-  static const bool smoke = [] {
-    std::ifstream in("/proc/self/cmdline", std::ios::binary);
-    const std::string args((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    const std::string_view flag = "--benchmark_min_time=";
-    for (size_t start = 0; start < args.size();) {
-      size_t end = args.find('\0', start);
-      if (end == std::string::npos) end = args.size();
-      const std::string arg = args.substr(start, end - start);
-      if (arg.starts_with(flag)) return std::strtod(arg.c_str() + flag.size(), nullptr) < 0.05;
-      start = end + 1;
-    }
-    return false;
-  }();
-  return smoke;
-}
-
-void Die(const char* what, const absl::Status& status) {
-  std::fprintf(stderr, "client_bench: %s: %s\n", what, status.ToString().c_str());
-  std::abort();
-}
-
-template <typename T>
-T Must(absl::StatusOr<T> value, const char* what) {
-  if (!value.ok()) Die(what, value.status());
-  return *std::move(value);
-}
-
-void Must(const absl::Status& status, const char* what) {
-  if (!status.ok()) Die(what, status);
-}
+// --- Helpers ---------------------------------------------------------------------
 
 int64_t SteadyNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(

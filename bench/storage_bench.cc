@@ -65,6 +65,7 @@
 #include <vector>
 
 #include "absl/strings/str_format.h"
+#include "bench_support.h"
 #include "evlog/bytes.h"
 #include "evlog/io/clock.h"
 #include "evlog/io/file_system.h"
@@ -77,6 +78,10 @@
 namespace evlog {
 namespace {
 
+using bench::Must;
+using bench::SmokeRun;
+using bench::TempDir;
+
 constexpr int64_t kTimestampMs = 1'700'000'000'000;
 constexpr size_t kKeyBytes = 16;
 // Files of the append rows are deleted and started again past this size, so
@@ -85,80 +90,12 @@ constexpr uint64_t kRotateBytes = uint64_t{256} << 20;
 // The baseline's write buffer, and the read size of both read rows.
 constexpr size_t kChunkBytes = size_t{1} << 20;
 
-// --- Scratch space ----------------------------------------------------------
-
-// A fresh directory under $TMPDIR (or /tmp), removed with its contents on
-// destruction.
-class TempDir {
- public:
-  explicit TempDir(const char* tag, std::string base = DefaultBase()) {
-    std::string pattern = absl::StrFormat("%s/evlog_storage_bench_%s.XXXXXX", base, tag);
-    if (mkdtemp(pattern.data()) == nullptr) {
-      std::perror("mkdtemp");
-      std::abort();
-    }
-    path_ = pattern;
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-
-  static std::string DefaultBase() {
-    const char* tmp = std::getenv("TMPDIR");
-    return tmp != nullptr && *tmp != '\0' ? tmp : "/tmp";
-  }
-
-  const std::string& path() const { return path_; }
-  std::string Sub(const char* name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
+// --- Settings from the environment ------------------------------------------
 
 uint64_t EnvOr(const char* name, uint64_t fallback) {
   const char* value = std::getenv(name);
   if (value == nullptr || *value == '\0') return fallback;
   return std::strtoull(value, nullptr, 10);
-}
-
-// True for a smoke run (--benchmark_min_time below 0.05 s, e.g. the CTest
-// smoke test): the big fixtures then default to a fraction of their size
-// (32 MiB logs, 1,000 segments) so the run stays well inside a CI time
-// limit. Google Benchmark 1.7.1 does not expose its flags, so the command
-// line is read back from /proc.
-bool SmokeRun() {
-  static const bool smoke = [] {
-    std::ifstream in("/proc/self/cmdline", std::ios::binary);
-    const std::string args((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    const std::string_view flag = "--benchmark_min_time=";
-    for (size_t start = 0; start < args.size();) {
-      size_t end = args.find('\0', start);
-      if (end == std::string::npos) end = args.size();
-      const std::string arg = args.substr(start, end - start);
-      if (arg.starts_with(flag)) return std::strtod(arg.c_str() + flag.size(), nullptr) < 0.05;
-      start = end + 1;
-    }
-    return false;
-  }();
-  return smoke;
-}
-
-void Die(const char* what, const absl::Status& status) {
-  std::fprintf(stderr, "storage_bench: %s: %s\n", what, status.ToString().c_str());
-  std::abort();
-}
-
-template <typename T>
-T Must(absl::StatusOr<T> value, const char* what) {
-  if (!value.ok()) Die(what, value.status());
-  return *std::move(value);
-}
-
-void Must(const absl::Status& status, const char* what) {
-  if (!status.ok()) Die(what, status);
 }
 
 // --- A FileSystem that counts syncs (and can skip them) ---------------------
