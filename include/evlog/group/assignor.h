@@ -156,8 +156,9 @@ concept Assignor = requires(const A& a, const AssignmentRequest& request) {
 // no template parameter for it. Copies share the policy object. A
 // default-constructed AnyAssignor holds a CooperativeStickyAssignor: it
 // balances like "sticky" and never stops the whole group to rebalance. (The
-// Java client lists "range" first by default only so that groups upgrading
-// from eager clients keep working; evlog has no such legacy.)
+// Java client defaults to "range", listing "cooperative-sticky" second only
+// so that a group of existing consumers can switch later with one rolling
+// bounce; evlog has no such installed base to stay compatible with.)
 //
 // A moved-from AnyAssignor holds nothing: assign to it or destroy it.
 //

@@ -18,9 +18,10 @@
 //                                                            C1 revokes 5)
 //   round 2    C0: [0, 1]      C1: [3, 4]      C2: [2, 5]   (generation 8)
 //
-// With equal subscriptions, two rounds always reach the target: round 2
-// only adds partitions. With unequal ones a round may again move a
-// partition, each round still safe.
+// With equal subscriptions two rounds always end balanced: round 2 only
+// adds partitions, and the two together move no more partitions than
+// StickyAssignor does in one. With unequal ones round 2 may again move a
+// partition (a few rounds then), each round still safe.
 //
 // Precisely, a partition p the target gives to member B is left out when B
 // is not p's current owner (after conflicting claims are settled by
@@ -28,8 +29,9 @@
 // member owns it, lost a conflict over it, or no longer subscribes to its
 // topic: in each case it may still be reading p.
 //
-// Supports both protocols, cooperative preferred (as Kafka): under the
-// eager protocol the left-out partitions are simply assigned one rebalance
+// Supports both protocols, cooperative preferred (as Kafka). Under the
+// eager protocol members have given up their partitions before the
+// assignment anyway; a partition left out is merely assigned one rebalance
 // later.
 #pragma once
 
