@@ -37,6 +37,7 @@
 #include "evlog/io/clock.h"
 #include "evlog/io/file_system.h"
 #include "evlog/partition/topic_config.h"
+#include "evlog/partition/topic_partition.h"
 #include "evlog/storage/segmented_log.h"
 #include "evlog/types.h"
 
@@ -46,27 +47,6 @@ namespace evlog {
 // behind their interfaces (a syscall sits behind every call anyway).
 using PartitionLog = SegmentedLog<FileSystem, Clock>;
 extern template class SegmentedLog<FileSystem, Clock>;
-
-// A (topic, partition) pair, ordered by topic then partition.
-struct TopicPartition {
-  TopicPartition() = default;
-  TopicPartition(std::string topic_in, PartitionId partition_in)
-      : topic(std::move(topic_in)), partition(partition_in) {}
-  TopicPartition(std::string topic_in, int32_t partition_in)
-      : topic(std::move(topic_in)), partition(partition_in) {}
-
-  std::string topic;
-  PartitionId partition{0};
-
-  friend auto operator<=>(const TopicPartition&, const TopicPartition&) = default;
-  friend bool operator==(const TopicPartition&, const TopicPartition&) = default;
-  template <typename H>
-  friend H AbslHashValue(H h, const TopicPartition& tp) {
-    return H::combine(std::move(h), tp.topic, tp.partition);
-  }
-  // "orders-2", the name of the partition's directory.
-  std::string ToString() const { return absl::StrCat(topic, "-", partition.value()); }
-};
 
 // A consumer's parking spot. Partitions it is added to wake it after each
 // append; Prepare() before checking for data and Wait() after finding none
