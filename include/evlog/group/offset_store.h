@@ -172,7 +172,9 @@ class OffsetStore {
   // INVALID_COMMIT_OFFSET_SIZE (the batch is over the topic's
   // max.message.bytes, Kafka's mapping of MESSAGE_TOO_LARGE). From the
   // log: KAFKA_STORAGE_ERROR (the append or its sync failed: nothing was
-  // committed), UNKNOWN_TOPIC_OR_PARTITION after the broker closed.
+  // committed), UNKNOWN_TOPIC_OR_PARTITION after the broker closed;
+  // COORDINATOR_NOT_AVAILABLE when someone else created the topic since
+  // Open() with fewer partitions than partition_count().
   [[nodiscard]] absl::Status CommitOffsets(
       std::string_view group, const std::map<TopicPartition, OffsetAndMetadata>& offsets,
       int64_t now_ms);

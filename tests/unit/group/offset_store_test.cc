@@ -762,5 +762,33 @@ TEST_CASE("concurrent commits from several threads all land and agree with a rep
   CHECK(env.store->FetchOffsets("shared") == live);
 }
 
+TEST_CASE("deletions racing commits leave a cache that agrees with a replay") {
+  Env env;
+  env.Open();
+  constexpr int kRounds = 60;
+  std::atomic<int> failures{0};
+  std::thread committer([&] {
+    for (int i = 0; i < kRounds; ++i) {
+      if (!env.store->CommitOffsets("g", {{{"t", i % 3}, At(i)}, {{"u", 0}, At(i)}}, i).ok()) {
+        ++failures;
+      }
+    }
+  });
+  std::thread deleter([&] {
+    const std::vector<TopicPartition> some{{"t", 0}, {"u", 0}};
+    for (int i = 0; i < kRounds; ++i) {
+      if (!(i % 2 == 0 ? env.store->DeleteOffsets("g", some) : env.store->DeleteGroup("g")).ok()) {
+        ++failures;
+      }
+    }
+  });
+  committer.join();
+  deleter.join();
+  CHECK(failures == 0);
+  const auto live = env.store->FetchOffsets("g");
+  env.Reopen();
+  CHECK(env.store->FetchOffsets("g") == live);
+}
+
 }  // namespace
 }  // namespace evlog
