@@ -1,10 +1,12 @@
 #include "evlog/group/offset_commit_record.h"
 
+#include <cstring>
 #include <string_view>
 #include <type_traits>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "evlog/check.h"
 #include "evlog/status.h"
 
 namespace evlog {
@@ -13,27 +15,33 @@ namespace fmt = consumer_offsets_format;
 
 namespace {
 
+// Writes into a vector sized once, up front, to the exact encoded size.
 class Writer {
  public:
-  explicit Writer(size_t capacity) { out_.reserve(capacity); }
+  explicit Writer(size_t size) : out_(size), p_(out_.data()) {}
   template <typename T>
   void Int(T v) {
     using U = std::make_unsigned_t<T>;
     const U u = static_cast<U>(v);
-    for (int shift = 8 * (static_cast<int>(sizeof(T)) - 1); shift >= 0; shift -= 8) {
-      out_.push_back(static_cast<std::byte>((u >> shift) & 0xFF));
+    for (size_t i = 0; i < sizeof(T); ++i) {
+      p_[i] = static_cast<std::byte>((u >> (8 * (sizeof(T) - 1 - i))) & 0xFF);
     }
+    p_ += sizeof(T);
   }
   // REQUIRES: s.size() <= kMaxStringBytes (checked by the callers).
   void String(std::string_view s) {
     Int(static_cast<int16_t>(s.size()));
-    const ByteView bytes = AsBytes(s);
-    out_.insert(out_.end(), bytes.begin(), bytes.end());
+    if (!s.empty()) std::memcpy(p_, s.data(), s.size());
+    p_ += s.size();
   }
-  std::vector<std::byte> Take() && { return std::move(out_); }
+  std::vector<std::byte> Take() && {
+    EVLOG_CHECK(p_ == out_.data() + out_.size());
+    return std::move(out_);
+  }
 
  private:
   std::vector<std::byte> out_;
+  std::byte* p_;
 };
 
 // Bounds-checked big-endian reads; each returns false, consuming nothing,
@@ -132,7 +140,9 @@ absl::StatusOr<std::vector<std::byte>> EncodeOffsetCommitValue(const OffsetCommi
   if (value.metadata.size() > fmt::kMaxStringBytes) {
     return TooLong("offset metadata", value.metadata.size());
   }
-  Writer out(fmt::kValueV3FixedBytes + 8 + value.metadata.size());
+  const size_t size =
+      2 + 8 + (version >= 3 ? 4 : 0) + 2 + value.metadata.size() + 8 + (version == 1 ? 8 : 0);
+  Writer out(size);
   out.Int(version);
   out.Int(value.offset.value());
   if (version >= 3) out.Int(value.leader_epoch.value());
