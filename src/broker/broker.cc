@@ -5,6 +5,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "evlog/check.h"
 #include "evlog/io/posix_file_system.h"
 #include "evlog/record/record_batch.h"
 #include "evlog/record/record_batch_builder.h"
@@ -545,7 +546,37 @@ BrokerMetrics Broker::metrics() const {
   return m;
 }
 
+absl::Status Broker::ServiceSlot(
+    std::string_view name,
+    const std::function<absl::StatusOr<std::shared_ptr<BrokerService>>()>& create,
+    std::shared_ptr<BrokerService>& out) {
+  std::lock_guard lock(services_mu_);
+  if (services_closed_) return absl::FailedPreconditionError("the broker is closed");
+  for (const auto& [service_name, service] : services_) {
+    if (service_name == name) {
+      out = service;
+      return absl::OkStatus();
+    }
+  }
+  absl::StatusOr<std::shared_ptr<BrokerService>> made = create();
+  if (!made.ok()) return made.status();
+  EVLOG_CHECK(*made != nullptr);
+  services_.emplace_back(std::string(name), *made);
+  out = *std::move(made);
+  return absl::OkStatus();
+}
+
 absl::Status Broker::Close() {
+  // Services first: they write to partitions (offset commits) and run
+  // tasks on the executor.
+  std::vector<std::pair<std::string, std::shared_ptr<BrokerService>>> services;
+  {
+    std::lock_guard lock(services_mu_);
+    services_closed_ = true;
+    services.swap(services_);
+  }
+  for (auto it = services.rbegin(); it != services.rend(); ++it) it->second->Shutdown();
+  services.clear();
   if (tasks_ != nullptr) tasks_->Close();
   std::lock_guard lock(mu_);
   if (closed_) return absl::OkStatus();

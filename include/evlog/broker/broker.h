@@ -20,12 +20,20 @@
 // tasks on the executor from the options; the broker starts no thread of
 // its own (without an executor it creates a one-thread pool).
 //
+// Coordinators of the layers above (the group coordinator, later the
+// transaction coordinator) are services of the broker: one of each kind per
+// broker, made on first use (Service<S>()), shut down by Close() before the
+// partitions they write to. The broker knows them only through
+// BrokerService, so that it depends on no layer above it.
+//
 // Thread-safety: every method is thread-safe. Admin calls (create, delete,
 // grow) are serialised; the produce and fetch paths go to the partitions
 // directly and do not take the broker's lock.
 #pragma once
 
+#include <concepts>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -93,6 +101,16 @@ struct BrokerMetrics {
   std::vector<PartitionMetrics> partitions;
 };
 
+// A component a higher layer runs on a broker (see Service<S>()). S names
+// itself with `static constexpr std::string_view kServiceName`.
+class BrokerService {
+ public:
+  virtual ~BrokerService() = default;
+  // Stops the service: its background work ends and its calls fail from
+  // now on. Called once, by Broker::Close(), before the partitions close.
+  virtual void Shutdown() = 0;
+};
+
 class Broker {
  public:
   // Opens (or creates) the broker in options.data_dir, restoring every
@@ -153,6 +171,27 @@ class Broker {
 
   [[nodiscard]] BrokerMetrics metrics() const;
 
+  // The broker's service of type S: the one made earlier, or a new one from
+  // `create()` (called at most once per broker and kind, under the broker's
+  // services lock: it must not ask for another service). Errors:
+  // FailedPrecondition after Close(); those of `create`.
+  template <typename S>
+  requires std::derived_from<S, BrokerService>
+  [[nodiscard]] absl::StatusOr<std::shared_ptr<S>> Service(
+      const std::function<absl::StatusOr<std::shared_ptr<S>>()>& create) {
+    std::shared_ptr<BrokerService> service;
+    absl::Status status = ServiceSlot(
+        S::kServiceName,
+        [&]() -> absl::StatusOr<std::shared_ptr<BrokerService>> {
+          absl::StatusOr<std::shared_ptr<S>> made = create();
+          if (!made.ok()) return made.status();
+          return std::shared_ptr<BrokerService>(*std::move(made));
+        },
+        service);
+    if (!status.ok()) return status;
+    return std::static_pointer_cast<S>(std::move(service));
+  }
+
   FileSystem& file_system() const { return *fs_; }
   Clock& clock() const { return *clock_; }
   Executor& executor() const { return *executor_; }
@@ -181,6 +220,10 @@ class Broker {
   // The topics now, so partition work runs without the broker's lock.
   std::vector<std::shared_ptr<Topic>> SnapshotTopics() const;
   void Log(LogLevel level, std::string_view message) const;
+  absl::Status ServiceSlot(
+      std::string_view name,
+      const std::function<absl::StatusOr<std::shared_ptr<BrokerService>>()>& create,
+      std::shared_ptr<BrokerService>& out);
 
   BrokerOptions options_;
   std::unique_ptr<FileSystem> owned_fs_;
@@ -195,6 +238,12 @@ class Broker {
   bool closed_ = false;
   std::unique_ptr<PartitionLog> metadata_log_;
   std::map<std::string, std::shared_ptr<Topic>, std::less<>> topics_;
+
+  // Not mu_: a service's creation may call the broker's admin methods.
+  std::mutex services_mu_;
+  bool services_closed_ = false;
+  // In creation order; shut down in reverse.
+  std::vector<std::pair<std::string, std::shared_ptr<BrokerService>>> services_;
 };
 
 }  // namespace evlog
