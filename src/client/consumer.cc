@@ -51,13 +51,6 @@ std::vector<OwnedRecord> ConsumerRecords::ToOwned() const {
   return out;
 }
 
-struct Consumer::PartitionState {
-  TopicPartition tp;
-  std::shared_ptr<Partition> partition;
-  std::optional<Offset> position;
-  std::vector<std::byte> buffer;
-};
-
 absl::StatusOr<std::unique_ptr<Consumer>> Consumer::Create(Broker& broker,
                                                            ConsumerOptions options) {
   auto bad = [](std::string_view what) { return MakeError(ErrorCode::kInvalidConfig, what); };
@@ -65,13 +58,28 @@ absl::StatusOr<std::unique_ptr<Consumer>> Consumer::Create(Broker& broker,
   if (options.fetch_max_bytes < 1) return bad("fetch_max_bytes must be >= 1");
   if (options.max_partition_fetch_bytes < 1) return bad("max_partition_fetch_bytes must be >= 1");
   if (options.poll_spin_us < 0) return bad("poll_spin_us must be >= 0");
-  return std::unique_ptr<Consumer>(new Consumer(broker, std::move(options)));
+  if (!options.group_id.empty()) {
+    if (options.session_timeout_ms < 1) return bad("session_timeout_ms must be >= 1");
+    if (options.heartbeat_interval_ms < 1 ||
+        options.heartbeat_interval_ms >= options.session_timeout_ms) {
+      return bad("heartbeat_interval_ms must be >= 1 and below session_timeout_ms");
+    }
+    if (options.max_poll_interval_ms < 1) return bad("max_poll_interval_ms must be >= 1");
+    if (options.auto_commit_interval_ms < 1) return bad("auto_commit_interval_ms must be >= 1");
+    if (options.retry_backoff_ms < 0) return bad("retry_backoff_ms must be >= 0");
+    if (options.partition_assignment_strategy.empty()) {
+      return bad("partition_assignment_strategy needs at least one assignor");
+    }
+    if (options.group_instance_id.has_value() && options.group_instance_id->empty()) {
+      return bad("group_instance_id must not be empty when set");
+    }
+  } else if (options.group_instance_id.has_value()) {
+    return bad("group_instance_id needs group_id");
+  }
+  std::unique_ptr<Consumer> consumer(new Consumer(broker, std::move(options)));
+  if (!consumer->options_.group_id.empty()) EVLOG_RETURN_IF_ERROR(consumer->CreateMembership());
+  return consumer;
 }
-
-Consumer::Consumer(Broker& broker, ConsumerOptions options)
-    : broker_(broker), options_(std::move(options)) {}
-
-Consumer::~Consumer() { (void)Close(); }
 
 Consumer::PartitionState* Consumer::Find(const TopicPartition& tp) const {
   for (const auto& s : assigned_) {
@@ -82,6 +90,13 @@ Consumer::PartitionState* Consumer::Find(const TopicPartition& tp) const {
 
 absl::Status Consumer::Assign(const std::vector<TopicPartition>& partitions) {
   if (closed_) return absl::FailedPreconditionError("the consumer is closed");
+  if (group_ != nullptr && !Subscription().empty()) {
+    return absl::FailedPreconditionError("the consumer is subscribed: Unsubscribe before Assign");
+  }
+  return SetAssignment(partitions);
+}
+
+absl::Status Consumer::SetAssignment(const std::vector<TopicPartition>& partitions) {
   std::set<TopicPartition> wanted(partitions.begin(), partitions.end());
   std::vector<std::unique_ptr<PartitionState>> next;
   for (const TopicPartition& tp : wanted) {
@@ -311,6 +326,13 @@ bool Consumer::HasData() const {
 
 absl::StatusOr<ConsumerRecords> Consumer::Poll(int64_t timeout_ms) {
   if (closed_) return absl::FailedPreconditionError("the consumer is closed");
+  GroupPollStarted();
+  absl::StatusOr<ConsumerRecords> records = PollOnce(timeout_ms);
+  GroupPollEnded();
+  return records;
+}
+
+absl::StatusOr<ConsumerRecords> Consumer::PollOnce(int64_t timeout_ms) {
   ++polls_;
   records_.clear();
   decompression_buffers_used_ = 0;
@@ -324,6 +346,7 @@ absl::StatusOr<ConsumerRecords> Consumer::Poll(int64_t timeout_ms) {
       std::min(deadline_ns, SteadyNowNs() + options_.poll_spin_us * 1'000);
   while (true) {
     if (wakeup_.exchange(false)) return absl::CancelledError("Wakeup() was called");
+    if (group_ != nullptr) EVLOG_RETURN_IF_ERROR(PollGroup());
     EVLOG_RETURN_IF_ERROR(FetchAll());
     if (!records_.empty()) break;
     if (SteadyNowNs() >= deadline_ns) break;
@@ -333,7 +356,11 @@ absl::StatusOr<ConsumerRecords> Consumer::Poll(int64_t timeout_ms) {
       waiter_.Cancel();
       continue;
     }
-    waiter_.Wait(ticket, deadline_ns);
+    int64_t wait_until_ns = deadline_ns;
+    if (const int64_t budget_ms = GroupWaitBudgetMs(); budget_ms >= 0) {
+      wait_until_ns = std::min(wait_until_ns, SteadyNowNs() + budget_ms * 1'000'000);
+    }
+    waiter_.Wait(ticket, wait_until_ns);
   }
   records_consumed_ += records_.size();
   return ConsumerRecords(records_);
@@ -346,6 +373,7 @@ void Consumer::Wakeup() {
 
 absl::Status Consumer::Close() {
   if (closed_) return absl::OkStatus();
+  if (group_ != nullptr) CloseGroup();
   closed_ = true;
   for (const auto& s : assigned_) s->partition->RemoveWaiter(&waiter_);
   assigned_.clear();

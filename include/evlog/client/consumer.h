@@ -8,13 +8,36 @@
 //     for (const evlog::ConsumerRecord& r : records) handle(r.partition, r.offset, r.value);
 //   }
 //
-// Partitions are assigned by the application here (Kafka's assign());
-// consumer groups, which assign them automatically, build on this
-// (evlog/group/). Each assigned partition has a position, the offset of
-// the next record to return. A new assignment has none: the first Poll or
-// Position sets it by auto_offset_reset (no committed offsets without a
-// group), as does a position found out of range (below the log start after
-// retention, or past the end after a Seek there).
+// Partitions are assigned by the application (Assign, Kafka's assign()) or
+// by a consumer group (Subscribe, with options.group_id set): the group's
+// members share the subscribed topics' partitions, each partition read by
+// one member, and rebalance when members come and go or partitions are
+// added (evlog/group/group_coordinator.h runs the group on the broker).
+//
+//   evlog::ConsumerOptions options;
+//   options.group_id = "billing";
+//   EVLOG_ASSIGN_OR_RETURN(auto consumer, evlog::Consumer::Create(*broker, options));
+//   EVLOG_RETURN_IF_ERROR(consumer->Subscribe({"orders"}));
+//   while (running) {
+//     EVLOG_ASSIGN_OR_RETURN(evlog::ConsumerRecords records, consumer->Poll(100));
+//     for (const evlog::ConsumerRecord& r : records) handle(r);
+//   }  // offsets are committed every auto_commit_interval_ms, and by Close()
+//
+// Rebalancing is incremental and cooperative by default (KIP-429, with
+// the cooperative-sticky assignor): a rebalance takes from a member only
+// the partitions that move, and the member keeps reading all the others
+// while it runs. With only eager assignors (range, roundrobin, sticky),
+// every member gives up everything first, as Kafka's classic rebalance.
+// Membership runs inside Poll: join and sync requests are sent and their
+// answers taken there, and the listener is called there (on the polling
+// thread); heartbeats go from a task on the broker's executor, which also
+// makes a member that has not called Poll for max_poll_interval_ms leave.
+//
+// Each assigned partition has a position, the offset of the next record
+// to return. A new assignment has none: the first Poll or Position sets it
+// from the group's committed offset, or when there is none by
+// auto_offset_reset, as does a position found out of range (below the log
+// start after retention, or past the end after a Seek there).
 //
 // Poll reads in place: each partition's batches are read (pread) into a
 // buffer the consumer reuses, and the ConsumerRecords point into it —
@@ -38,10 +61,13 @@
 #include <utility>
 #include <vector>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "evlog/broker/broker.h"
 #include "evlog/bytes.h"
+#include "evlog/group/assignor.h"
+#include "evlog/group/offset_store.h"
 #include "evlog/partition/partition.h"
 #include "evlog/record/record.h"
 #include "evlog/record/record_format.h"
@@ -69,9 +95,76 @@ struct ConsumerOptions {
   bool check_crcs = true;
   // Spin this long looking for data before parking (0: park at once).
   int64_t poll_spin_us = 0;
-  // Shown in metrics.
+  // Shown in metrics; the prefix of the group member id.
   std::string client_id = "evlog-consumer";
+
+  // Consumer groups. The group (Kafka group.id): needed by Subscribe and
+  // the commit calls; with Assign it only names where offsets go.
+  std::string group_id;
+  // Static membership (KIP-345, group.instance.id): a consumer restarting
+  // with the same id within session_timeout_ms gets its partitions back
+  // without a rebalance. Two live consumers with one id: the older one is
+  // fenced (its Poll fails with FENCED_INSTANCE_ID). Close() does not leave
+  // the group, so that a restart does not rebalance.
+  std::optional<std::string> group_instance_id;
+  // A member that sends no heartbeat for this long is removed from the
+  // group (session.timeout.ms); heartbeats go every heartbeat_interval_ms.
+  int64_t session_timeout_ms = 45'000;
+  int64_t heartbeat_interval_ms = 3'000;
+  // A member that does not call Poll for this long leaves the group, and
+  // its partitions go to others (max.poll.interval.ms); it is also how long
+  // a rebalance waits for members to rejoin.
+  int64_t max_poll_interval_ms = 300'000;
+  // The assignors this member supports, most preferred first (Kafka
+  // partition.assignment.strategy); the group uses one all members list.
+  // Cooperative rebalancing when every one of them supports it.
+  std::vector<AnyAssignor> partition_assignment_strategy = {AnyAssignor()};
+  // Commit the positions of the assigned partitions every
+  // auto_commit_interval_ms (checked in Poll), before partitions are
+  // revoked, and at Close (enable.auto.commit).
+  bool enable_auto_commit = true;
+  int64_t auto_commit_interval_ms = 5'000;
+  // Wait before retrying a join the coordinator could not take.
+  int64_t retry_backoff_ms = 100;
 };
+
+// Told of assignment changes, on the thread that calls Poll (Kafka
+// ConsumerRebalanceListener). The consumer may be called from these
+// methods (e.g. CommitSync in OnPartitionsRevoked), except Poll and Close.
+struct JoinGroupResponse;  // evlog/group/group_coordinator.h
+struct SyncGroupResponse;
+
+class ConsumerRebalanceListener {
+ public:
+  virtual ~ConsumerRebalanceListener() = default;
+  // `partitions` are being taken away (still assigned during the call):
+  // commit what was processed of them. Cooperative rebalancing passes only
+  // those that move; it is not called when none do.
+  virtual void OnPartitionsRevoked(const std::vector<TopicPartition>& partitions) = 0;
+  // `partitions` were added (cooperative: only the new ones; may be empty).
+  // Their positions come from the committed offsets unless Seek is called
+  // here.
+  virtual void OnPartitionsAssigned(const std::vector<TopicPartition>& partitions) = 0;
+  // `partitions` were lost: another member may already own them (the
+  // session timed out, or the member was fenced), so committing them now
+  // would fail. Default: OnPartitionsRevoked.
+  virtual void OnPartitionsLost(const std::vector<TopicPartition>& partitions) {
+    OnPartitionsRevoked(partitions);
+  }
+};
+
+// The group membership of a consumer, for a transactional producer's
+// SendOffsetsToTransaction (Kafka ConsumerGroupMetadata).
+struct ConsumerGroupMetadata {
+  std::string group_id;
+  Generation generation{-1};
+  std::string member_id;
+  std::optional<std::string> group_instance_id;
+};
+
+// The outcome of CommitAsync, given to its callback.
+using OffsetCommitCallback = absl::AnyInvocable<void(
+    const std::map<TopicPartition, OffsetAndMetadata>& offsets, const absl::Status& status)>;
 
 // A record as a copy the application owns.
 struct OwnedRecord {
@@ -146,6 +239,8 @@ struct ConsumerMetrics {
 
 class Consumer {
  public:
+  struct Membership;  // consumer_group.cc
+
   // A consumer of `broker`'s topics; `broker` must outlive it. Errors:
   // INVALID_CONFIG naming a bad option.
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<Consumer>> Create(
@@ -158,8 +253,51 @@ class Consumer {
   // Replaces the assignment with `partitions` (duplicates are ignored).
   // Partitions kept from the previous assignment keep their positions.
   // Errors: UNKNOWN_TOPIC_OR_PARTITION for an unknown topic or partition,
-  // INVALID_TOPIC_EXCEPTION; on error the assignment is unchanged.
+  // INVALID_TOPIC_EXCEPTION; FailedPrecondition while subscribed; on error
+  // the assignment is unchanged.
   [[nodiscard]] absl::Status Assign(const std::vector<TopicPartition>& partitions);
+
+  // Joins the group (options.group_id) for `topics`, replacing an earlier
+  // subscription; the assignment follows from the next Polls. Topics that
+  // do not exist yet are assigned once created. `listener` (optional) must
+  // outlive the subscription. Errors: INVALID_GROUP_ID (no group_id);
+  // INVALID_TOPIC_EXCEPTION; FailedPrecondition after Assign (Unsubscribe
+  // or Assign({}) first) or Close.
+  [[nodiscard]] absl::Status Subscribe(const std::vector<std::string>& topics,
+                                       ConsumerRebalanceListener* listener = nullptr);
+  // As Subscribe, for every topic whose whole name matches the ECMAScript
+  // regular expression `pattern` (Java Pattern.matches), now and as topics
+  // are created or deleted. Internal topics (`__consumer_offsets`, ...)
+  // are left out. Errors: INVALID_REQUEST for a bad pattern; as Subscribe.
+  [[nodiscard]] absl::Status SubscribePattern(std::string_view pattern,
+                                              ConsumerRebalanceListener* listener = nullptr);
+  // Revokes the assignment (committing first with auto-commit), leaves the
+  // group and forgets the subscription. No-op when not subscribed.
+  [[nodiscard]] absl::Status Unsubscribe();
+  // The subscribed topics (matching ones for a pattern), sorted.
+  [[nodiscard]] std::vector<std::string> Subscription() const;
+
+  // Commits offsets for the group and waits until they are durable:
+  // `offsets`, or (no argument) the positions of every assigned partition
+  // — the offsets after the records Poll has returned. Errors: INVALID_GROUP_ID
+  // (no group_id); REBALANCE_IN_PROGRESS, ILLEGAL_GENERATION,
+  // UNKNOWN_MEMBER_ID, FENCED_INSTANCE_ID (the member is not, or no longer,
+  // the owner: a rebalance will follow); the coordinator's and store's.
+  // Also runs the callbacks of finished CommitAsync calls.
+  [[nodiscard]] absl::Status CommitSync();
+  [[nodiscard]] absl::Status CommitSync(const std::map<TopicPartition, OffsetAndMetadata>& offsets);
+  // As CommitSync, without waiting: commits run in order on the broker's
+  // executor, and `callback` runs in a later Poll, CommitSync or Close on
+  // this thread.
+  void CommitAsync(OffsetCommitCallback callback = nullptr);
+  void CommitAsync(std::map<TopicPartition, OffsetAndMetadata> offsets,
+                   OffsetCommitCallback callback = nullptr);
+  // The group's committed offsets of `partitions` (absent: none
+  // committed). Errors: INVALID_GROUP_ID (no group_id).
+  [[nodiscard]] absl::StatusOr<std::map<TopicPartition, OffsetAndMetadata>> Committed(
+      const std::vector<TopicPartition>& partitions) const;
+  // The member's group id, generation and member id now.
+  [[nodiscard]] ConsumerGroupMetadata GroupMetadata() const;
   // Sorted.
   [[nodiscard]] std::vector<TopicPartition> Assignment() const;
 
@@ -200,15 +338,48 @@ class Consumer {
   // Makes a blocked (or the next) Poll return Cancelled. Any thread.
   void Wakeup();
 
-  // Unassigns everything. Idempotent.
+  // Commits (auto-commit), revokes the assignment (listener), leaves the
+  // group (not a static member) and unassigns everything. Waits for
+  // pending CommitAsync calls and runs their callbacks. Idempotent.
   [[nodiscard]] absl::Status Close();
 
   [[nodiscard]] ConsumerMetrics metrics() const;
 
  private:
-  struct PartitionState;
+  struct PartitionState {
+    TopicPartition tp;
+    std::shared_ptr<Partition> partition;
+    std::optional<Offset> position;
+    std::vector<std::byte> buffer;
+  };
 
   Consumer(Broker& broker, ConsumerOptions options);
+  // Replaces the assignment (Assign without the subscription check).
+  absl::Status SetAssignment(const std::vector<TopicPartition>& partitions);
+  // Group membership, consumer_group.cc. Called by Poll: sends and takes
+  // the answers of joins and syncs, applies assignments, auto-commits.
+  absl::Status PollGroup();
+  absl::Status StartSubscription(ConsumerRebalanceListener* listener);
+  absl::Status StartJoin();
+  absl::Status OnJoinResponse(JoinGroupResponse response);
+  absl::Status OnSyncResponse(SyncGroupResponse response);
+  absl::Status ApplyGroupAssignment(std::vector<TopicPartition> assigned);
+  void LoseAssignment(std::string_view why);
+  void RevokeAll();
+  absl::Status LeaveGroup();
+  absl::Status RefreshSubscription(bool& changed);
+  bool PartitionCountsChanged() const;
+  std::map<TopicPartition, OffsetAndMetadata> ConsumedOffsets() const;
+  absl::Status CommitNow(const std::map<TopicPartition, OffsetAndMetadata>& offsets);
+  void MaybeAutoCommit(bool force);
+  void RunCommitCallbacks();
+  // How long Poll may park before group work is due (ms), or -1.
+  int64_t GroupWaitBudgetMs() const;
+  void CloseGroup();
+  void GroupLog(std::string_view message) const;
+  absl::Status CreateMembership();
+  void GroupPollStarted();
+  void GroupPollEnded();
   PartitionState* Find(const TopicPartition& partition) const;
   // The states of `partitions` (empty: every assigned one); FailedPrecondition
   // when one is not assigned.
@@ -218,6 +389,7 @@ class Consumer {
   // Reads from one partition into records_; returns the bytes read.
   absl::StatusOr<size_t> FetchFrom(PartitionState& state, size_t max_bytes);
   absl::Status FetchAll();
+  absl::StatusOr<ConsumerRecords> PollOnce(int64_t timeout_ms);
   bool HasData() const;
 
   Broker& broker_;
@@ -232,6 +404,8 @@ class Consumer {
   DataWaiter waiter_;
   std::atomic<bool> wakeup_{false};
   bool closed_ = false;
+  // Set with options_.group_id.
+  std::unique_ptr<Membership> group_;
 
   uint64_t polls_ = 0;
   uint64_t records_consumed_ = 0;
