@@ -1,6 +1,7 @@
 // Consumer groups from the application's side: Subscribe, rebalances,
 // commits, static membership, and the rules of the design brief.
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -844,6 +845,143 @@ TEST_CASE("Property: with crashes and stalls every record is still read at least
     CHECK(sim.events["crash"] + sim.events["stall"] >= 2);
     CHECK(static_cast<int>(sim.consumed.size()) == sim.produced);
   }
+}
+
+}  // namespace
+}  // namespace evlog
+
+namespace evlog {
+namespace {
+
+TEST_CASE("With auto_offset_reset none a group member without a committed offset fails to poll",
+          "[consumer_group]") {
+  GroupEnv env;
+  env.CreateTopic("t", 1);
+  env.Produce("t", 1, 5);
+  ConsumerOptions o = env.Options();
+  o.auto_offset_reset = OffsetResetPolicy::kNone;
+  auto c = env.MakeConsumer(o);
+  REQUIRE(c->Subscribe({"t"}).ok());
+  absl::Status status;
+  for (int i = 0; i < 100 && status.ok(); ++i) status = c->Poll(10).status();
+  CHECK(HasErrorCode(status, ErrorCode::kOffsetOutOfRange));
+  // With a committed offset it starts there.
+  REQUIRE(c->Close().ok());
+  auto admin = GroupCoordinator::ForBroker(*env.broker).value();
+  OffsetCommitRequest commit;
+  commit.group_id = "g";
+  commit.offsets[{"t", 0}] = OffsetAndMetadata{Offset(2), kNoLeaderEpoch, ""};
+  REQUIRE(admin->CommitOffsets(commit).ok());
+  auto again = env.MakeConsumer(o);
+  REQUIRE(again->Subscribe({"t"}).ok());
+  std::vector<std::vector<OwnedRecord>> got;
+  REQUIRE(PollUntil({again.get()}, got, [&] { return Total(got) == 3; }));
+  CHECK(got[0].front().offset == Offset(2));
+}
+
+// One thread per member, a producer thread, a member joining and one
+// leaving while records flow. Each member commits after every poll and
+// when partitions are revoked, and leaves only once a commit went through:
+// every record is read exactly once.
+TEST_CASE("Members on their own threads read every record exactly once through joins and leaves",
+          "[consumer_group]") {
+  GroupEnv env;
+  env.CreateTopic("t", 6);
+  constexpr int kRecords = 3'000;
+  struct Worker : ConsumerRebalanceListener {
+    std::unique_ptr<Consumer> consumer;
+    std::vector<std::string> values;
+    std::atomic<bool> stop{false};
+    bool leaving = false;
+    std::thread thread;
+    void OnPartitionsRevoked(const std::vector<TopicPartition>&) override {
+      const absl::Status s = consumer->CommitSync();
+      if (!leaving && !s.ok()) failures.push_back(s.ToString());
+    }
+    void OnPartitionsAssigned(const std::vector<TopicPartition>&) override {}
+    std::vector<std::string> failures;
+    void Run() {
+      while (!stop.load()) {
+        auto records = consumer->Poll(5);
+        if (!records.ok()) {
+          failures.push_back(records.status().ToString());
+          return;
+        }
+        for (const auto& r : *records) values.emplace_back(*r.value_string());
+        if (!records->empty()) (void)consumer->CommitSync();
+      }
+      // Leave only after a commit of everything read went through.
+      leaving = true;
+      for (int i = 0; i < 1000; ++i) {
+        if (consumer->CommitSync().ok()) break;
+        auto records = consumer->Poll(5);
+        if (records.ok()) {
+          for (const auto& r : *records) values.emplace_back(*r.value_string());
+        }
+      }
+      if (!consumer->Close().ok()) failures.push_back("close failed");
+    }
+  };
+  auto start = [&](Worker& w) {
+    w.consumer = env.MakeConsumer(env.Options());
+    REQUIRE(w.consumer->Subscribe({"t"}, &w).ok());
+    w.thread = std::thread([&w] { w.Run(); });
+  };
+  std::vector<std::unique_ptr<Worker>> workers;
+  for (int i = 0; i < 3; ++i) {
+    workers.push_back(std::make_unique<Worker>());
+    start(*workers.back());
+  }
+  // Catch's assertions are not thread-safe: the threads only count.
+  std::atomic<int> produce_errors{0};
+  auto p = env.MakeProducer();
+  std::thread producer([&] {
+    for (int i = 0; i < kRecords; ++i) {
+      const std::string value = "r" + std::to_string(i);
+      if (!p->Send(ProducerRecord("t", value, value), {}).ok()) ++produce_errors;
+      if (i % 100 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    if (!p->Flush().ok()) ++produce_errors;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  workers.push_back(std::make_unique<Worker>());
+  start(*workers.back());
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  workers[0]->stop = true;
+  workers[0]->thread.join();
+  producer.join();
+  REQUIRE(produce_errors.load() == 0);
+  // Wait until everything was read, then stop the rest.
+  auto read = [&] {
+    size_t n = 0;
+    for (auto& w : workers) n += w->values.size();
+    return n;
+  };
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < deadline) {
+    // values are only read here after the workers stop; until then, poll
+    // the committed offsets instead.
+    auto d = DescribeConsumerGroup(*env.broker, "g");
+    REQUIRE(d.ok());
+    int64_t lag = 0;
+    for (const auto& p : d->partitions) lag += p.lag.value_or(p.log_end.value());
+    if (d->partitions.size() == 6 && lag == 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  for (size_t i = 1; i < workers.size(); ++i) {
+    workers[i]->stop = true;
+    workers[i]->thread.join();
+  }
+  std::map<std::string, int> seen;
+  for (auto& w : workers) {
+    for (const std::string& f : w->failures) FAIL_CHECK(f);
+    for (const std::string& v : w->values) ++seen[v];
+  }
+  CHECK(read() >= static_cast<size_t>(kRecords));
+  CHECK(seen.size() == static_cast<size_t>(kRecords));
+  int duplicates = 0;
+  for (const auto& [v, n] : seen) duplicates += n - 1;
+  CHECK(duplicates == 0);
 }
 
 }  // namespace
