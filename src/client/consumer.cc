@@ -90,7 +90,7 @@ Consumer::PartitionState* Consumer::Find(const TopicPartition& tp) const {
 
 absl::Status Consumer::Assign(const std::vector<TopicPartition>& partitions) {
   if (closed_) return absl::FailedPreconditionError("the consumer is closed");
-  if (group_ != nullptr && !Subscription().empty()) {
+  if (Subscribed()) {
     return absl::FailedPreconditionError("the consumer is subscribed: Unsubscribe before Assign");
   }
   return SetAssignment(partitions);

@@ -256,6 +256,8 @@ absl::Status Consumer::SubscribePattern(std::string_view pattern,
   return StartSubscription(listener);
 }
 
+bool Consumer::Subscribed() const { return group_ != nullptr && group_->subscribed; }
+
 std::vector<std::string> Consumer::Subscription() const {
   if (group_ == nullptr || !group_->subscribed) return {};
   return group_->topics;
@@ -298,13 +300,15 @@ bool Consumer::PartitionCountsChanged() const {
 absl::Status Consumer::StartJoin() {
   Membership& g = *group_;
   if (options_.enable_auto_commit) MaybeAutoCommit(/*force=*/true);
-  if (!g.cooperative) RevokeAll();  // eager: give everything up first
   ConsumerSubscription subscription;
   subscription.topics = g.topics;
-  if (g.cooperative) {
-    subscription.owned_partitions = Assignment();
-    subscription.generation = g.generation;
-  }
+  // What it owns, so that sticky assignors keep it here. An eager member
+  // gives everything up first (below) but still names what it had, as
+  // Kafka's eager StickyAssignor does through its user data (and reads
+  // from owned_partitions when a member sends none).
+  subscription.owned_partitions = Assignment();
+  if (!subscription.owned_partitions.empty()) subscription.generation = g.generation;
+  if (!g.cooperative) RevokeAll();  // eager: give everything up first
   JoinGroupRequest request;
   request.group_id = options_.group_id;
   request.member_id = g.member_id;
@@ -719,6 +723,13 @@ absl::Status Consumer::CommitNow(const std::map<TopicPartition, OffsetAndMetadat
   }
   Membership& g = *group_;
   if (offsets.empty()) return absl::OkStatus();
+  // Earlier CommitAsync calls first: a commit must not be overtaken by an
+  // older one, which would move the committed offset back.
+  {
+    std::unique_lock lock(g.channel->mu);
+    g.channel->commits_cv.wait(
+        lock, [&] { return g.channel->commit_queue.empty() && !g.channel->commit_running; });
+  }
   OffsetCommitRequest request;
   request.group_id = options_.group_id;
   if (g.subscribed) {
@@ -744,12 +755,30 @@ void Consumer::MaybeAutoCommit(bool force) {
     it = last != g.last_committed.end() && last->second == it->second.offset ? offsets.erase(it)
                                                                              : std::next(it);
   }
-  if (absl::Status s = CommitNow(offsets); !s.ok()) {
+  if (offsets.empty()) return;
+  auto failed = [this](const std::map<TopicPartition, OffsetAndMetadata>& offsets,
+                       const absl::Status& s) {
     // As Kafka's auto-commit: logged, and the next one tries again.
     broker_.log_sink().Log(
         LogLevel::kWarning, "consumer",
         absl::StrCat(options_.client_id, ": auto-commit failed: ", s.ToString()));
+    for (const auto& [tp, o] : offsets) {
+      auto last = group_->last_committed.find(tp);
+      if (last != group_->last_committed.end() && last->second == o.offset) {
+        group_->last_committed.erase(last);
+      }
+    }
+  };
+  if (!force) {
+    // On its interval, without waiting (Kafka commits asynchronously here
+    // too): Poll does not wait for an fsync.
+    CommitAsync(std::move(offsets), [failed](const std::map<TopicPartition, OffsetAndMetadata>& o,
+                                             const absl::Status& s) {
+      if (!s.ok()) failed(o, s);
+    });
+    return;
   }
+  if (absl::Status s = CommitNow(offsets); !s.ok()) failed(offsets, s);
 }
 
 absl::Status Consumer::CommitSync() {

@@ -120,8 +120,9 @@ struct ConsumerOptions {
   // Cooperative rebalancing when every one of them supports it.
   std::vector<AnyAssignor> partition_assignment_strategy = {AnyAssignor()};
   // Commit the positions of the assigned partitions every
-  // auto_commit_interval_ms (checked in Poll), before partitions are
-  // revoked, and at Close (enable.auto.commit).
+  // auto_commit_interval_ms (asynchronously, checked in Poll), and
+  // synchronously before partitions are revoked and at Close
+  // (enable.auto.commit).
   bool enable_auto_commit = true;
   int64_t auto_commit_interval_ms = 5'000;
   // Wait before retrying a join the coordinator could not take.
@@ -288,7 +289,8 @@ class Consumer {
   [[nodiscard]] absl::Status CommitSync(const std::map<TopicPartition, OffsetAndMetadata>& offsets);
   // As CommitSync, without waiting: commits run in order on the broker's
   // executor, and `callback` runs in a later Poll, CommitSync or Close on
-  // this thread.
+  // this thread. A later CommitSync (and Close) first waits for them, so
+  // that an older commit never lands after a newer one.
   void CommitAsync(OffsetCommitCallback callback = nullptr);
   void CommitAsync(std::map<TopicPartition, OffsetAndMetadata> offsets,
                    OffsetCommitCallback callback = nullptr);
@@ -377,6 +379,7 @@ class Consumer {
   int64_t GroupWaitBudgetMs() const;
   void CloseGroup();
   void GroupLog(std::string_view message) const;
+  bool Subscribed() const;
   absl::Status CreateMembership();
   void GroupPollStarted();
   void GroupPollEnded();

@@ -465,6 +465,11 @@ TEST_CASE("Subscribe and Assign refuse each other and need a group", "[consumer_
   CHECK(HasErrorCode(c->Subscribe({"bad name!"}), ErrorCode::kInvalidTopicException));
   REQUIRE(c->Unsubscribe().ok());
   CHECK(c->Subscription().empty());
+  // A pattern that matches nothing yet is still a subscription.
+  REQUIRE(c->SubscribePattern("nothing-.*").ok());
+  CHECK(c->Subscription().empty());
+  CHECK(absl::IsFailedPrecondition(c->Assign({{"t", 0}})));
+  REQUIRE(c->Unsubscribe().ok());
   CHECK(c->Assign({{"t", 0}}).ok());
   ConsumerOptions bad = env.Options();
   bad.heartbeat_interval_ms = bad.session_timeout_ms;
