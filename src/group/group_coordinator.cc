@@ -106,6 +106,8 @@ struct GroupCoordinator::Group {
   // The earliest deadline a timer task is scheduled for.
   int64_t timer_at_ms = kNever;
   uint64_t next_join_order = 0;
+  // The last generation whose assignment the leader handed over.
+  Generation assigned_generation{-1};
   // Wall time it last became Empty (for offset expiry); unset when never.
   std::optional<int64_t> empty_since_wall_ms;
 
@@ -606,7 +608,7 @@ void GroupCoordinator::PrepareRebalanceLocked(Group& group, std::string_view rea
       member->awaiting_sync = nullptr;
     }
   }
-  if (group.state == GroupState::kCompletingRebalance || group.state == GroupState::kStable) {
+  if (group.state == GroupState::kCompletingRebalance) {
     for (auto& [id, member] : group.members) member->assignment.clear();
   }
   group.pending_sync.clear();
@@ -866,7 +868,8 @@ void GroupCoordinator::SyncGroup(SyncGroupRequest request, SyncGroupCallback don
                (request.protocol_name && *request.protocol_name != group->protocol_name)) {
       error = MakeError(ErrorCode::kInconsistentGroupProtocol,
                         "the protocol type or name is not the group's");
-    } else if (group->state == GroupState::kPreparingRebalance) {
+    } else if (group->state == GroupState::kPreparingRebalance &&
+               group->assigned_generation != group->generation) {
       error = MakeError(ErrorCode::kRebalanceInProgress,
                         absl::StrCat("group ", group->id, " is rebalancing"));
     }
@@ -884,7 +887,9 @@ void GroupCoordinator::SyncGroup(SyncGroupRequest request, SyncGroupCallback don
       response.assignment = m.assignment;
       return response;
     };
-    if (group->state == GroupState::kStable) {
+    if (group->state == GroupState::kStable || group->state == GroupState::kPreparingRebalance) {
+      // PreparingRebalance: the member is late for an assignment that was
+      // handed out (see the header); it learns of the rebalance next.
       out.push_back([cb = std::move(done), response = answer(member)]() mutable {
         std::move(cb)(std::move(response));
       });
@@ -904,6 +909,7 @@ void GroupCoordinator::SyncGroup(SyncGroupRequest request, SyncGroupCallback don
           m->assignment = given == request.assignments.end() ? std::string() : given->second;
         }
         group->state = GroupState::kStable;
+        group->assigned_generation = group->generation;
         Log(LogLevel::kInfo, absl::StrCat("group ", group->id, " is stable at generation ",
                                           group->generation.value()));
         for (auto& [id, m] : group->members) {

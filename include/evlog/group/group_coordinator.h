@@ -27,6 +27,16 @@
 // Incremental cooperative rebalancing (KIP-429) is the members' business:
 // the coordinator only runs more rounds.
 //
+// One departure from Kafka's coordinator: a SyncGroup that arrives after
+// the group has started the next rebalance, from a member of the current
+// generation whose assignment the leader had already handed over, gets that
+// assignment (Kafka answers REBALANCE_IN_PROGRESS). With KIP-429 the first
+// member told to give partitions up rejoins at once; the members that had
+// not yet fetched their assignment would otherwise rejoin still holding
+// what they were to give up, and each such member costs the group one more
+// round. Any member rejoins anyway (its heartbeat says REBALANCE_IN_PROGRESS),
+// now knowing its assignment, so one join costs KIP-429's two rounds.
+//
 // Static membership (KIP-345): a member with a group_instance_id that
 // joins again after a restart (new member id, same instance id) takes its
 // old place, with its assignment and no rebalance while its metadata is
@@ -185,7 +195,8 @@ struct SyncGroupRequest {
 
 struct SyncGroupResponse {
   // OK, or: UNKNOWN_MEMBER_ID, FENCED_INSTANCE_ID, ILLEGAL_GENERATION,
-  // INCONSISTENT_GROUP_PROTOCOL, REBALANCE_IN_PROGRESS (rejoin),
+  // INCONSISTENT_GROUP_PROTOCOL, REBALANCE_IN_PROGRESS (rejoin; not for a
+  // late member of a generation whose assignment exists, see above),
   // COORDINATOR_NOT_AVAILABLE.
   absl::Status status;
   std::string protocol_type;

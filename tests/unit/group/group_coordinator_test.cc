@@ -547,3 +547,51 @@ TEST_CASE("ForBroker returns one coordinator per broker and refuses options once
 
 }  // namespace
 }  // namespace evlog
+
+namespace evlog {
+namespace {
+
+TEST_CASE("A member late for its assignment gets it even after the next rebalance started",
+          "[group_coordinator]") {
+  Env env;
+  GroupCoordinator& c = *env.coordinator;
+  const JoinGroupResponse first = StableAlone(env);
+  JoinSlot second = Join(c, Request());
+  JoinSlot again = Join(c, Request(first.member_id));
+  const JoinGroupResponse a = **again, b = **second;
+  // The leader hands out generation 2's assignment; b has not asked yet.
+  REQUIRE((*Sync(c, a, {{a.member_id, "A"}, {b.member_id, "B"}}))->status.ok());
+  // A third member starts the next rebalance before b's SyncGroup arrives.
+  JoinSlot third = Join(c, Request());
+  REQUIRE(StateOf(c) == GroupState::kPreparingRebalance);
+  SyncSlot late = Sync(c, b);
+  REQUIRE(late->has_value());
+  REQUIRE((*late)->status.ok());
+  CHECK((*late)->assignment == "B");
+  // It is still told to rejoin.
+  CHECK(HasErrorCode(c.Heartbeat("g", b.member_id, std::nullopt, b.generation),
+                     ErrorCode::kRebalanceInProgress));
+  (void)third;
+}
+
+TEST_CASE("A SyncGroup after a rebalance interrupted the handover is refused",
+          "[group_coordinator]") {
+  Env env;
+  GroupCoordinator& c = *env.coordinator;
+  const JoinGroupResponse first = StableAlone(env);
+  JoinSlot second = Join(c, Request());
+  JoinSlot again = Join(c, Request(first.member_id));
+  const JoinGroupResponse b = **second;
+  REQUIRE(StateOf(c) == GroupState::kCompletingRebalance);
+  // Before the leader syncs, a third member joins: generation 2 never got
+  // an assignment, so b must rejoin.
+  JoinSlot third = Join(c, Request());
+  SyncSlot late = Sync(c, b);
+  REQUIRE(late->has_value());
+  CHECK(HasErrorCode((*late)->status, ErrorCode::kRebalanceInProgress));
+  (void)again;
+  (void)third;
+}
+
+}  // namespace
+}  // namespace evlog
