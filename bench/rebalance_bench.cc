@@ -22,17 +22,21 @@
 //       included), poll_rounds.
 //   BM_RebalanceGap/<protocol>
 //       10 members of one 100-partition topic, each Polling on its own
-//       thread, while a thread appends a 100-byte record to every partition
-//       every 2 ms. One member joins; for each partition whose owner is the
-//       same before and after, the longest time between two Polls that
-//       returned its records, over gaps that overlap the rebalance window
-//       (the join until the last member took its final assignment):
-//       gap_max_ms is the longest over those partitions, gap_median_ms their
-//       median. Baseline: the steady second before the join, cut into
+//       thread (heartbeat_interval_ms 100, members started 10 ms apart so
+//       that their heartbeats are spread as those of consumers started at
+//       different times), while a thread appends a 100-byte record to
+//       every partition every 2 ms. One member joins; for each partition whose
+//       owner is the same before and after, the longest time between two Polls that returned its
+//       records, over gaps that overlap the rebalance window (the join until the last member took
+//       its final assignment): gap_max_ms is the longest over those partitions, gap_median_ms their
+//       median. Baseline: the steady 2 s before the join, cut into
 //       windows as long as the rebalance's, the same statistics per window;
 //       base_gap_max_ms is the median window's longest gap, base_gap_worst_ms
-//       the worst window's. gap_ratio = gap_max_ms / base_gap_max_ms. One
-//       rebalance per iteration, manual time = the window.
+//       the worst window's. gap_ratio = gap_max_ms / base_gap_max_ms.
+//       append_gap_max_ms: the appender's own longest pause between ticks in
+//       the window (base_: in the median steady window), a gap that no
+//       consumer causes. One rebalance per iteration, manual time = the
+//       window.
 //   BM_OffsetCommit/<fs>_<via>/partitions:<n>
 //       one commit of n partitions' offsets per iteration, through
 //       Consumer::CommitSync or Consumer::CommitAsync of a group member
@@ -255,11 +259,12 @@ class Batch {
 
 enum class Protocol { kCooperative, kEagerRange, kEagerSticky };
 
-ConsumerOptions MemberOptions(std::string group_id, Protocol protocol, int id) {
+ConsumerOptions MemberOptions(std::string group_id, Protocol protocol, int id,
+                              int64_t heartbeat_interval_ms = kHeartbeatIntervalMs) {
   ConsumerOptions options;
   options.group_id = std::move(group_id);
   options.client_id = absl::StrCat("member-", id);
-  options.heartbeat_interval_ms = kHeartbeatIntervalMs;
+  options.heartbeat_interval_ms = heartbeat_interval_ms;
   switch (protocol) {
     case Protocol::kCooperative:
       break;  // the default: cooperative-sticky
@@ -566,31 +571,43 @@ struct GapShape {
   int64_t tail_ms;
   // Between the baseline window and the join.
   int64_t separation_ms;
+  // Long enough that an eager rebalance's stop (a member stops reading when
+  // its heartbeat tells it of the rebalance, and resumes when every member
+  // has rejoined, i.e. up to one interval) stands out of the scheduling
+  // noise of a loaded 2-vCPU machine (gaps of 10-25 ms in a steady second).
+  int64_t heartbeat_interval_ms;
 };
 
 GapShape TheGapShape() {
-  return SmokeRun() ? GapShape{3, 12, 2'000, 100, 50, 20}
-                    : GapShape{10, 100, 2'000, 1'000, 200, 100};
+  return SmokeRun() ? GapShape{3, 12, 2'000, 100, 50, 20, kHeartbeatIntervalMs}
+                    : GapShape{10, 100, 2'000, 2'000, 300, 100, 100};
 }
 
 // Appends a one-record batch to every partition each tick, from its own
-// thread; a tick that starts late is not made up for (no bursts).
+// thread; a tick that starts late is not made up for (no bursts). Notes
+// when each tick started: a pause of the appender is a gap for every
+// consumer that no consumer causes.
 class PacedAppender {
  public:
   PacedAppender(std::vector<std::shared_ptr<Partition>> partitions, int64_t tick_us)
       : partitions_(std::move(partitions)), tick_us_(tick_us), thread_([this] { Run(); }) {}
-  ~PacedAppender() {
-    stop_.store(true);
-    thread_.join();
-  }
+  ~PacedAppender() { Stop(); }
   PacedAppender(const PacedAppender&) = delete;
   PacedAppender& operator=(const PacedAppender&) = delete;
+
+  void Stop() {
+    stop_.store(true);
+    if (thread_.joinable()) thread_.join();
+  }
+  // After Stop(): when each tick started.
+  const std::vector<int64_t>& tick_ns() const { return tick_ns_; }
 
  private:
   void Run() {
     Batch batch(1, 100);
     auto next = std::chrono::steady_clock::now();
     while (!stop_.load()) {
+      tick_ns_.push_back(SteadyNs());
       for (const std::shared_ptr<Partition>& p : partitions_) batch.AppendTo(*p);
       next += std::chrono::microseconds(tick_us_);
       const auto now = std::chrono::steady_clock::now();
@@ -602,6 +619,7 @@ class PacedAppender {
   const std::vector<std::shared_ptr<Partition>> partitions_;
   const int64_t tick_us_;
   std::atomic<bool> stop_{false};
+  std::vector<int64_t> tick_ns_;
   std::thread thread_;
 };
 
@@ -713,22 +731,23 @@ struct GapSummary {
   double median_ms = 0;
 };
 
-// For each partition in `which`, the longest interval between consecutive
-// times in `seen` (sorted; `end_ns` closes the last one) that overlaps
-// [from_ns, to_ns]; the max and median over the partitions.
+// The longest interval between consecutive times in `t` (sorted; `end_ns`
+// closes the last one) that overlaps [from_ns, to_ns].
+int64_t LongestGap(const std::vector<int64_t>& t, int64_t from_ns, int64_t to_ns, int64_t end_ns) {
+  int64_t gap = 0;
+  for (size_t i = 0; i < t.size(); ++i) {
+    const int64_t next = i + 1 < t.size() ? t[i + 1] : end_ns;
+    if (next > from_ns && t[i] < to_ns) gap = std::max(gap, next - t[i]);
+  }
+  return gap;
+}
+
+// LongestGap of each partition in `which`; the max and median over them.
 GapSummary LongestGaps(const std::vector<std::vector<int64_t>>& seen,
                        const std::vector<size_t>& which, int64_t from_ns, int64_t to_ns,
                        int64_t end_ns) {
   std::vector<int64_t> longest;
-  for (size_t p : which) {
-    const std::vector<int64_t>& t = seen[p];
-    int64_t gap = 0;
-    for (size_t i = 0; i < t.size(); ++i) {
-      const int64_t next = i + 1 < t.size() ? t[i + 1] : end_ns;
-      if (next > from_ns && t[i] < to_ns) gap = std::max(gap, next - t[i]);
-    }
-    longest.push_back(gap);
-  }
+  for (size_t p : which) longest.push_back(LongestGap(seen[p], from_ns, to_ns, end_ns));
   GapSummary summary;
   if (longest.empty()) return summary;
   std::sort(longest.begin(), longest.end());
@@ -753,8 +772,9 @@ void BM_RebalanceGap(benchmark::State& state, Protocol protocol) {
     std::vector<std::unique_ptr<ThreadedMember>> members;
     auto add_member = [&] {
       const int id = static_cast<int>(members.size());
-      members.push_back(std::make_unique<ThreadedMember>(env, MemberOptions(group_id, protocol, id),
-                                                         topic, shape.partitions, id));
+      members.push_back(std::make_unique<ThreadedMember>(
+          env, MemberOptions(group_id, protocol, id, shape.heartbeat_interval_ms), topic,
+          shape.partitions, id));
       members.back()->Start();
     };
     auto fail = [&](const char* when) {
@@ -770,7 +790,13 @@ void BM_RebalanceGap(benchmark::State& state, Protocol protocol) {
       }
       return o;
     };
-    for (int i = 0; i < shape.members; ++i) add_member();
+    // Members started over one heartbeat interval, as consumers started at
+    // different times are: their heartbeats, which tell them of a
+    // rebalance, are then spread over the interval rather than bunched.
+    for (int i = 0; i < shape.members; ++i) {
+      add_member();
+      SleepMs(shape.heartbeat_interval_ms / shape.members);
+    }
     if (!WaitSettled(coordinator, group_id, members, partitions.size())) {
       fail("at the start");
       break;
@@ -798,6 +824,7 @@ void BM_RebalanceGap(benchmark::State& state, Protocol protocol) {
     SleepMs(shape.tail_ms);
     for (const auto& m : members) m->RequestStop();
     for (const auto& m : members) m->Stop();
+    appender.Stop();
     const int64_t end = SteadyNs();
     state.SetIterationTime(static_cast<double>(settled - join) / 1e9);
 
@@ -818,12 +845,15 @@ void BM_RebalanceGap(benchmark::State& state, Protocol protocol) {
     }
     const int64_t window = settled - join;
     const GapSummary during = LongestGaps(seen, unmoved, join, settled, end);
-    // The baseline: the steady second cut into windows as long as the
+    // The baseline: the steady period cut into windows as long as the
     // rebalance's; the median window's figures, and the worst window's.
     std::vector<GapSummary> steady;
+    std::vector<double> steady_append;
     for (int64_t from = baseline_from; from + window <= baseline_to || steady.empty();
          from += std::max<int64_t>(window, 1)) {
-      steady.push_back(LongestGaps(seen, unmoved, from, std::min(from + window, baseline_to), end));
+      const int64_t to = std::min(from + window, baseline_to);
+      steady.push_back(LongestGaps(seen, unmoved, from, to, end));
+      steady_append.push_back(Ms(LongestGap(appender.tick_ns(), from, to, end)));
     }
     auto median_and_worst = [&steady](double GapSummary::*field) {
       std::vector<double> v;
@@ -833,6 +863,7 @@ void BM_RebalanceGap(benchmark::State& state, Protocol protocol) {
     };
     const auto [base_max, base_worst] = median_and_worst(&GapSummary::max_ms);
     const double base_median = median_and_worst(&GapSummary::median_ms).first;
+    std::sort(steady_append.begin(), steady_append.end());
 
     state.counters["rebalance_ms"] = Ms(window);
     state.counters["generations"] = static_cast<double>(generations);
@@ -845,6 +876,8 @@ void BM_RebalanceGap(benchmark::State& state, Protocol protocol) {
     state.counters["base_gap_median_ms"] = base_median;
     state.counters["base_windows"] = static_cast<double>(steady.size());
     state.counters["gap_ratio"] = base_max > 0 ? during.max_ms / base_max : 0.0;
+    state.counters["append_gap_max_ms"] = Ms(LongestGap(appender.tick_ns(), join, settled, end));
+    state.counters["base_append_gap_max_ms"] = steady_append[steady_append.size() / 2];
     members.clear();
   }
 }
