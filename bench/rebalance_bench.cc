@@ -576,7 +576,8 @@ struct GapShape {
   // Long enough that an eager rebalance's stop (a member stops reading when
   // its heartbeat tells it of the rebalance, and resumes when every member
   // has rejoined, i.e. up to one interval) stands out of the scheduling
-  // noise of a loaded 2-vCPU machine (gaps of 10-25 ms in a steady second).
+  // noise of a loaded 2-vCPU machine (there the worst window of a steady
+  // 2 s holds gaps of 15-90 ms).
   int64_t heartbeat_interval_ms;
 };
 
