@@ -19,6 +19,7 @@
 #include "evlog/group/group_admin.h"
 #include "evlog/group/group_coordinator.h"
 #include "evlog/group/range_assignor.h"
+#include "evlog/group/sticky_assignor.h"
 #include "evlog/io/executor.h"
 #include "evlog/io/log_sink.h"
 #include "evlog/io/mem_file_system.h"
@@ -269,6 +270,83 @@ TEST_CASE("With an eager assignor every member gives up everything at a rebalanc
     if (what == "revoked" && partitions.size() == 4) revoked_all = true;
   }
   CHECK(revoked_all);
+}
+
+// Known problem, found by bench/rebalance_bench.cc (BM_Rebalance/eager_sticky_join
+// moves 997 of 1,000 partitions where 9 would do): an eager member gives up
+// its partitions before it joins and its subscription carries no owned
+// partitions (Kafka's StickyAssignor sends its last assignment as user data
+// for this), so StickyAssignor assigns from scratch at every rebalance.
+TEST_CASE("An eager sticky group keeps what its members own when a member joins",
+          "[consumer_group][!mayfail]") {
+  GroupEnv env;
+  env.CreateTopic("t", 6);
+  ConsumerOptions o = env.Options();
+  o.partition_assignment_strategy = {AnyAssignor(StickyAssignor())};
+  auto a = env.MakeConsumer(o);
+  auto b = env.MakeConsumer(o);
+  REQUIRE(a->Subscribe({"t"}).ok());
+  REQUIRE(b->Subscribe({"t"}).ok());
+  std::vector<std::vector<OwnedRecord>> got;
+  REQUIRE(PollUntil({a.get(), b.get()}, got,
+                    [&] { return a->Assignment().size() == 3 && b->Assignment().size() == 3; }));
+  const std::set<TopicPartition> had_a = AsSet(a->Assignment());
+  const std::set<TopicPartition> had_b = AsSet(b->Assignment());
+  auto c = env.MakeConsumer(o);
+  REQUIRE(c->Subscribe({"t"}).ok());
+  REQUIRE(PollUntil({a.get(), b.get(), c.get()}, got, [&] {
+    return a->Assignment().size() == 2 && b->Assignment().size() == 2 &&
+           c->Assignment().size() == 2;
+  }));
+  // The worked example of sticky_assignor.h: a and b each keep two.
+  size_t kept = 0;
+  for (const auto& tp : a->Assignment()) kept += had_a.count(tp);
+  for (const auto& tp : b->Assignment()) kept += had_b.count(tp);
+  CHECK(kept == 4);
+}
+
+// Known problem, found by bench/rebalance_bench.cc (BM_Rebalance/cooperative_join
+// takes 3-8 generations for one join to a group of 100): a member that is
+// told to revoke rejoins in the same Poll, which puts the group back into
+// PreparingRebalance before the members that have not yet sent their
+// SyncGroup do; they get REBALANCE_IN_PROGRESS instead of their assignment,
+// keep the partitions they were to give up, and the group needs one more
+// generation (and heartbeat interval) for each of them. KIP-429 needs two.
+TEST_CASE("A cooperative rebalance after one member joins takes two generations",
+          "[consumer_group][!mayfail]") {
+  GroupEnv env;
+  env.CreateTopic("t", 12);
+  std::vector<std::unique_ptr<Consumer>> members;
+  std::vector<Consumer*> raw;
+  auto join = [&] {
+    members.push_back(env.MakeConsumer(env.Options()));
+    REQUIRE(members.back()->Subscribe({"t"}).ok());
+    raw.push_back(members.back().get());
+  };
+  auto each_has = [&](size_t n) {
+    for (Consumer* c : raw) {
+      if (c->Assignment().size() != n) return false;
+    }
+    return true;
+  };
+  for (int i = 0; i < 3; ++i) join();
+  std::vector<std::vector<OwnedRecord>> got;
+  REQUIRE(PollUntil(raw, got, [&] { return each_has(4); }));
+  const int64_t before = raw[0]->GroupMetadata().generation.value();
+  join();
+  // The order the race needs, made explicit: d's join starts the
+  // rebalance, a, b and c hear of it from their heartbeats and rejoin (c's
+  // join completes the round: c and then d send SyncGroup), the leader a
+  // hands out the assignment, revokes one partition and rejoins at once;
+  // then b sends its SyncGroup.
+  REQUIRE(raw[3]->Poll(0).ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  for (size_t i : {0, 1, 2, 3, 0, 1}) REQUIRE(raw[i]->Poll(0).ok());
+  REQUIRE(PollUntil(raw, got, [&] { return each_has(3); }));
+  for (Consumer* c : raw) {
+    INFO("generation " << c->GroupMetadata().generation.value() << ", before the join " << before);
+    CHECK(c->GroupMetadata().generation.value() == before + 2);
+  }
 }
 
 TEST_CASE("Closing a member hands its partitions to the others", "[consumer_group]") {
