@@ -272,13 +272,12 @@ TEST_CASE("With an eager assignor every member gives up everything at a rebalanc
   CHECK(revoked_all);
 }
 
-// Known problem, found by bench/rebalance_bench.cc (BM_Rebalance/eager_sticky_join
-// moves 997 of 1,000 partitions where 9 would do): an eager member gives up
-// its partitions before it joins and its subscription carries no owned
-// partitions (Kafka's StickyAssignor sends its last assignment as user data
-// for this), so StickyAssignor assigns from scratch at every rebalance.
+// Found by bench/rebalance_bench.cc (BM_Rebalance/eager_sticky_join moved
+// 997 of 1,000 partitions where 9 would do): an eager member gives up its
+// partitions before it joins, and its subscription must still name them,
+// or StickyAssignor assigns from scratch at every rebalance.
 TEST_CASE("An eager sticky group keeps what its members own when a member joins",
-          "[consumer_group][!mayfail]") {
+          "[consumer_group]") {
   GroupEnv env;
   env.CreateTopic("t", 6);
   ConsumerOptions o = env.Options();
@@ -305,15 +304,15 @@ TEST_CASE("An eager sticky group keeps what its members own when a member joins"
   CHECK(kept == 4);
 }
 
-// Known problem, found by bench/rebalance_bench.cc (BM_Rebalance/cooperative_join
-// takes 3-8 generations for one join to a group of 100): a member that is
-// told to revoke rejoins in the same Poll, which puts the group back into
+// Found by bench/rebalance_bench.cc (BM_Rebalance/cooperative_join took 3-8
+// generations for one join to a group of 100): a member told to revoke
+// rejoins in the same Poll, which puts the group back into
 // PreparingRebalance before the members that have not yet sent their
-// SyncGroup do; they get REBALANCE_IN_PROGRESS instead of their assignment,
-// keep the partitions they were to give up, and the group needs one more
-// generation (and heartbeat interval) for each of them. KIP-429 needs two.
+// SyncGroup do. Unless those still get their assignment, they keep the
+// partitions they were to give up and the group needs one more generation
+// for each of them. KIP-429 needs two.
 TEST_CASE("A cooperative rebalance after one member joins takes two generations",
-          "[consumer_group][!mayfail]") {
+          "[consumer_group]") {
   GroupEnv env;
   env.CreateTopic("t", 12);
   std::vector<std::unique_ptr<Consumer>> members;
