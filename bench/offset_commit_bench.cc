@@ -20,17 +20,15 @@
 // end of each benchmark.
 
 #include <benchmark/benchmark.h>
-#include <stdlib.h>
 
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
 #include <map>
 #include <memory>
 #include <string>
-#include <system_error>
 #include <vector>
 
+#include "bench_support.h"
 #include "evlog/broker/broker.h"
 #include "evlog/group/offset_store.h"
 #include "evlog/record/record_batch_builder.h"
@@ -38,33 +36,11 @@
 namespace evlog {
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    const char* tmp = std::getenv("TMPDIR");
-    std::string pattern = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") +
-                          "/evlog_offset_commit_bench.XXXXXX";
-    if (mkdtemp(pattern.data()) == nullptr) {
-      std::perror("mkdtemp");
-      std::abort();
-    }
-    path_ = pattern;
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using bench::TempDir;
 
 // A broker in a temporary directory, with one thread of background work.
 struct Node {
-  TempDir dir;
+  TempDir dir{"node"};
   std::unique_ptr<Broker> broker;
 
   Node() {
