@@ -18,6 +18,13 @@ namespace evlog {
 
 namespace {
 
+// The topic's partition count; 0 while it does not exist (the assignors'
+// "not known yet").
+int32_t PartitionCount(Broker& broker, const std::string& topic) {
+  absl::StatusOr<std::shared_ptr<Topic>> t = broker.GetTopic(topic);
+  return t.ok() ? static_cast<int32_t>((*t)->partitions().size()) : 0;
+}
+
 std::vector<TopicPartition> Minus(const std::vector<TopicPartition>& a,
                                   const std::vector<TopicPartition>& b) {
   std::vector<TopicPartition> out;
@@ -285,10 +292,7 @@ absl::Status Consumer::RefreshSubscription(bool& changed) {
 bool Consumer::PartitionCountsChanged() const {
   const Membership& g = *group_;
   for (const std::string& topic : g.group_topics) {
-    int32_t count = 0;
-    if (absl::StatusOr<std::shared_ptr<Topic>> t = broker_.GetTopic(topic); t.ok()) {
-      count = static_cast<int32_t>((*t)->partitions().size());
-    }
+    const int32_t count = PartitionCount(broker_, topic);
     auto it = g.assigned_partition_counts.find(topic);
     if ((it == g.assigned_partition_counts.end() ? 0 : it->second) != count) return true;
   }
@@ -403,10 +407,7 @@ absl::Status Consumer::OnJoinResponse(JoinGroupResponse response) {
     }
     g.assigned_partition_counts.clear();
     for (const std::string& topic : g.group_topics) {
-      int32_t count = 0;
-      if (absl::StatusOr<std::shared_ptr<Topic>> t = broker_.GetTopic(topic); t.ok()) {
-        count = static_cast<int32_t>((*t)->partitions().size());
-      }
+      const int32_t count = PartitionCount(broker_, topic);
       g.assigned_partition_counts[topic] = count;
       if (count > 0) assign.partitions_per_topic[topic] = count;
     }
@@ -698,10 +699,9 @@ void Consumer::CloseGroup() {
   }
   g.tasks.Close();
   // Wait for the async commits, then hand out their outcomes.
+  WaitForAsyncCommits();
   {
-    std::unique_lock lock(g.channel->mu);
-    g.channel->commits_cv.wait(
-        lock, [&] { return g.channel->commit_queue.empty() && !g.channel->commit_running; });
+    std::lock_guard lock(g.channel->mu);
     g.channel->waiter = nullptr;
   }
   RunCommitCallbacks();
@@ -717,6 +717,13 @@ std::map<TopicPartition, OffsetAndMetadata> Consumer::ConsumedOffsets() const {
   return offsets;
 }
 
+void Consumer::WaitForAsyncCommits() {
+  Membership::Channel& channel = *group_->channel;
+  std::unique_lock lock(channel.mu);
+  channel.commits_cv.wait(lock,
+                          [&] { return channel.commit_queue.empty() && !channel.commit_running; });
+}
+
 absl::Status Consumer::CommitNow(const std::map<TopicPartition, OffsetAndMetadata>& offsets) {
   if (group_ == nullptr) {
     return MakeError(ErrorCode::kInvalidGroupId, "committing offsets needs options.group_id");
@@ -725,11 +732,7 @@ absl::Status Consumer::CommitNow(const std::map<TopicPartition, OffsetAndMetadat
   if (offsets.empty()) return absl::OkStatus();
   // Earlier CommitAsync calls first: a commit must not be overtaken by an
   // older one, which would move the committed offset back.
-  {
-    std::unique_lock lock(g.channel->mu);
-    g.channel->commits_cv.wait(
-        lock, [&] { return g.channel->commit_queue.empty() && !g.channel->commit_running; });
-  }
+  WaitForAsyncCommits();
   OffsetCommitRequest request;
   request.group_id = options_.group_id;
   if (g.subscribed) {

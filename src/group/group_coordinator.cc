@@ -202,26 +202,7 @@ absl::StatusOr<std::shared_ptr<GroupCoordinator>> GroupCoordinator::ForBroker(
         "the broker's group coordinator already runs; options can only be given to the first "
         "ForBroker call");
   }
-  if (made) {
-    // The first expiry pass; each pass schedules the next.
-    GroupCoordinator* self = coordinator->get();
-    std::weak_ptr<GroupCoordinator> weak = *coordinator;
-    struct Expire {
-      static void Schedule(GroupCoordinator* c, std::weak_ptr<GroupCoordinator> w) {
-        c->tasks_.ScheduleAfter(c->options_.offsets_retention_check_interval_ms, [c, w]() mutable {
-          std::shared_ptr<GroupCoordinator> alive = w.lock();
-          if (alive == nullptr) return;
-          absl::StatusOr<std::vector<ExpiredOffset>> expired = c->ExpireOffsets();
-          if (!expired.ok()) {
-            c->Log(LogLevel::kWarning,
-                   absl::StrCat("offset expiry: ", expired.status().ToString()));
-          }
-          Schedule(c, std::move(w));
-        });
-      }
-    };
-    Expire::Schedule(self, std::move(weak));
-  }
+  if (made) (*coordinator)->ScheduleExpiry();
   return coordinator;
 }
 
@@ -235,6 +216,17 @@ GroupCoordinator::GroupCoordinator(Broker& broker, GroupCoordinatorOptions optio
                       static_cast<uint64_t>(broker.clock().MonotonicNs())) {}
 
 GroupCoordinator::~GroupCoordinator() { Shutdown(); }
+
+void GroupCoordinator::ScheduleExpiry() {
+  // `this` outlives the task: Shutdown() closes tasks_ first.
+  tasks_.ScheduleAfter(options_.offsets_retention_check_interval_ms, [this] {
+    absl::StatusOr<std::vector<ExpiredOffset>> expired = ExpireOffsets();
+    if (!expired.ok()) {
+      Log(LogLevel::kWarning, absl::StrCat("offset expiry: ", expired.status().ToString()));
+    }
+    ScheduleExpiry();
+  });
+}
 
 int64_t GroupCoordinator::NowMs() const { return broker_.clock().MonotonicNs() / 1'000'000; }
 
@@ -289,6 +281,15 @@ absl::Status CheckMember(const GroupT& group, std::string_view member_id,
   }
   if (group.members.find(member_id) == group.members.end()) return UnknownMember(member_id);
   return absl::OkStatus();
+}
+
+// Queues `callback(response)` to run once the coordinator's locks are
+// released (callbacks may call back into it).
+template <typename Callback, typename Response>
+void Defer(std::vector<absl::AnyInvocable<void() &&>>& out, Callback callback, Response response) {
+  out.push_back([cb = std::move(callback), r = std::move(response)]() mutable {
+    std::move(cb)(std::move(r));
+  });
 }
 
 bool SameProtocols(const std::vector<GroupProtocol>& a, const std::vector<GroupProtocol>& b) {
@@ -386,9 +387,7 @@ void GroupCoordinator::JoinUnknownMemberLocked(Group& group, JoinGroupRequest& r
                                                JoinGroupCallback& done, Completions& out) {
   const int64_t now = NowMs();
   auto answer_now = [&](JoinGroupResponse response) {
-    out.push_back([done = std::move(done), response = std::move(response)]() mutable {
-      std::move(done)(std::move(response));
-    });
+    Defer(out, std::move(done), std::move(response));
   };
 
   // A static member coming back (KIP-345): it takes its old place.
@@ -409,18 +408,12 @@ void GroupCoordinator::JoinUnknownMemberLocked(Group& group, JoinGroupRequest& r
         JoinGroupResponse response;
         response.status = fenced;
         response.member_id = old_id;
-        out.push_back([cb = std::exchange(member.awaiting_join, nullptr), response]() mutable {
-          std::move(cb)(std::move(response));
-        });
-        member.awaiting_join = nullptr;
+        Defer(out, std::exchange(member.awaiting_join, nullptr), response);
       }
       if (member.awaiting_sync) {
         SyncGroupResponse response;
         response.status = fenced;
-        out.push_back([cb = std::exchange(member.awaiting_sync, nullptr), response]() mutable {
-          std::move(cb)(std::move(response));
-        });
-        member.awaiting_sync = nullptr;
+        Defer(out, std::exchange(member.awaiting_sync, nullptr), response);
       }
       node.key() = new_id;
       member.member_id = new_id;
@@ -549,9 +542,7 @@ void GroupCoordinator::JoinKnownMemberLocked(Group& group, Member& member,
         superseded.status = MakeError(ErrorCode::kRebalanceInProgress,
                                       "superseded by a newer join of the same member");
         superseded.member_id = member.member_id;
-        out.push_back([cb = std::exchange(member.awaiting_join, nullptr), superseded]() mutable {
-          std::move(cb)(std::move(superseded));
-        });
+        Defer(out, std::exchange(member.awaiting_join, nullptr), superseded);
       }
       member.protocols = std::move(request.protocols);
       member.awaiting_join = std::move(done);
@@ -561,18 +552,14 @@ void GroupCoordinator::JoinKnownMemberLocked(Group& group, Member& member,
       if (unchanged) {
         // It lost the answer to its join: the same answer again.
         JoinGroupResponse response = current_generation(member.member_id == group.leader_id);
-        out.push_back([cb = std::move(done), response = std::move(response)]() mutable {
-          std::move(cb)(std::move(response));
-        });
+        Defer(out, std::move(done), std::move(response));
         return;
       }
       break;
     case GroupState::kStable:
       if (unchanged && member.member_id != group.leader_id) {
         JoinGroupResponse response = current_generation(false);
-        out.push_back([cb = std::move(done), response = std::move(response)]() mutable {
-          std::move(cb)(std::move(response));
-        });
+        Defer(out, std::move(done), std::move(response));
         return;
       }
       break;
@@ -602,10 +589,7 @@ void GroupCoordinator::PrepareRebalanceLocked(Group& group, std::string_view rea
       SyncGroupResponse response;
       response.status = MakeError(ErrorCode::kRebalanceInProgress,
                                   absl::StrCat("group ", group.id, " is rebalancing again"));
-      out.push_back([cb = std::exchange(member->awaiting_sync, nullptr), response]() mutable {
-        std::move(cb)(std::move(response));
-      });
-      member->awaiting_sync = nullptr;
+      Defer(out, std::exchange(member->awaiting_sync, nullptr), response);
     }
   }
   if (group.state == GroupState::kCompletingRebalance) {
@@ -713,10 +697,7 @@ void GroupCoordinator::CompleteJoinLocked(Group& group, Completions& out) {
     response.leader_id = group.leader_id;
     response.member_id = id;
     if (id == group.leader_id) response.members = all;
-    out.push_back(
-        [cb = std::exchange(member->awaiting_join, nullptr),
-         response = std::move(response)]() mutable { std::move(cb)(std::move(response)); });
-    member->awaiting_join = nullptr;
+    Defer(out, std::exchange(member->awaiting_join, nullptr), std::move(response));
   }
   ArmTimerLocked(group, group.sync_deadline_ms);
 }
@@ -730,16 +711,12 @@ void GroupCoordinator::RemoveMemberLocked(Group& group, const std::string& membe
     JoinGroupResponse response;
     response.status = why;
     response.member_id = member_id;
-    out.push_back([cb = std::exchange(member.awaiting_join, nullptr), response]() mutable {
-      std::move(cb)(std::move(response));
-    });
+    Defer(out, std::exchange(member.awaiting_join, nullptr), response);
   }
   if (member.awaiting_sync) {
     SyncGroupResponse response;
     response.status = why;
-    out.push_back([cb = std::exchange(member.awaiting_sync, nullptr), response]() mutable {
-      std::move(cb)(std::move(response));
-    });
+    Defer(out, std::exchange(member.awaiting_sync, nullptr), response);
   }
   if (member.instance_id.has_value()) group.static_members.erase(*member.instance_id);
   group.pending_sync.erase(member_id);
@@ -890,17 +867,13 @@ void GroupCoordinator::SyncGroup(SyncGroupRequest request, SyncGroupCallback don
     if (group->state == GroupState::kStable || group->state == GroupState::kPreparingRebalance) {
       // PreparingRebalance: the member is late for an assignment that was
       // handed out (see the header); it learns of the rebalance next.
-      out.push_back([cb = std::move(done), response = answer(member)]() mutable {
-        std::move(cb)(std::move(response));
-      });
+      Defer(out, std::move(done), answer(member));
     } else {  // CompletingRebalance
       if (member.awaiting_sync) {
         SyncGroupResponse superseded;
         superseded.status = MakeError(ErrorCode::kRebalanceInProgress,
                                       "superseded by a newer sync of the same member");
-        out.push_back([cb = std::exchange(member.awaiting_sync, nullptr), superseded]() mutable {
-          std::move(cb)(std::move(superseded));
-        });
+        Defer(out, std::exchange(member.awaiting_sync, nullptr), superseded);
       }
       member.awaiting_sync = std::move(done);
       if (member.member_id == group->leader_id) {
@@ -914,9 +887,7 @@ void GroupCoordinator::SyncGroup(SyncGroupRequest request, SyncGroupCallback don
                                           group->generation.value()));
         for (auto& [id, m] : group->members) {
           if (!m->awaiting_sync) continue;
-          out.push_back([cb = std::exchange(m->awaiting_sync, nullptr),
-                         response = answer(*m)]() mutable { std::move(cb)(std::move(response)); });
-          m->awaiting_sync = nullptr;
+          Defer(out, std::exchange(m->awaiting_sync, nullptr), answer(*m));
         }
       }
     }
@@ -1196,16 +1167,12 @@ void GroupCoordinator::Shutdown() {
         JoinGroupResponse response;
         response.status = NotAvailable();
         response.member_id = member_id;
-        out.push_back([cb = std::exchange(member->awaiting_join, nullptr), response]() mutable {
-          std::move(cb)(std::move(response));
-        });
+        Defer(out, std::exchange(member->awaiting_join, nullptr), response);
       }
       if (member->awaiting_sync) {
         SyncGroupResponse response;
         response.status = NotAvailable();
-        out.push_back([cb = std::exchange(member->awaiting_sync, nullptr), response]() mutable {
-          std::move(cb)(std::move(response));
-        });
+        Defer(out, std::exchange(member->awaiting_sync, nullptr), response);
       }
     }
   }

@@ -375,6 +375,8 @@ class Consumer {
   absl::Status CommitNow(const std::map<TopicPartition, OffsetAndMetadata>& offsets);
   void MaybeAutoCommit(bool force);
   void RunCommitCallbacks();
+  // Until every CommitAsync queued so far has run.
+  void WaitForAsyncCommits();
   // How long Poll may park before group work is due (ms), or -1.
   int64_t GroupWaitBudgetMs() const;
   void CloseGroup();

@@ -346,6 +346,8 @@ class GroupCoordinator final : public BrokerService {
                    std::unique_ptr<OffsetStore> store);
 
   int64_t NowMs() const;
+  // The periodic ExpireOffsets pass; each pass schedules the next.
+  void ScheduleExpiry();
   // The group, created when `create`; nullptr when absent (or shut down).
   std::shared_ptr<Group> FindGroup(std::string_view group_id, bool create);
   std::shared_ptr<Group> FindGroupConst(std::string_view group_id) const;
