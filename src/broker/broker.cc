@@ -7,9 +7,9 @@
 #include "absl/strings/str_cat.h"
 #include "evlog/check.h"
 #include "evlog/io/posix_file_system.h"
+#include "evlog/record/internal/wire.h"
 #include "evlog/record/record_batch.h"
 #include "evlog/record/record_batch_builder.h"
-#include "evlog/record/varint.h"
 #include "evlog/status.h"
 
 namespace evlog {
@@ -24,48 +24,6 @@ constexpr std::string_view kMetadataDir = "__cluster_metadata-0";
 constexpr int8_t kTopicRecordVersion = 1;
 // A metadata record is tiny; anything above this is not ours.
 constexpr size_t kMaxMetadataRecordBytes = 1 << 20;
-
-void PutVarint(std::vector<std::byte>& out, uint64_t v) {
-  std::byte buf[record_format::kMaxVarlongBytes];
-  const size_t n = EncodeUnsignedVarint(v, buf);
-  out.insert(out.end(), buf, buf + n);
-}
-
-void PutString(std::vector<std::byte>& out, std::string_view s) {
-  PutVarint(out, s.size());
-  const ByteView bytes = AsBytes(s);
-  out.insert(out.end(), bytes.begin(), bytes.end());
-}
-
-// Reads varints and strings from a record value, failing on truncation.
-class Reader {
- public:
-  explicit Reader(ByteView in) : in_(in) {}
-  bool Varint(uint64_t& v) {
-    auto d = internal::DecodeUnsignedVarint(in_, record_format::kMaxVarlongBytes, 64);
-    if (!d) return false;
-    v = d->value;
-    in_ = in_.subspan(d->size);
-    return true;
-  }
-  bool String(std::string& s) {
-    uint64_t n;
-    if (!Varint(n) || n > in_.size()) return false;
-    s = std::string(AsStringView(in_.first(n)));
-    in_ = in_.subspan(n);
-    return true;
-  }
-  bool Byte(int8_t& b) {
-    if (in_.empty()) return false;
-    b = static_cast<int8_t>(in_[0]);
-    in_ = in_.subspan(1);
-    return true;
-  }
-  bool done() const { return in_.empty(); }
-
- private:
-  ByteView in_;
-};
 
 // '.' and '_' collide in Kafka's metric names, so topics differing only
 // there are refused.
@@ -101,17 +59,17 @@ struct Broker::TopicRecord {
   TopicConfig config;
 
   std::vector<std::byte> Encode() const {
-    std::vector<std::byte> out;
-    out.push_back(static_cast<std::byte>(kTopicRecordVersion));
-    PutVarint(out, static_cast<uint64_t>(partitions));
-    PutVarint(out, static_cast<uint64_t>(replication_factor));
+    internal::WireWriter out;
+    out.Int(kTopicRecordVersion);
+    out.UnsignedVarint(static_cast<uint64_t>(partitions));
+    out.UnsignedVarint(static_cast<uint64_t>(replication_factor));
     const auto configs = config.ToStrings();
-    PutVarint(out, configs.size());
+    out.UnsignedVarint(configs.size());
     for (const auto& [k, v] : configs) {
-      PutString(out, k);
-      PutString(out, v);
+      out.VarString(k);
+      out.VarString(v);
     }
-    return out;
+    return std::move(out).Take();
   }
 
   static absl::StatusOr<TopicRecord> Decode(std::string_view topic, ByteView value) {
@@ -120,16 +78,17 @@ struct Broker::TopicRecord {
           ErrorCode::kCorruptMessage,
           absl::StrCat("metadata record of topic \"", ToAbsl(topic), "\": ", ToAbsl(why)));
     };
-    Reader in(value);
+    internal::WireReader in(value);
     int8_t version;
-    if (!in.Byte(version)) return corrupt("empty");
+    if (!in.Int(version)) return corrupt("empty");
     if (version != kTopicRecordVersion) {
       return corrupt(
           absl::StrCat("version ", version, " (this build reads ", kTopicRecordVersion, ")"));
     }
     TopicRecord r;
     uint64_t partitions, rf, count;
-    if (!in.Varint(partitions) || !in.Varint(rf) || !in.Varint(count)) return corrupt("truncated");
+    if (!in.UnsignedVarint(partitions) || !in.UnsignedVarint(rf) || !in.UnsignedVarint(count))
+      return corrupt("truncated");
     if (partitions < 1 || partitions > INT32_MAX || rf < 1 || rf > INT16_MAX) {
       return corrupt("partition count or replication factor out of range");
     }
@@ -137,7 +96,7 @@ struct Broker::TopicRecord {
     r.replication_factor = static_cast<int16_t>(rf);
     for (uint64_t i = 0; i < count; ++i) {
       std::string k, v;
-      if (!in.String(k) || !in.String(v)) return corrupt("truncated config");
+      if (!in.VarString(k) || !in.VarString(v)) return corrupt("truncated config");
       absl::Status set = r.config.Set(k, v);
       if (!set.ok()) return corrupt(internal::FromAbsl(set.message()));
     }

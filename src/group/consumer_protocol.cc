@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "evlog/check.h"
+#include "evlog/record/internal/wire.h"
 #include "evlog/status.h"
 
 namespace evlog {
@@ -15,126 +16,9 @@ namespace fmt = consumer_protocol_format;
 
 namespace {
 
-// Writes into a string sized once, up front, to the exact encoded size.
-class Writer {
- public:
-  explicit Writer(size_t size) : out_(size, '\0'), p_(out_.data()) {}
-  template <typename T>
-  void Int(T v) {
-    using U = std::make_unsigned_t<T>;
-    const U u = static_cast<U>(v);
-    for (size_t i = 0; i < sizeof(T); ++i) {
-      p_[i] = static_cast<char>((u >> (8 * (sizeof(T) - 1 - i))) & 0xFF);
-    }
-    p_ += sizeof(T);
-  }
-  // REQUIRES: s.size() <= kMaxStringBytes (checked by the callers).
-  void String(std::string_view s) {
-    EVLOG_DCHECK(s.size() <= fmt::kMaxStringBytes);
-    Int(static_cast<int16_t>(s.size()));
-    Raw(s);
-  }
-  // -1 for null. REQUIRES: s->size() <= kMaxStringBytes.
-  void NullableString(const std::optional<std::string>& s) {
-    if (s) {
-      String(*s);
-    } else {
-      Int(int16_t{-1});
-    }
-  }
-  // -1 for null. REQUIRES: b->size() <= kMaxBytes.
-  void NullableBytes(const std::optional<std::string>& b) {
-    if (!b) {
-      Int(int32_t{-1});
-      return;
-    }
-    EVLOG_DCHECK(b->size() <= fmt::kMaxBytes);
-    Int(static_cast<int32_t>(b->size()));
-    Raw(*b);
-  }
-  // REQUIRES: n <= kMaxBytes.
-  void Count(size_t n) {
-    EVLOG_DCHECK(n <= fmt::kMaxBytes);
-    Int(static_cast<int32_t>(n));
-  }
-  std::string Take() && {
-    EVLOG_CHECK(p_ == out_.data() + out_.size());
-    return std::move(out_);
-  }
-
- private:
-  void Raw(std::string_view s) {
-    if (!s.empty()) std::memcpy(p_, s.data(), s.size());
-    p_ += s.size();
-  }
-
-  std::string out_;
-  char* p_;
-};
-
-// Bounds-checked big-endian reads; each returns false when the input is too
-// short or a length is bad (the decoder then gives up on the whole input).
-class Reader {
- public:
-  explicit Reader(std::string_view in) : in_(in) {}
-  template <typename T>
-  bool Int(T& v) {
-    if (in_.size() < sizeof(T)) return false;
-    std::make_unsigned_t<T> u = 0;
-    for (size_t i = 0; i < sizeof(T); ++i) {
-      u = static_cast<std::make_unsigned_t<T>>((u << 8) | static_cast<uint8_t>(in_[i]));
-    }
-    v = static_cast<T>(u);
-    in_.remove_prefix(sizeof(T));
-    return true;
-  }
-  // A non-nullable string: int16 length >= 0, then that many bytes.
-  bool String(std::string& s) {
-    int16_t n;
-    if (!Int(n) || n < 0) return false;
-    return Raw(static_cast<size_t>(n), s);
-  }
-  // int16 length, -1 for null.
-  bool NullableString(std::optional<std::string>& s) {
-    int16_t n;
-    if (!Int(n) || n < -1) return false;
-    if (n == -1) {
-      s.reset();
-      return true;
-    }
-    return Raw(static_cast<size_t>(n), s.emplace());
-  }
-  // int32 length, -1 for null.
-  bool NullableBytes(std::optional<std::string>& b) {
-    int32_t n;
-    if (!Int(n) || n < -1) return false;
-    if (n == -1) {
-      b.reset();
-      return true;
-    }
-    return Raw(static_cast<size_t>(n), b.emplace());
-  }
-  // An int32 array count >= 0 of elements taking at least `min_element_bytes`
-  // each, which the remaining input must be able to hold: a count is trusted
-  // for a reserve() only after this.
-  bool Count(size_t min_element_bytes, size_t& n) {
-    int32_t count;
-    if (!Int(count) || count < 0) return false;
-    if (static_cast<size_t>(count) > in_.size() / min_element_bytes) return false;
-    n = static_cast<size_t>(count);
-    return true;
-  }
-
- private:
-  bool Raw(size_t n, std::string& s) {
-    if (n > in_.size()) return false;
-    s.assign(in_.data(), n);
-    in_.remove_prefix(n);
-    return true;
-  }
-
-  std::string_view in_;
-};
+// The consumer protocol's bytes travel as std::string (JoinGroup metadata).
+using Writer = internal::BasicWireWriter<std::string>;
+using Reader = internal::WireReader;
 
 absl::Status Corrupt(std::string_view what, std::string_view why) {
   return MakeError(

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "evlog/check.h"
+#include "evlog/record/internal/wire.h"
 #include "evlog/status.h"
 
 namespace evlog {
@@ -15,69 +16,8 @@ namespace fmt = consumer_offsets_format;
 
 namespace {
 
-// Writes into a vector sized once, up front, to the exact encoded size.
-class Writer {
- public:
-  explicit Writer(size_t size) : out_(size), p_(out_.data()) {}
-  template <typename T>
-  void Int(T v) {
-    using U = std::make_unsigned_t<T>;
-    const U u = static_cast<U>(v);
-    for (size_t i = 0; i < sizeof(T); ++i) {
-      p_[i] = static_cast<std::byte>((u >> (8 * (sizeof(T) - 1 - i))) & 0xFF);
-    }
-    p_ += sizeof(T);
-  }
-  // REQUIRES: s.size() <= kMaxStringBytes (checked by the callers).
-  void String(std::string_view s) {
-    Int(static_cast<int16_t>(s.size()));
-    if (!s.empty()) std::memcpy(p_, s.data(), s.size());
-    p_ += s.size();
-  }
-  std::vector<std::byte> Take() && {
-    EVLOG_CHECK(p_ == out_.data() + out_.size());
-    return std::move(out_);
-  }
-
- private:
-  std::vector<std::byte> out_;
-  std::byte* p_;
-};
-
-// Bounds-checked big-endian reads; each returns false, consuming nothing,
-// when the input is too short or a length is bad.
-class Reader {
- public:
-  explicit Reader(ByteView in) : in_(in) {}
-  template <typename T>
-  bool Int(T& v) {
-    if (in_.size() < sizeof(T)) return false;
-    std::make_unsigned_t<T> u = 0;
-    for (size_t i = 0; i < sizeof(T); ++i) {
-      u = static_cast<std::make_unsigned_t<T>>((u << 8) | static_cast<uint8_t>(in_[i]));
-    }
-    v = static_cast<T>(u);
-    in_ = in_.subspan(sizeof(T));
-    return true;
-  }
-  // A non-nullable string: int16 length >= 0, then that many bytes.
-  bool String(std::string& s) {
-    ByteView saved = in_;
-    int16_t n;
-    if (!Int(n)) return false;
-    if (n < 0 || static_cast<size_t>(n) > in_.size()) {
-      in_ = saved;
-      return false;
-    }
-    s = std::string(AsStringView(in_.first(static_cast<size_t>(n))));
-    in_ = in_.subspan(static_cast<size_t>(n));
-    return true;
-  }
-  size_t remaining() const { return in_.size(); }
-
- private:
-  ByteView in_;
-};
+using Reader = internal::WireReader;
+using Writer = internal::WireWriter;
 
 absl::Status Corrupt(std::string_view what, std::string_view why) {
   return MakeError(
