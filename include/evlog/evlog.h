@@ -44,6 +44,8 @@
 #include "evlog/partition/topic.h"
 #include "evlog/partition/topic_config.h"
 #include "evlog/partition/xxhash_partitioner.h"
+#include "evlog/transport/in_process_transport.h"
+#include "evlog/transport/transport.h"
 #include "evlog/broker/broker.h"
 #include "evlog/client/consumer.h"
 #include "evlog/client/producer.h"
