@@ -28,6 +28,7 @@
 #include "evlog/record/record_batch.h"
 #include "evlog/record/record_batch_builder.h"
 #include "evlog/record/record_format.h"
+#include "evlog/storage/leader_epoch_cache.h"
 #include "evlog/storage/log_cleaner.h"
 #include "evlog/storage/log_config.h"
 #include "evlog/storage/log_segment.h"
