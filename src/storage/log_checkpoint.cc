@@ -8,6 +8,7 @@
 
 #include "evlog/record/internal/big_endian.h"
 #include "evlog/status.h"
+#include "evlog/storage/internal/atomic_file.h"
 
 namespace evlog::internal {
 namespace {
@@ -17,7 +18,6 @@ constexpr uint16_t kVersion = 1;
 constexpr uint16_t kCleanFlag = 1;
 constexpr size_t kBodyBytes = 4 + 2 + 2 + 8 + 8 + 8 + 8;
 constexpr size_t kFileBytes = kBodyBytes + 8;
-constexpr std::string_view kTempSuffix = ".tmp";
 
 template <typename T>
 void Put(std::string& out, T value) {
@@ -81,17 +81,8 @@ absl::StatusOr<std::optional<LogCheckpoint>> ReadLogCheckpoint(FileSystem& fs,
 
 absl::Status WriteLogCheckpoint(FileSystem& fs, std::string_view dir,
                                 const LogCheckpoint& checkpoint) {
-  const std::string path = JoinPath(dir, kLogCheckpointFileName);
-  const std::string temp = path + std::string(kTempSuffix);
-  {
-    EVLOG_ASSIGN_OR_RETURN(std::unique_ptr<File> file, fs.Open(temp, OpenMode::kCreate));
-    EVLOG_RETURN_IF_ERROR(file->Truncate(0));
-    EVLOG_RETURN_IF_ERROR(file->Append(AsBytes(EncodeLogCheckpoint(checkpoint))));
-    EVLOG_RETURN_IF_ERROR(file->Sync());
-    EVLOG_RETURN_IF_ERROR(file->Close());
-  }
-  EVLOG_RETURN_IF_ERROR(fs.Rename(temp, path));
-  return fs.SyncDir(dir);
+  return ReplaceFileAtomically(fs, dir, kLogCheckpointFileName,
+                               AsBytes(EncodeLogCheckpoint(checkpoint)));
 }
 
 }  // namespace evlog::internal

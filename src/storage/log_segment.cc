@@ -45,6 +45,8 @@ BatchPosition DecodeHeader(ByteView header, uint64_t position, uint32_t size) {
       internal::LoadBigEndian<int32_t>(header.data() + record_format::kLastOffsetDeltaOffset);
   batch.max_timestamp =
       internal::LoadBigEndian<int64_t>(header.data() + record_format::kMaxTimestampOffset);
+  batch.leader_epoch = LeaderEpoch(
+      internal::LoadBigEndian<int32_t>(header.data() + record_format::kPartitionLeaderEpochOffset));
   return batch;
 }
 

@@ -27,7 +27,7 @@ enum class CleanupPolicy : int8_t {
 // and relies on replication; an embedded log often has no replicas, so the
 // choice is the user's.
 enum class Durability : int8_t {
-  kNone,         // page cache only; a clean Close() or Flush() syncs
+  kNone,         // page cache only; a clean Close(), Flush() or segment roll syncs
   kInterval,     // an append syncs when flush_interval_ms has passed since the last sync
   kEveryAppend,  // Append returns after its bytes are synced; concurrent
                  // appenders share one fdatasync (group commit)

@@ -44,6 +44,9 @@ struct BatchPosition {
   Offset base_offset;
   Offset last_offset;
   int64_t max_timestamp = -1;
+  // The batch's partitionLeaderEpoch (kNoLeaderEpoch when it has none). Filled
+  // by header scans; appenders may leave it unset.
+  LeaderEpoch leader_epoch = kNoLeaderEpoch;
 };
 
 // Something recovery had to drop, reported through the log's reporter.

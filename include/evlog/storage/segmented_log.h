@@ -87,6 +87,7 @@
 #include "evlog/record/record_format.h"
 #include "evlog/status.h"
 #include "evlog/storage/internal/log_checkpoint.h"
+#include "evlog/storage/leader_epoch_cache.h"
 #include "evlog/storage/log_cleaner.h"
 #include "evlog/storage/log_config.h"
 #include "evlog/storage/log_segment.h"
@@ -232,6 +233,28 @@ class SegmentedLog {
   // Syncs everything appended so far and records the recovery point.
   [[nodiscard]] absl::Status Flush();
 
+  // Leader epochs. The log keeps its LeaderEpochCache (leader_epoch_cache.h)
+  // in step with its batches: a batch whose partitionLeaderEpoch is newer
+  // than every epoch seen so far is recorded before it is written, and
+  // truncation, retention and DeleteRecordsBefore cut the cache with the log.
+  // Opening a log without a readable leader-epoch-checkpoint rebuilds it from
+  // the batch headers (reporting a corrupt file through the reporter).
+
+  // The newest epoch the log knows, nullopt when no batch carried one and no
+  // epoch was begun.
+  std::optional<LeaderEpoch> latest_epoch() const;
+  // Where `epoch` ended in this log, by Kafka's OffsetsForLeaderEpoch rules
+  // (LeaderEpochCache::EndOffsetFor with the current log end offset).
+  EpochEndOffset EndOffsetForEpoch(LeaderEpoch epoch) const;
+  // The cache's entries, oldest first.
+  std::vector<EpochEntry> epoch_entries() const;
+  // Records that `epoch` starts at log_end_offset, for a replica that becomes
+  // leader: a follower asking where the previous epoch ended gets the right
+  // answer before the new leader has written anything. No-op when `epoch` is
+  // not newer than latest_epoch(). Errors: I/O errors writing the
+  // checkpoint (nothing changes); FailedPrecondition after Close().
+  [[nodiscard]] absl::Status BeginLeaderEpoch(LeaderEpoch epoch);
+
   // Starts a new segment at log_end_offset (nothing happens when the active
   // segment is empty).
   [[nodiscard]] absl::Status Roll();
@@ -282,9 +305,11 @@ class SegmentedLog {
         dir_(std::move(dir)),
         config_(config),
         options_(std::move(options)),
-        segment_options_{config.index_interval_bytes, config.segment_index_bytes} {}
+        segment_options_{config.index_interval_bytes, config.segment_index_bytes},
+        epochs_(fs_, dir_) {}
 
   absl::Status Load();
+  absl::Status LoadEpochsLocked();
   absl::Status RecoverLocked(const std::optional<internal::LogCheckpoint>& checkpoint);
   absl::Status CheckUsableLocked() const;
   absl::Status MarkUncleanLocked();
@@ -316,6 +341,7 @@ class SegmentedLog {
 
   mutable std::mutex mu_;
   SegmentMap segments_;
+  LeaderEpochCache epochs_;
   // Bumped whenever segments are deleted or cut, so that a compaction run
   // that started before can tell its sources changed.
   uint64_t segments_epoch_ = 0;
@@ -410,7 +436,71 @@ absl::Status SegmentedLog<FS, ClockT>::Load() {
   log_start_ = std::min(log_start_, log_end_);
   durable_end_published_.store(durable_end_.value());
   last_sync_ms_.store(now);
-  return absl::OkStatus();
+  return LoadEpochsLocked();
+}
+
+template <FileSystemLike FS, ClockLike ClockT>
+absl::Status SegmentedLog<FS, ClockT>::LoadEpochsLocked() {
+  absl::StatusOr<LeaderEpochCache> loaded = LeaderEpochCache::Load(fs_, dir_);
+  if (loaded.ok()) {
+    epochs_ = *std::move(loaded);
+    // The file may run ahead of the log: an epoch is recorded before its
+    // first batch is written, and recovery may have cut batches since.
+    EVLOG_RETURN_IF_ERROR(epochs_.TruncateFromEnd(log_end_));
+    return epochs_.TruncateFromStart(log_start_);
+  }
+  if (!absl::IsNotFound(loaded.status()) && !absl::IsDataLoss(loaded.status())) {
+    return loaded.status();
+  }
+  if (absl::IsDataLoss(loaded.status()) && options_.reporter) {
+    options_.reporter(
+        RecoveryEvent{epochs_.path(), 0, 0,
+                      absl::StrCat("unreadable leader-epoch-checkpoint (",
+                                   loaded.status().message(), "), rebuilt from the batches")});
+  }
+  // Rebuilt from the batch headers: each epoch starts at the first batch
+  // that carries it. Epochs only grow along a valid log; an older one after
+  // a newer (which no replica writes) does not start anything.
+  std::vector<EpochEntry> entries;
+  for (auto& [base, segment] : segments_) {
+    if (segment->size_bytes() == 0) continue;
+    EVLOG_RETURN_IF_ERROR(segment->ScanHeaders(0, [&](const BatchPosition& batch) {
+      if (batch.last_offset >= log_start_ && batch.leader_epoch.value() >= 0 &&
+          (entries.empty() || batch.leader_epoch > entries.back().epoch)) {
+        entries.push_back(EpochEntry{batch.leader_epoch, std::max(batch.base_offset, log_start_)});
+      }
+      return true;
+    }));
+    if (segment.get() != &ActiveLocked()) TouchLocked(*segment);
+  }
+  return epochs_.Reset(std::move(entries));
+}
+
+template <FileSystemLike FS, ClockLike ClockT>
+std::optional<LeaderEpoch> SegmentedLog<FS, ClockT>::latest_epoch() const {
+  std::lock_guard lock(mu_);
+  return epochs_.LatestEpoch();
+}
+
+template <FileSystemLike FS, ClockLike ClockT>
+EpochEndOffset SegmentedLog<FS, ClockT>::EndOffsetForEpoch(LeaderEpoch epoch) const {
+  std::lock_guard lock(mu_);
+  return epochs_.EndOffsetFor(epoch, log_end_);
+}
+
+template <FileSystemLike FS, ClockLike ClockT>
+std::vector<EpochEntry> SegmentedLog<FS, ClockT>::epoch_entries() const {
+  std::lock_guard lock(mu_);
+  return epochs_.entries();
+}
+
+template <FileSystemLike FS, ClockLike ClockT>
+absl::Status SegmentedLog<FS, ClockT>::BeginLeaderEpoch(LeaderEpoch epoch) {
+  std::lock_guard lock(mu_);
+  EVLOG_RETURN_IF_ERROR(CheckUsableLocked());
+  EVLOG_RETURN_IF_ERROR(epochs_.Flush());
+  if (!epochs_.IsNewerThanLatest(epoch)) return absl::OkStatus();
+  return epochs_.Assign(epoch, log_end_);
 }
 
 template <FileSystemLike FS, ClockLike ClockT>
@@ -534,7 +624,14 @@ absl::StatusOr<AppendResult> SegmentedLog<FS, ClockT>::Append(MutableByteView ba
                                       " is below the log end offset ", log_end_.value()));
       }
     }
-    if (options.leader_epoch) SetPartitionLeaderEpoch(batch, *options.leader_epoch);
+    LeaderEpoch epoch;
+    if (options.leader_epoch) {
+      SetPartitionLeaderEpoch(batch, *options.leader_epoch);
+      epoch = *options.leader_epoch;
+    } else {
+      epoch = LeaderEpoch(internal::LoadBigEndian<int32_t>(
+          batch.data() + record_format::kPartitionLeaderEpochOffset));
+    }
     if (config_.timestamp_type == TimestampType::kLogAppendTime && options.assign_offsets) {
       result.log_append_time_ms = clock_.WallMs();
       SetLogAppendTime(batch, result.log_append_time_ms);
@@ -544,6 +641,11 @@ absl::StatusOr<AppendResult> SegmentedLog<FS, ClockT>::Append(MutableByteView ba
     // A follower may append after a gap (its leader's log was compacted);
     // gaps inside a segment are fine, its index is sparse anyway.
     EVLOG_RETURN_IF_ERROR(MaybeRollLocked(batch.size(), base, last));
+    // The epoch is on disk before its first batch, so the file never misses
+    // an epoch the log holds (one it holds too many is cut on open). A file
+    // left stale by a failed write is rewritten before anything is appended.
+    EVLOG_RETURN_IF_ERROR(epochs_.Flush());
+    if (epochs_.IsNewerThanLatest(epoch)) EVLOG_RETURN_IF_ERROR(epochs_.Assign(epoch, base));
     LogSegment& active = ActiveLocked();
     BatchPosition position;
     position.size = static_cast<uint32_t>(batch.size());
@@ -693,25 +795,35 @@ absl::Status SegmentedLog<FS, ClockT>::RollLocked(Offset new_base) {
   EVLOG_ASSIGN_OR_RETURN(std::unique_ptr<LogSegment> fresh,
                          LogSegment::Create(fs_, dir_, base, segment_options_, clock_.WallMs()));
   absl::Status s = replace_empty ? absl::OkStatus() : old.Seal();
-  if (s.ok() && config_.durability != Durability::kNone && !replace_empty) s = old.Sync();
+  // A sealed segment is synced whatever the durability setting (Kafka flushes
+  // it on roll too): otherwise a crash could keep the new segment's bytes and
+  // lose the old one's tail, and the log would come back with a hole that
+  // recovery cannot see (a segment may legitimately end below the next
+  // one's base after compaction).
+  if (s.ok() && !replace_empty) s = old.Sync();
   if (s.ok()) s = fs_.SyncDir(dir_);
   if (!s.ok()) {
     (void)fresh->DeleteFiles();
     return s;
   }
-  if (replace_empty) {
-    const bool only_segment = segments_.size() == 1;
-    EVLOG_RETURN_IF_ERROR(DeleteSegmentsLocked({old.base_offset()}));
-    if (only_segment) log_start_ = std::max(log_start_, base);
-  } else {
-    TouchLocked(old);
-    if (config_.durability != Durability::kNone && durable_end_ >= old.base_offset()) {
-      durable_end_ = base;
-      durable_end_published_.store(durable_end_.value());
-      EVLOG_RETURN_IF_ERROR(WriteCheckpointLocked(/*clean=*/false));
-    }
-  }
+  // The new segment is on disk now: it joins the log before anything else
+  // can fail, or a reopen would find it without the log knowing of it (a
+  // later roll to the same base would fail, and its offsets could follow a
+  // hole).
+  const Offset old_base = old.base_offset();
   segments_.emplace(base, std::move(fresh));
+  if (replace_empty) {
+    const bool only_segment = segments_.size() == 2;
+    EVLOG_RETURN_IF_ERROR(DeleteSegmentsLocked({old_base}));
+    if (only_segment) log_start_ = std::max(log_start_, base);
+    return absl::OkStatus();
+  }
+  TouchLocked(old);
+  if (durable_end_ >= old_base) {
+    durable_end_ = base;
+    durable_end_published_.store(durable_end_.value());
+    return WriteCheckpointLocked(/*clean=*/false);
+  }
   return absl::OkStatus();
 }
 
@@ -923,6 +1035,7 @@ absl::StatusOr<size_t> SegmentedLog<FS, ClockT>::DeleteOldSegments() {
   durable_end_ = std::max(durable_end_, log_start_);
   durable_end_published_.store(durable_end_.value());
   EVLOG_RETURN_IF_ERROR(WriteCheckpointLocked(/*clean=*/false));
+  EVLOG_RETURN_IF_ERROR(epochs_.TruncateFromStart(log_start_));
   return doomed.size();
 }
 
@@ -940,6 +1053,7 @@ absl::Status SegmentedLog<FS, ClockT>::DeleteRecordsBefore(Offset offset) {
     EVLOG_RETURN_IF_ERROR(MarkUncleanLocked());
     log_start_ = offset;
     EVLOG_RETURN_IF_ERROR(WriteCheckpointLocked(/*clean=*/false));
+    EVLOG_RETURN_IF_ERROR(epochs_.TruncateFromStart(log_start_));
   }
   return DeleteOldSegments().status();
 }
@@ -991,7 +1105,7 @@ absl::Status SegmentedLog<FS, ClockT>::TruncateToLocked(Offset offset) {
     durable_end_ = log_end_;
     durable_end_published_.store(durable_end_.value());
   }
-  return absl::OkStatus();
+  return epochs_.TruncateFromEnd(log_end_);
 }
 
 template <FileSystemLike FS, ClockLike ClockT>
@@ -999,6 +1113,10 @@ absl::Status SegmentedLog<FS, ClockT>::TruncateFullyLocked(Offset offset) {
   if (offset.value() < 0) {
     return MakeError(ErrorCode::kInvalidRequest, "a log cannot start at a negative offset");
   }
+  // Without the file a crash part way through rebuilds the cache from
+  // whatever batches are left, instead of pairing old entries with a log
+  // that no longer holds them.
+  EVLOG_RETURN_IF_ERROR(epochs_.RemoveFile());
   truncations_.fetch_add(1);
   std::vector<Offset> doomed;
   for (const auto& [base, segment] : segments_) doomed.push_back(base);
@@ -1016,7 +1134,8 @@ absl::Status SegmentedLog<FS, ClockT>::TruncateFullyLocked(Offset offset) {
   segments_.emplace(offset, *std::move(fresh));
   log_start_ = log_end_ = durable_end_ = offset;
   durable_end_published_.store(durable_end_.value());
-  return WriteCheckpointLocked(/*clean=*/false);
+  EVLOG_RETURN_IF_ERROR(WriteCheckpointLocked(/*clean=*/false));
+  return epochs_.Clear();
 }
 
 template <FileSystemLike FS, ClockLike ClockT>

@@ -835,3 +835,44 @@ TEST_CASE("many logs reopen after a clean shutdown without opening a segment fil
 
 }  // namespace
 }  // namespace evlog
+
+namespace evlog {
+namespace {
+
+TEST_CASE("a roll whose checkpoint write fails keeps its new segment") {
+  MemFileSystem base;
+  FaultyFileSystem fs(base);
+  ManualClock clock;
+  LogConfig config = SmallSegments();
+  config.durability = Durability::kEveryAppend;
+  {
+    auto log = *FaultyLog::Open(fs, clock, kDir, config);
+    while (log->segment_count() == 1) MustAppend(*log, MakeSizedBatch(3, 100, 1));
+    const Offset end = log->log_end_offset();
+    const size_t segments = log->segment_count();
+    // Fill the active segment until the next append must roll.
+    while (log->segment_count() == segments) {
+      fs.AddFault(FaultRule(FsOp::kRename).PathContains("log.checkpoint"));
+      absl::StatusOr<AppendResult> r = TryAppend(*log, MakeSizedBatch(3, 100, 2));
+      fs.ClearFaults();
+      if (!r.ok()) break;
+    }
+    // The roll happened, its checkpoint did not: the append failed, and the
+    // next one goes into the new segment instead of failing for good.
+    CHECK(log->segment_count() == segments + 1);
+    const Offset before = log->log_end_offset();
+    CHECK(before > end);
+    AppendResult next = MustAppend(*log, MakeSizedBatch(3, 100, 3));
+    CHECK(next.base_offset == before);
+    CHECK(log->segment_base_offsets().back() == before);
+  }
+  fs.SimulateCrash(1);
+  auto log = *FaultyLog::Open(fs, clock, kDir, config);
+  std::vector<TestRecord> all = ReadAll(*log);
+  REQUIRE(!all.empty());
+  for (size_t i = 0; i < all.size(); ++i) CHECK(all[i].offset == Offset(static_cast<int64_t>(i)));
+  CHECK(log->log_end_offset() == all.back().offset + 1);
+}
+
+}  // namespace
+}  // namespace evlog
