@@ -597,9 +597,10 @@ template <typename Work>
 void InProcessTransport::Network::RunOnNode(BrokerId node, Work work) {
   {
     FrameScope frame(this, node);
-    std::optional<Work> owned(std::move(work));
-    (*owned)();
-    owned.reset();
+    // Moved into this scope so that what the work captured is destroyed
+    // inside the frame, before the node counts as idle.
+    Work owned(std::move(work));
+    owned();
   }
   std::lock_guard lock(mu_);
   auto it = nodes_.find(node);

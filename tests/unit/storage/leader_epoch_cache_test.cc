@@ -2,6 +2,7 @@
 
 #include <random>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "evlog/io/faulty_file_system.h"
@@ -269,11 +270,19 @@ TEST_CASE("a missing checkpoint is NotFound") {
 }
 
 TEST_CASE("a corrupt, cut-off or garbage checkpoint fails to load with DataLoss saying why") {
+  // Views, not strings: GCC 12 at -O2 misreads copying an initializer list
+  // of strings as out of bounds (-Warray-bounds).
+  const std::string garbage("\x00\xff\x13garbage\x7f\n", 12);
+  // 100 'z's and a newline.
+  constexpr std::string_view long_line =
+      "zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz"
+      "zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz\n";
+  static_assert(long_line.size() == 101);
   struct Case {
-    std::string text;
-    std::string says;
+    std::string_view text;
+    std::string_view says;
   };
-  const std::vector<Case> cases = {
+  const Case cases[] = {
       {"", "is empty"},
       {"0", "no newline"},
       {"0\n2\n1 0\n3 2", "no newline"},
@@ -301,8 +310,8 @@ TEST_CASE("a corrupt, cut-off or garbage checkpoint fails to load with DataLoss 
       {"0\n2\n3 0\n3 10\n", "must increase"},
       {"0\n2\n1 10\n2 10\n", "must increase"},
       {"0\n2\n1 10\n2 5\n", "must increase"},
-      {std::string("\x00\xff\x13garbage\x7f\n", 12), "line 1"},
-      {std::string(100, 'z') + "\n", "...\""},
+      {garbage, "line 1"},
+      {long_line, "...\""},
   };
   MemFileSystem fs;
   REQUIRE(fs.CreateDir(kDir).ok());
