@@ -273,8 +273,9 @@ class SegmentedLog {
   [[nodiscard]] absl::Status DeleteRecordsBefore(Offset offset);
 
   // Removes every batch from the one holding `offset` on (see the worked
-  // example above); no-op at or past log_end_offset. Below log_start_offset
-  // it empties the log and restarts it at `offset`.
+  // example above); at or past log_end_offset only epochs begun at the log
+  // end without a batch are forgotten. Below log_start_offset it empties the
+  // log and restarts it at `offset`.
   [[nodiscard]] absl::Status TruncateTo(Offset offset);
 
   // Deletes every segment and restarts the log, empty, at `offset`:
@@ -1064,7 +1065,11 @@ absl::Status SegmentedLog<FS, ClockT>::TruncateTo(Offset offset) {
   {
     std::lock_guard lock(mu_);
     EVLOG_RETURN_IF_ERROR(CheckUsableLocked());
-    if (offset >= log_end_) return absl::OkStatus();
+    // Nothing to cut, but an epoch begun at the log end and never written
+    // (a leader deposed before its first append) goes: kept, it would make
+    // the log claim an epoch its batches do not hold, and a follower
+    // comparing epochs with its new leader would truncate here forever.
+    if (offset >= log_end_) return epochs_.TruncateFromEnd(log_end_);
     EVLOG_RETURN_IF_ERROR(MarkUncleanLocked());
     s = offset < log_start_ ? TruncateFullyLocked(offset) : TruncateToLocked(offset);
   }

@@ -132,6 +132,14 @@ TEST_CASE("BeginLeaderEpoch starts an epoch at the log end before anything is wr
   CHECK(log->epoch_entries() == Entries({{1, 0}, {3, 3}}));
   // A follower of epoch 1 learns that its epoch ended at 3.
   CHECK(log->EndOffsetForEpoch(LeaderEpoch(1)) == EpochEndOffset{LeaderEpoch(1), Offset(3)});
+  SECTION("a truncation at the log end forgets an epoch that wrote nothing") {
+    // The deposed leader's epoch 3 holds no batch: as a follower it must
+    // not name it as its last epoch.
+    REQUIRE(log->TruncateTo(log->log_end_offset()).ok());
+    CHECK(log->epoch_entries() == Entries({{1, 0}}));
+    CHECK(log->latest_epoch() == LeaderEpoch(1));
+    return;
+  }
   // Not newer: nothing changes.
   REQUIRE(log->BeginLeaderEpoch(LeaderEpoch(2)).ok());
   REQUIRE(log->BeginLeaderEpoch(LeaderEpoch(3)).ok());
