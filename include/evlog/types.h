@@ -108,6 +108,14 @@ using BrokerId = StrongInt<BrokerIdTag, int32_t>;
 // Consumer-group generation id.
 using Generation = StrongInt<GenerationTag, int32_t>;
 
+// What a produce waits for (Kafka acks): nothing, the leader's log, or
+// every in-sync replica (ReplicaSet). On one broker 1 and all are the same.
+enum class Acks : int8_t {
+  kNone = 0,  // do not wait: the callback gets offset -1
+  kLeader = 1,
+  kAll = -1,
+};
+
 // Kafka's "none" sentinels, as typed constants.
 inline constexpr LeaderEpoch kNoLeaderEpoch{-1};
 inline constexpr ProducerId kNoProducerId{-1};

@@ -44,12 +44,14 @@ absl::StatusOr<AppendResult> Partition::Append(MutableByteView batch,
     if (closed()) return ClosedError();
     return result;
   }
-  // Appends are serialised by the log, but two appenders may publish out of
-  // order: keep the maximum.
-  const int64_t end = result->last_offset.value() + 1;
-  int64_t seen = high_watermark_.load(std::memory_order_relaxed);
-  while (seen < end &&
-         !high_watermark_.compare_exchange_weak(seen, end, std::memory_order_seq_cst)) {
+  if (!high_watermark_managed()) {
+    // Appends are serialised by the log, but two appenders may publish out
+    // of order: keep the maximum.
+    const int64_t end = result->last_offset.value() + 1;
+    int64_t seen = high_watermark_.load(std::memory_order_relaxed);
+    while (seen < end &&
+           !high_watermark_.compare_exchange_weak(seen, end, std::memory_order_seq_cst)) {
+    }
   }
   batches_appended_.fetch_add(1, std::memory_order_relaxed);
   records_appended_.fetch_add(static_cast<uint64_t>(result->last_offset - result->base_offset + 1),
@@ -57,6 +59,51 @@ absl::StatusOr<AppendResult> Partition::Append(MutableByteView batch,
   bytes_appended_.fetch_add(batch.size(), std::memory_order_relaxed);
   WakeWaiters();
   return result;
+}
+
+void Partition::ManageHighWatermark() {
+  // What this replica appended may never have committed: until its replica
+  // set learns the high watermark (from the ISR as leader, from the leader
+  // as follower), readers see nothing past the log start.
+  high_watermark_.store(log_->log_start_offset().value(), std::memory_order_seq_cst);
+  hw_managed_.store(true, std::memory_order_release);
+}
+
+void Partition::SetHighWatermark(Offset offset) {
+  const int64_t target = std::min(offset, log_->log_end_offset()).value();
+  const int64_t before = high_watermark_.exchange(target, std::memory_order_seq_cst);
+  if (target > before) WakeWaiters();
+}
+
+absl::StatusOr<LogReadResult> Partition::ReadReplica(Offset offset, std::vector<std::byte>& buffer,
+                                                     LogReadOptions options) {
+  if (closed()) return ClosedError();
+  absl::StatusOr<LogReadResult> result = log_->Read(offset, buffer, options);
+  if (!result.ok() && closed()) return ClosedError();
+  return result;
+}
+
+absl::Status Partition::TruncateTo(Offset offset) {
+  if (closed()) return ClosedError();
+  EVLOG_RETURN_IF_ERROR(log_->TruncateTo(offset));
+  PullBackHighWatermark();
+  return absl::OkStatus();
+}
+
+absl::Status Partition::TruncateFullyAndStartAt(Offset offset) {
+  if (closed()) return ClosedError();
+  EVLOG_RETURN_IF_ERROR(log_->TruncateFullyAndStartAt(offset));
+  // The log is empty from `offset` on: nothing before it can be read.
+  high_watermark_.store(offset.value(), std::memory_order_seq_cst);
+  return absl::OkStatus();
+}
+
+void Partition::PullBackHighWatermark() {
+  const int64_t end = log_->log_end_offset().value();
+  int64_t seen = high_watermark_.load(std::memory_order_relaxed);
+  while (seen > end &&
+         !high_watermark_.compare_exchange_weak(seen, end, std::memory_order_seq_cst)) {
+  }
 }
 
 void Partition::WakeWaiters() {

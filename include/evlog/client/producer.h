@@ -64,14 +64,6 @@
 
 namespace evlog {
 
-// What a produce waits for (Kafka acks). On one broker 1 and all are the
-// same; with replication, all waits for every in-sync replica.
-enum class Acks : int8_t {
-  kNone = 0,  // do not wait: the callback gets offset -1
-  kLeader = 1,
-  kAll = -1,
-};
-
 struct ProducerOptions {
   // Target size of a batch in bytes (Kafka batch.size); a record larger
   // than this gets a batch of its own.

@@ -28,6 +28,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -135,6 +136,39 @@ class Partition {
   // The end of what readers may see; lock-free.
   Offset high_watermark() const { return Offset(high_watermark_.load(std::memory_order_seq_cst)); }
 
+  // --- Replication (issue "ReplicaSet") ---
+  //
+  // A replicated partition's high watermark is its ReplicaSet's to move:
+  // after ManageHighWatermark(), Append leaves it alone and readers see
+  // only what SetHighWatermark published. The high watermark is not
+  // persisted yet: it restarts at the log start offset, and the replica set
+  // moves it up again (readers wait meanwhile; nothing uncommitted shows).
+  void ManageHighWatermark();
+  bool high_watermark_managed() const { return hw_managed_.load(std::memory_order_acquire); }
+  // Publishes `offset` (clamped to the log end offset) as the high
+  // watermark and wakes the waiters when it moved forward. A follower's
+  // may move back after a truncation.
+  void SetHighWatermark(Offset offset);
+  // Reads from `offset` up to the log end offset, past the high watermark:
+  // what a leader sends its followers. Errors as Read.
+  [[nodiscard]] absl::StatusOr<LogReadResult> ReadReplica(Offset offset,
+                                                          std::vector<std::byte>& buffer,
+                                                          LogReadOptions options = {});
+  // SegmentedLog::TruncateTo and TruncateFullyAndStartAt, for a follower
+  // whose log diverged from its leader's; the high watermark is pulled back
+  // to the new log end when above it.
+  [[nodiscard]] absl::Status TruncateTo(Offset offset);
+  [[nodiscard]] absl::Status TruncateFullyAndStartAt(Offset offset);
+  // The log's leader epochs (SegmentedLog::latest_epoch, EndOffsetForEpoch,
+  // BeginLeaderEpoch).
+  std::optional<LeaderEpoch> latest_epoch() const { return log_->latest_epoch(); }
+  EpochEndOffset EndOffsetForEpoch(LeaderEpoch epoch) const {
+    return log_->EndOffsetForEpoch(epoch);
+  }
+  [[nodiscard]] absl::Status BeginLeaderEpoch(LeaderEpoch epoch) {
+    return log_->BeginLeaderEpoch(epoch);
+  }
+
   // Registers `waiter` to be woken after every append until removed. The
   // waiter must stay alive until RemoveWaiter returns.
   void AddWaiter(DataWaiter* waiter);
@@ -158,6 +192,7 @@ class Partition {
  private:
   absl::Status ClosedError() const;
   void WakeWaiters();
+  void PullBackHighWatermark();
 
   const std::string topic_;
   const PartitionId id_;
@@ -165,6 +200,7 @@ class Partition {
   const TopicSettings settings_;
   std::atomic<int64_t> high_watermark_;
   std::atomic<bool> closed_{false};
+  std::atomic<bool> hw_managed_{false};
 
   std::mutex waiters_mu_;
   std::vector<DataWaiter*> waiters_;
