@@ -202,20 +202,33 @@ bool Controller::HasLiveSessionLocked(BrokerId id) const {
 
 absl::StatusOr<Offset> Controller::CommitLocked(std::vector<MetadataRecord> records) {
   EVLOG_CHECK(!records.empty());
-  EVLOG_ASSIGN_OR_RETURN(Offset first, log_->Append(records));
-  EVLOG_CHECK_EQ(first, end_offset_);
-  for (size_t i = 0; i < records.size(); ++i) {
-    absl::Status s = image_.Apply(records[i]);
-    if (!s.ok()) {
-      // The decision was made from this image: refusing it is a bug here,
-      // and the log now holds a record that replay will refuse too.
-      internal::CheckFailed(__FILE__, __LINE__, "image_.Apply(record).ok()", s.ToString());
+  const Offset first = end_offset_;
+  // One append, unless the decision is longer than kMaxRecordsPerDecision
+  // (only internal ones can be: fencing a broker that is in more ISRs than
+  // that). It is then written in order as several appends, which is safe
+  // because every prefix of such a decision is a consistent state: its
+  // partition changes only move leadership and ISR places away from a
+  // broker that is still unfenced (the FenceBrokerRecord comes last), or
+  // follow the UnfenceBrokerRecord that makes the new leader eligible.
+  for (size_t begin = 0; begin < records.size(); begin += kMaxRecordsPerDecision) {
+    const size_t end = std::min(records.size(), begin + kMaxRecordsPerDecision);
+    EVLOG_ASSIGN_OR_RETURN(Offset at, log_->Append(std::span<const MetadataRecord>(records).subspan(
+                                          begin, end - begin)));
+    EVLOG_CHECK_EQ(at, end_offset_);
+    for (size_t i = begin; i < end; ++i) {
+      absl::Status s = image_.Apply(records[i]);
+      if (!s.ok()) {
+        // The decision was made from this image: refusing it is a bug here,
+        // and the log now holds a record that replay will refuse too.
+        internal::CheckFailed(__FILE__, __LINE__, "image_.Apply(record).ok()", s.ToString());
+      }
+      if (listener_) {
+        undelivered_.push_back(
+            {end_offset_ + static_cast<int64_t>(i - begin), std::move(records[i])});
+      }
     }
-    if (listener_) {
-      undelivered_.push_back({first + static_cast<int64_t>(i), std::move(records[i])});
-    }
+    end_offset_ = at + static_cast<int64_t>(end - begin);
   }
-  end_offset_ = first + static_cast<int64_t>(records.size());
   EVLOG_DCHECK(image_.CheckInvariants().ok());
   return first;
 }

@@ -70,8 +70,10 @@ absl::StatusOr<std::unique_ptr<SegmentedMetadataLog>> SegmentedMetadataLog::Open
   config.retention_ms = -1;
   config.retention_bytes = -1;
   config.max_message_bytes = kMaxBatchBytes;
-  config.segment_bytes = 64u << 20;
-  config.segment_index_bytes = 1u << 20;
+  config.segment_bytes = 2 * uint64_t{kMaxBatchBytes};
+  // Enough index for a full segment at the default interval (16 MiB / 4 KiB
+  // entries of 8 or 12 bytes), and no more: index files are preallocated.
+  config.segment_index_bytes = 64u << 10;
   EVLOG_RETURN_IF_ERROR(fs.CreateDir(dir));
   EVLOG_ASSIGN_OR_RETURN(std::unique_ptr<PartitionLog> log,
                          PartitionLog::Open(fs, clock, std::move(dir), config, std::move(options)));

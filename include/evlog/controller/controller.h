@@ -25,7 +25,11 @@
 // Every decision is a list of metadata records (metadata_records.h)
 // appended to the MetadataLog in one atomic Append, and applied to the
 // controller's MetadataImage only after the append succeeded: an operation
-// that returns an error changed nothing. Open() replays the log, so a
+// that returns an error changed nothing. (One exception: fencing,
+// unfencing, registering or unregistering a broker in a way that changes
+// more than kMaxRecordsPerDecision partitions is appended in several parts,
+// in order; each part leaves a consistent state, and an error part way
+// keeps the parts before it.) Open() replays the log, so a
 // controller restarted on a SegmentedMetadataLog's directory comes back
 // with every acknowledged decision. Broker sessions (when each broker was
 // last heard from) are not in the log: after Open every registered broker
@@ -226,8 +230,9 @@ class Controller {
   // does); "unclean.leader.election.enable" ("true"/"false") is taken from
   // them when `allow_unclean` is not given, and the option's default when
   // neither is. Errors, in Kafka's order: INVALID_TOPIC_EXCEPTION (bad
-  // name, or one differing from an existing topic's only in '.' vs '_');
-  // TOPIC_ALREADY_EXISTS; INVALID_CONFIG; INVALID_PARTITIONS (< 1);
+  // name); TOPIC_ALREADY_EXISTS; INVALID_TOPIC_EXCEPTION (a name differing
+  // from an existing topic's only in '.' vs '_'); INVALID_CONFIG;
+  // INVALID_PARTITIONS (< 1);
   // INVALID_REPLICATION_FACTOR (< 1, or more than the unfenced brokers);
   // POLICY_VIOLATION (more than kMaxRecordsPerDecision - 1 partitions); the
   // log's errors.
@@ -315,7 +320,9 @@ class Controller {
   int64_t NowNs() const { return clock_.MonotonicNs(); }
   bool HasLiveSessionLocked(BrokerId id) const;
 
-  // Appends `records` as one decision and applies them. REQUIRES: mu_ held.
+  // Appends `records` as one decision (in parts when longer than
+  // kMaxRecordsPerDecision) and applies them; returns the first's offset.
+  // REQUIRES: mu_ held.
   absl::StatusOr<Offset> CommitLocked(std::vector<MetadataRecord> records);
   // Hands queued records to the listener; call without mu_ held.
   void Deliver();

@@ -43,7 +43,7 @@ class SegmentedMetadataLog final : public MetadataLog {
   // Largest batch (one decision) the log accepts, in bytes. A decision over
   // Controller's kMaxRecordsPerDecision records of a few dozen bytes each
   // stays far below it.
-  static constexpr uint32_t kMaxBatchBytes = 32u << 20;
+  static constexpr uint32_t kMaxBatchBytes = 8u << 20;
 
   // Opens (creating when missing) the log in directory `dir`, recovering it
   // when it was not closed cleanly (a torn last batch is dropped and

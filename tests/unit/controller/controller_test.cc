@@ -825,6 +825,33 @@ TEST_CASE("an operation whose log append fails changes nothing") {
   CHECK(ctl.image().broker(BrokerId(1))->fenced);
 }
 
+TEST_CASE(
+    "fencing a broker in more ISRs than one decision may hold is written in parts, the "
+    "fence last") {
+  TestCluster c;
+  c.AddBroker(1);
+  c.AddBroker(2);
+  REQUIRE(c.controller->CreateTopic("a", 5001, 2).ok());
+  REQUIRE(c.controller->CreateTopic("b", 5001, 2).ok());
+  const size_t appends = c.memory_log->append_sizes().size();
+  REQUIRE(c.controller->Heartbeat(BrokerId(1), c.epochs[1], /*want_fence=*/true).ok());
+  const std::vector<size_t> sizes = c.memory_log->append_sizes();
+  REQUIRE(sizes.size() == appends + 2);
+  CHECK(sizes[appends] == Controller::kMaxRecordsPerDecision);
+  CHECK(sizes[appends + 1] == 10002 + 1 - Controller::kMaxRecordsPerDecision);
+  auto last = c.controller->RecordsSince(c.controller->last_offset(), 1);
+  REQUIRE(last.ok());
+  CHECK(std::holds_alternative<FenceBrokerRecord>(last->at(0).record));
+  const MetadataImage image = c.controller->image();
+  CHECK(image.CheckInvariants().ok());
+  for (const char* topic : {"a", "b"}) {
+    for (const PartitionState& p : image.topic(topic)->partitions) {
+      REQUIRE(p.leader == BrokerId(2));
+      REQUIRE(p.isr == Ids({2}));
+    }
+  }
+}
+
 TEST_CASE("bad controller options are INVALID_CONFIG") {
   ManualClock clock;
   ControllerOptions options;
