@@ -58,13 +58,15 @@ enum class Election {
 // KIP-966 an ISR never empties) with a leader elected by `election` among
 // the brokers `acceptable` accepts. nullopt when nothing changes.
 //
-// Example, replicas [1 2 3], ISR [1 2 3], leader 1, broker 1 fenced:
-//   target_isr [2 3], kOnline -> leader 2, isr [2 3] (leader epoch + 1)
-// and then broker 2 fenced too, its topic allowing unclean election:
-//   target_isr [3], kOnline  -> leader 3, isr [3]
-// and broker 3 fenced, broker 1 unfenced again:
-//   target_isr [] -> no clean leader; kUnclean -> leader 1, isr [1]
-//   (whatever 3 had beyond 1's log is lost); kOnline -> leader -1, isr [3]
+// Example, replicas [1 2 3], ISR [1 2 3], leader 1; broker 1 is fenced:
+//   target_isr [2 3] -> leader 2, isr [2 3] (leader epoch + 1)
+// then broker 2 is fenced:
+//   target_isr [3]   -> leader 3, isr [3]
+// then broker 1 is back (unfenced, but not in the ISR) and 3 is fenced:
+//   target_isr []    -> no clean leader. kOnline: leader -1, isr [3] (3
+//                       keeps its place: it has every committed record).
+//                       kUnclean: leader 1, isr [1], and whatever 3 had
+//                       beyond 1's log end is lost.
 std::optional<PartitionChangeRecord> BuildChange(TopicId topic, PartitionId partition,
                                                  const PartitionState& current,
                                                  const std::vector<BrokerId>& target_isr,
@@ -131,12 +133,16 @@ Election OnlineElection(const TopicImage& topic) {
 
 absl::Status ControllerOptions::Validate() const {
   auto bad = [](std::string_view why) { return MakeError(ErrorCode::kInvalidConfig, why); };
-  if (session_timeout_ms <= 0) return bad("session_timeout_ms must be positive");
+  // Kafka's settings are Java ints; the bound also keeps ms * 10^6 in range.
+  constexpr int64_t kMaxMs = INT32_MAX;
+  if (session_timeout_ms <= 0 || session_timeout_ms > kMaxMs) {
+    return bad("session_timeout_ms must be within [1, 2^31 - 1]");
+  }
   if (leader_imbalance_per_broker_percentage < 0 || leader_imbalance_per_broker_percentage > 100) {
     return bad("leader_imbalance_per_broker_percentage must be within [0, 100]");
   }
-  if (leader_imbalance_check_interval_ms <= 0) {
-    return bad("leader_imbalance_check_interval_ms must be positive");
+  if (leader_imbalance_check_interval_ms <= 0 || leader_imbalance_check_interval_ms > kMaxMs) {
+    return bad("leader_imbalance_check_interval_ms must be within [1, 2^31 - 1]");
   }
   if (default_replication_factor < 1) return bad("default_replication_factor must be >= 1");
   if (default_num_partitions < 1) return bad("default_num_partitions must be >= 1");

@@ -152,13 +152,14 @@ struct IsrChange {
   TopicPartition topic_partition;
   // The sender, which must be the leader.
   BrokerId leader{0};
-  // The sender's broker epoch; -1 skips the check.
-  int64_t leader_broker_epoch = -1;
   // The leader and partition epochs of the state the sender based the
   // change on.
   LeaderEpoch leader_epoch{0};
   int32_t partition_epoch = 0;
   std::vector<BrokerId> new_isr;
+  // The sender's broker epoch (Kafka's AlterPartition BrokerEpoch); -1
+  // skips the check.
+  int64_t leader_broker_epoch = -1;
 };
 
 enum class ElectionType {
