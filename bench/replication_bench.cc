@@ -82,7 +82,7 @@ class ReplicatedPartition {
  public:
   explicit ReplicatedPartition(int rf, const std::string& dir)
       : executor_(2), transport_(executor_, clock_, /*seed=*/1, NetworkFaults{}) {
-    PartitionLeadership leadership;
+    PartitionState leadership;
     for (int i = 1; i <= rf; ++i) leadership.replicas.push_back(BrokerId(i));
     leadership.isr = leadership.replicas;
     leadership.leader = BrokerId(1);
@@ -98,7 +98,7 @@ class ReplicatedPartition {
       node.replica = std::make_unique<ReplicaSet<>>(
           BrokerId(i), kTp, *node.partition, transport_, executor_, clock_,
           // The ISR never changes here: followers keep up.
-          [](IsrChange, absl::AnyInvocable<void(absl::StatusOr<PartitionLeadership>)> done) {
+          [](IsrChange, absl::AnyInvocable<void(absl::StatusOr<PartitionState>)> done) {
             done(absl::UnavailableError("no controller in this benchmark"));
           },
           options);

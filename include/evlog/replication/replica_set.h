@@ -2,7 +2,7 @@
 // the leader side (acks, in-sync replicas, high watermark) and the follower
 // side (pulling from the leader, truncating where the logs diverge).
 //
-// The controller decides who leads and who is in sync (PartitionLeadership);
+// The controller decides who leads and who is in sync (PartitionState);
 // every broker hosting a replica has a ReplicaSet and hands it each new
 // decision through Update(). Then:
 //
@@ -63,6 +63,7 @@
 #include "evlog/partition/partition.h"
 #include "evlog/partition/topic_partition.h"
 #include "evlog/record/record_batch.h"
+#include "evlog/replication/partition_state.h"
 #include "evlog/replication/replica_messages.h"
 #include "evlog/status.h"
 #include "evlog/storage/leader_epoch_cache.h"
@@ -71,35 +72,12 @@
 
 namespace evlog {
 
-// A partition's replicas and leadership as the controller decided them.
-struct PartitionLeadership {
-  // Every replica, preferred leader first.
-  std::vector<BrokerId> replicas;
-  std::vector<BrokerId> isr;
-  // -1: no leader (every ISR member is down and unclean election is off).
-  BrokerId leader{-1};
-  LeaderEpoch leader_epoch = kNoLeaderEpoch;
-  // Bumped by the controller on every change of this partition's state.
-  int32_t partition_epoch = -1;
-};
-
-// A leader's proposal to change the ISR (Kafka AlterPartition).
-struct IsrChange {
-  TopicPartition topic_partition;
-  BrokerId leader;
-  LeaderEpoch leader_epoch;
-  // The partition epoch the proposal starts from: the controller refuses it
-  // (INVALID_UPDATE_VERSION) when the partition changed since.
-  int32_t partition_epoch = -1;
-  std::vector<BrokerId> new_isr;
-};
-
 // Carries an IsrChange to the controller and calls `done` with the
 // partition's state after it (or the controller's error), from any thread,
 // at most once. Dropping `done` uncalled is allowed: the leader proposes
 // again later.
 using IsrChangeSender = absl::AnyInvocable<void(
-    IsrChange change, absl::AnyInvocable<void(absl::StatusOr<PartitionLeadership>)> done)>;
+    IsrChange change, absl::AnyInvocable<void(absl::StatusOr<PartitionState>)> done)>;
 
 struct ReplicaSetOptions {
   // A follower that has not caught up with the leader's log end for this
@@ -179,7 +157,7 @@ class ReplicaSet {
   // with a lower partition epoch) are ignored. A leader that becomes a
   // follower fails its waiting acks=all appends with NOT_LEADER_OR_FOLLOWER.
   // Errors: INVALID_REQUEST when this broker is not among the replicas.
-  absl::Status Update(const PartitionLeadership& leadership);
+  absl::Status Update(const PartitionState& leadership);
 
   // Leader only: appends `batch` (one RecordBatchBuilder batch; edited in
   // place, see SegmentedLog::Append) stamped with the leader epoch, and
@@ -261,7 +239,7 @@ class ReplicaSet {
   void FailAppendsLocked(Deferred& deferred, ErrorCode error, std::string_view why);
   void WakeHeldFetchesLocked(Deferred& deferred);
   void ProposeIsrLocked(std::vector<BrokerId> new_isr, Deferred& deferred);
-  void OnIsrChangeResult(uint64_t session, absl::StatusOr<PartitionLeadership> result);
+  void OnIsrChangeResult(uint64_t session, absl::StatusOr<PartitionState> result);
   void ScheduleIsrCheckLocked();
   void CheckIsr(uint64_t session);
   // Serves a fetch now; with `may_hold`, parks it when there is nothing new.
@@ -338,7 +316,7 @@ ReplicaSet<Log, TransportT>::ReplicaSet(BrokerId self, TopicPartition topic_part
 }
 
 template <ReplicaLogLike Log, TransportLike TransportT>
-absl::Status ReplicaSet<Log, TransportT>::Update(const PartitionLeadership& l) {
+absl::Status ReplicaSet<Log, TransportT>::Update(const PartitionState& l) {
   using replica_internal::Contains;
   if (!Contains(l.replicas, self_)) {
     return MakeError(
@@ -716,7 +694,7 @@ void ReplicaSet<Log, TransportT>::ProposeIsrLocked(std::vector<BrokerId> new_isr
   change.partition_epoch = partition_epoch_;
   change.new_isr = std::move(new_isr);
   const uint64_t session = session_;
-  auto done = Guarded([this, session](absl::StatusOr<PartitionLeadership> result) {
+  auto done = Guarded([this, session](absl::StatusOr<PartitionState> result) {
     OnIsrChangeResult(session, std::move(result));
   });
   deferred.push_back([this, change = std::move(change), done = std::move(done)]() mutable {
@@ -726,10 +704,10 @@ void ReplicaSet<Log, TransportT>::ProposeIsrLocked(std::vector<BrokerId> new_isr
 
 template <ReplicaLogLike Log, TransportLike TransportT>
 void ReplicaSet<Log, TransportT>::OnIsrChangeResult(uint64_t session,
-                                                    absl::StatusOr<PartitionLeadership> result) {
+                                                    absl::StatusOr<PartitionState> result) {
   if (result.ok()) {
     // The controller's answer is a decision like any other.
-    PartitionLeadership leadership = *std::move(result);
+    PartitionState leadership = *std::move(result);
     {
       std::lock_guard lock(mu_);
       if (session != session_) return;

@@ -29,9 +29,9 @@ const TopicPartition kTp("orders", 0);
 // pushes every decision to the replicas (metadata propagation).
 class FakeController {
  public:
-  explicit FakeController(PartitionLeadership initial) : state_(std::move(initial)) {}
+  explicit FakeController(PartitionState initial) : state_(std::move(initial)) {}
 
-  absl::StatusOr<PartitionLeadership> AlterIsr(const IsrChange& change) {
+  absl::StatusOr<PartitionState> AlterIsr(const IsrChange& change) {
     ++alter_requests;
     if (change.leader != state_.leader || change.leader_epoch != state_.leader_epoch) {
       return MakeError(ErrorCode::kFencedLeaderEpoch, "stale leader");
@@ -56,12 +56,12 @@ class FakeController {
     ++state_.partition_epoch;
   }
 
-  const PartitionLeadership& state() const { return state_; }
+  const PartitionState& state() const { return state_; }
   std::set<BrokerId> dead;
   int alter_requests = 0;
 
  private:
-  PartitionLeadership state_;
+  PartitionState state_;
 };
 
 // Brokers 1..n, each with a replica of orders-0 on an in-memory disk, one
@@ -83,8 +83,8 @@ struct Cluster {
     for (auto& [id, node] : nodes) Stop(id, node);
   }
 
-  static PartitionLeadership Initial(int n) {
-    PartitionLeadership l;
+  static PartitionState Initial(int n) {
+    PartitionState l;
     for (int i = 1; i <= n; ++i) l.replicas.push_back(BrokerId(i));
     l.isr = l.replicas;
     l.leader = BrokerId(1);
@@ -104,12 +104,11 @@ struct Cluster {
         std::make_unique<Partition>("orders", PartitionId(0), *std::move(log), TopicSettings{});
     node.replica = std::make_unique<ReplicaSet<>>(
         id, kTp, *node.partition, transport, executor, clock,
-        [this](IsrChange change,
-               absl::AnyInvocable<void(absl::StatusOr<PartitionLeadership>)> done) {
+        [this](IsrChange change, absl::AnyInvocable<void(absl::StatusOr<PartitionState>)> done) {
           // The controller answers over the network a little later.
           executor.ScheduleAfter(
               1, [this, change = std::move(change), done = std::move(done)]() mutable {
-                absl::StatusOr<PartitionLeadership> result = controller.AlterIsr(change);
+                absl::StatusOr<PartitionState> result = controller.AlterIsr(change);
                 if (result.ok()) Publish();
                 done(std::move(result));
               });
@@ -337,7 +336,7 @@ TEST_CASE("replication: stale and future epochs and non-leaders are fenced") {
   REQUIRE(r->has_value());
   CHECK(HasErrorCode(r->value().status(), ErrorCode::kNotLeaderOrFollower));
   // A decision older than the one applied changes nothing.
-  PartitionLeadership stale = Cluster::Initial(3);
+  PartitionState stale = Cluster::Initial(3);
   REQUIRE(c.replica(2).Update(stale).ok());
   CHECK(c.replica(2).is_leader());
 }
@@ -466,7 +465,7 @@ TEST_CASE("replication: simulation keeps acknowledged writes and consistent repl
       }
       c.Run(static_cast<int64_t>(rng() % 200));
       // Invariant: a leader's high watermark never moves back within its epoch.
-      const PartitionLeadership& s = c.controller.state();
+      const PartitionState& s = c.controller.state();
       const Offset hw = c.partition(s.leader.value()).high_watermark();
       if (s.leader_epoch == last_epoch) CHECK(hw >= last_hw);
       last_epoch = s.leader_epoch;

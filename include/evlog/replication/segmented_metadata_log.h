@@ -1,4 +1,4 @@
-// evlog/controller/segmented_metadata_log.h — a MetadataLog kept in a
+// evlog/replication/segmented_metadata_log.h — a MetadataLog kept in a
 // directory, so that a Controller restarted on the same directory replays
 // its decisions.
 //
@@ -30,10 +30,10 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "evlog/controller/metadata_log.h"
 #include "evlog/io/clock.h"
 #include "evlog/io/file_system.h"
 #include "evlog/partition/partition.h"
+#include "evlog/replication/metadata_log.h"
 #include "evlog/storage/segmented_log.h"
 
 namespace evlog {

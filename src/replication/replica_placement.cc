@@ -1,4 +1,4 @@
-#include "evlog/controller/internal/replica_placement.h"
+#include "evlog/replication/internal/replica_placement.h"
 
 #include <algorithm>
 #include <map>

@@ -6,13 +6,13 @@
 #include <string>
 #include <vector>
 
-#include "evlog/controller/controller.h"
-#include "evlog/controller/segmented_metadata_log.h"
 #include "evlog/io/faulty_file_system.h"
 #include "evlog/io/mem_file_system.h"
+#include "evlog/replication/controller.h"
+#include "evlog/replication/segmented_metadata_log.h"
 #include "evlog/status.h"
 #include "tests/support/catch.h"
-#include "tests/unit/controller/controller_test_util.h"
+#include "tests/unit/replication/controller_test_util.h"
 
 namespace evlog {
 namespace {

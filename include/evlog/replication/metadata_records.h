@@ -1,4 +1,4 @@
-// evlog/controller/metadata_records.h — the controller's decisions, as
+// evlog/replication/metadata_records.h — the controller's decisions, as
 // records of the metadata log (KRaft style).
 //
 // Every change the Controller makes to the cluster — a broker registered,
@@ -40,6 +40,7 @@
 
 #include "absl/status/statusor.h"
 #include "evlog/bytes.h"
+#include "evlog/replication/partition_state.h"
 #include "evlog/types.h"
 
 namespace evlog {
@@ -50,9 +51,6 @@ struct TopicIdTag {};
 // bits). kNoTopicId (0) is never assigned.
 using TopicId = StrongInt<TopicIdTag, uint64_t>;
 inline constexpr TopicId kNoTopicId{0};
-
-// Kafka's "no leader" (LeaderConstants.NO_LEADER).
-inline constexpr BrokerId kNoLeader{-1};
 
 namespace metadata_format {
 

@@ -1,4 +1,4 @@
-#include "evlog/controller/internal/replica_placement.h"
+#include "evlog/replication/internal/replica_placement.h"
 
 #include <map>
 #include <set>
@@ -7,7 +7,7 @@
 
 #include "evlog/status.h"
 #include "tests/support/catch.h"
-#include "tests/unit/controller/controller_test_util.h"
+#include "tests/unit/replication/controller_test_util.h"
 
 namespace evlog::internal {
 namespace {

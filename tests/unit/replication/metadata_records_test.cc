@@ -1,4 +1,4 @@
-#include "evlog/controller/metadata_records.h"
+#include "evlog/replication/metadata_records.h"
 
 #include <string>
 #include <vector>

@@ -1,4 +1,4 @@
-// evlog/controller/controller.h — the in-process controller: cluster
+// evlog/replication/controller.h — the in-process controller: cluster
 // membership, topic placement, partition leadership and ISRs, decided with
 // Kafka KRaft's rules and written to a metadata log.
 //
@@ -92,11 +92,12 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "evlog/controller/metadata_image.h"
-#include "evlog/controller/metadata_log.h"
-#include "evlog/controller/metadata_records.h"
 #include "evlog/io/clock.h"
 #include "evlog/partition/topic_partition.h"
+#include "evlog/replication/metadata_image.h"
+#include "evlog/replication/metadata_log.h"
+#include "evlog/replication/metadata_records.h"
+#include "evlog/replication/partition_state.h"
 #include "evlog/types.h"
 
 namespace evlog {
@@ -145,21 +146,6 @@ struct HeartbeatReply {
   bool should_shut_down = false;
 
   friend bool operator==(const HeartbeatReply&, const HeartbeatReply&) = default;
-};
-
-// A partition leader's request to change its ISR (Kafka AlterPartition).
-struct IsrChange {
-  TopicPartition topic_partition;
-  // The sender, which must be the leader.
-  BrokerId leader{0};
-  // The leader and partition epochs of the state the sender based the
-  // change on.
-  LeaderEpoch leader_epoch{0};
-  int32_t partition_epoch = 0;
-  std::vector<BrokerId> new_isr;
-  // The sender's broker epoch (Kafka's AlterPartition BrokerEpoch); -1
-  // skips the check.
-  int64_t leader_broker_epoch = -1;
 };
 
 enum class ElectionType {

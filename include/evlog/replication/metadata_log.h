@@ -1,4 +1,4 @@
-// evlog/controller/metadata_log.h — where the Controller writes its
+// evlog/replication/metadata_log.h — where the Controller writes its
 // decisions, and the in-memory implementation.
 //
 // A MetadataLog is an append-only sequence of metadata records with dense
@@ -30,7 +30,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "evlog/controller/metadata_records.h"
+#include "evlog/replication/metadata_records.h"
 #include "evlog/types.h"
 
 namespace evlog {

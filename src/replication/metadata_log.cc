@@ -1,13 +1,13 @@
-#include "evlog/controller/metadata_log.h"
+#include "evlog/replication/metadata_log.h"
 
 #include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "evlog/check.h"
-#include "evlog/controller/segmented_metadata_log.h"
 #include "evlog/record/record_batch.h"
 #include "evlog/record/record_batch_builder.h"
+#include "evlog/replication/segmented_metadata_log.h"
 #include "evlog/status.h"
 
 namespace evlog {

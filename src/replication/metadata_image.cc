@@ -1,4 +1,4 @@
-#include "evlog/controller/metadata_image.h"
+#include "evlog/replication/metadata_image.h"
 
 #include <algorithm>
 #include <set>

@@ -1,11 +1,11 @@
-#include "evlog/controller/metadata_image.h"
+#include "evlog/replication/metadata_image.h"
 
 #include <string>
 #include <vector>
 
 #include "evlog/status.h"
 #include "tests/support/catch.h"
-#include "tests/unit/controller/controller_test_util.h"
+#include "tests/unit/replication/controller_test_util.h"
 
 namespace evlog {
 namespace {

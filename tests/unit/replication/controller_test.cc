@@ -1,4 +1,4 @@
-#include "evlog/controller/controller.h"
+#include "evlog/replication/controller.h"
 
 #include <algorithm>
 #include <set>
@@ -8,7 +8,7 @@
 
 #include "evlog/status.h"
 #include "tests/support/catch.h"
-#include "tests/unit/controller/controller_test_util.h"
+#include "tests/unit/replication/controller_test_util.h"
 
 namespace evlog {
 namespace {

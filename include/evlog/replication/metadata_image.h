@@ -1,4 +1,4 @@
-// evlog/controller/metadata_image.h — the cluster's state as the metadata
+// evlog/replication/metadata_image.h — the cluster's state as the metadata
 // log describes it: brokers, topics and every partition's replicas, ISR,
 // leader and epochs.
 //
@@ -45,8 +45,9 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "evlog/controller/metadata_records.h"
 #include "evlog/partition/topic_partition.h"
+#include "evlog/replication/metadata_records.h"
+#include "evlog/replication/partition_state.h"
 #include "evlog/types.h"
 
 namespace evlog {
@@ -63,21 +64,6 @@ struct BrokerRegistration {
   bool fenced = true;
 
   friend bool operator==(const BrokerRegistration&, const BrokerRegistration&) = default;
-};
-
-// One partition's replication state. The fields (and their order) are
-// those of replication's PartitionLeadership, so a broker converts one to
-// the other field by field.
-struct PartitionState {
-  // In preference order: replicas[0] is the preferred leader.
-  std::vector<BrokerId> replicas;
-  std::vector<BrokerId> isr;
-  // kNoLeader (-1) while the partition is offline.
-  BrokerId leader = kNoLeader;
-  LeaderEpoch leader_epoch{0};
-  int32_t partition_epoch = 0;
-
-  friend bool operator==(const PartitionState&, const PartitionState&) = default;
 };
 
 struct TopicImage {

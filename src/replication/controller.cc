@@ -1,4 +1,4 @@
-#include "evlog/controller/controller.h"
+#include "evlog/replication/controller.h"
 
 #include <algorithm>
 #include <set>
@@ -7,8 +7,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "evlog/check.h"
-#include "evlog/controller/internal/replica_placement.h"
 #include "evlog/partition/topic_config.h"
+#include "evlog/replication/internal/replica_placement.h"
 #include "evlog/status.h"
 
 namespace evlog {

@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "evlog/controller/controller.h"
-#include "evlog/controller/metadata_log.h"
+#include "evlog/replication/controller.h"
+#include "evlog/replication/metadata_log.h"
 #include "evlog/io/clock.h"
 #include "evlog/status.h"
 #include "tests/support/catch.h"

@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "evlog/controller/controller.h"
-#include "evlog/controller/segmented_metadata_log.h"
 #include "evlog/io/mem_file_system.h"
+#include "evlog/replication/controller.h"
+#include "evlog/replication/segmented_metadata_log.h"
 #include "evlog/status.h"
 #include "tests/support/catch.h"
 
