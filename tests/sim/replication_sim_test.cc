@@ -211,6 +211,29 @@ struct Sim {
     }
   }
 
+  // Runs in steps of 50 ms until `done()` holds, for at most `max_ms`.
+  template <typename Done>
+  void RunUntil(Done done, int64_t max_ms) {
+    for (int64_t ran = 0; ran < max_ms && !done(); ran += 50) Run(50);
+  }
+
+  // Every broker up, all in the ISR of a live preferred leader (the
+  // controller's rebalancing moves leadership back to it), every log as
+  // long as the leader's and all of it committed: nothing left to do.
+  bool Settled() {
+    const PartitionState s = state();
+    if (s.leader.value() <= 0 || s.isr.size() != kBrokers) return false;
+    if (s.leader != s.replicas.front()) return false;
+    Broker& leader = brokers.at(s.leader.value());
+    if (!leader.up || !leader.replica->is_leader()) return false;
+    const Offset end = leader.partition->log_end_offset();
+    if (leader.partition->high_watermark() != end) return false;
+    for (auto& [id, b] : brokers) {
+      if (!b.up || b.partition->log_end_offset() != end) return false;
+    }
+    return true;
+  }
+
   PartitionState state() const { return *controller->image().partition(kTp); }
 
   std::vector<TestRecord> Records(int id, std::optional<Offset> end = std::nullopt) {
@@ -343,17 +366,19 @@ void RunSeed(uint64_t seed, int steps) {
     b.fs->ClearFaults();
     if (!b.up) sim.Start(id);
   }
-  sim.Run(6'000);
+  // (Settling stops early: at most the 6 s every timeout fits in.)
+  sim.RunUntil([&] { return sim.Settled(); }, 6'000);
   const PartitionState final_state = sim.state();
   REQUIRE(final_state.leader.value() > 0);
   const int leader = final_state.leader.value();
   {
     // Once healed, the cluster takes acks=all writes again (liveness).
     const Pending& p = Produce(leader);
-    sim.Run(2'000);
+    sim.RunUntil([&] { return p.result->has_value(); }, 2'000);
     REQUIRE(p.result->has_value());
     INFO("the write after healing: " << p.result->value().status());
     REQUIRE(p.result->value().ok());
+    sim.RunUntil([&] { return sim.Settled(); }, 6'000);
   }
   std::map<Offset, std::string> in_log;
   std::set<std::string> seen;
