@@ -1,9 +1,15 @@
 #include "evlog/broker/cluster.h"
 
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "evlog/io/executor.h"
@@ -635,6 +641,106 @@ TEST_CASE("a topic deleted and created again while a broker is down starts empty
   const BrokerId leader = MetadataOf(*cluster, tp).leader;
   CHECK(Values(ReplicaRecords(*cluster, leader, tp)) == std::vector<std::string>{"fresh"});
   CHECK(Values(ReplicaRecords(*cluster, absent, tp)) == std::vector<std::string>{"fresh"});
+}
+
+// The same code on real threads and the system clock: producers on two
+// threads while the leader crashes and comes back. Checked after the
+// threads are done (assertions are not thread-safe).
+TEST_CASE("on a thread pool a leader crash during concurrent produces loses nothing acknowledged") {
+  ThreadPoolExecutor executor(2);
+  MemFileSystem controller_disk;
+  std::vector<std::unique_ptr<MemFileSystem>> mems;
+  std::vector<std::unique_ptr<FaultyFileSystem>> disks;
+  ClusterOptions o;
+  o.brokers = 3;
+  o.data_dir = "/cluster";
+  o.file_system = &controller_disk;
+  for (int i = 0; i < 3; ++i) {
+    mems.push_back(std::make_unique<MemFileSystem>());
+    disks.push_back(std::make_unique<FaultyFileSystem>(*mems.back()));
+    o.broker_file_systems.push_back(disks.back().get());
+  }
+  o.executor = &executor;
+  o.controller.session_timeout_ms = 300;
+  o.heartbeat_interval_ms = 50;
+  o.controller_tick_interval_ms = 20;
+  o.replica.fetch_max_wait_ms = 50;
+  o.replica.fetch_backoff_ms = 10;
+  o.topic_defaults.log.segment_index_bytes = 64 << 10;
+  o.topic_defaults.log.durability = Durability::kEveryAppend;
+  auto opened = Cluster::Open(o);
+  REQUIRE(opened.ok());
+  Cluster& cluster = **opened;
+  NewTopic topic(1, 3);
+  topic.config.min_insync_replicas = 2;
+  REQUIRE(cluster.CreateTopic("orders", topic).ok());
+  const TopicPartition tp("orders", 0);
+  const BrokerId first_leader = MetadataOf(cluster, tp).leader;
+
+  struct Acked {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::map<std::string, Offset> offsets;
+    int outstanding = 0;
+  } acked;
+  std::atomic<bool> stop{false};
+  auto producer = [&](int thread) {
+    for (int i = 0; !stop.load(); ++i) {
+      const std::string value = "t" + std::to_string(thread) + "-" + std::to_string(i);
+      std::vector<std::byte> batch = MakeBatch({value});
+      {
+        std::lock_guard lock(acked.mu);
+        ++acked.outstanding;
+      }
+      cluster.Produce(tp, batch, Acks::kAll, 2'000,
+                      [&acked, value](absl::StatusOr<AppendResult> r) {
+                        std::lock_guard lock(acked.mu);
+                        if (r.ok()) acked.offsets[value] = r->base_offset;
+                        --acked.outstanding;
+                        acked.cv.notify_all();
+                      });
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  };
+  std::thread t1(producer, 1);
+  std::thread t2(producer, 2);
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  const absl::Status crashed = cluster.CrashBroker(first_leader);
+  int acked_before_crash = 0;
+  {
+    std::lock_guard lock(acked.mu);
+    acked_before_crash = static_cast<int>(acked.offsets.size());
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  const absl::Status restarted = cluster.RestartBroker(first_leader);
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  stop = true;
+  t1.join();
+  t2.join();
+  {
+    std::unique_lock lock(acked.mu);
+    acked.cv.wait_for(lock, std::chrono::seconds(10), [&] { return acked.outstanding == 0; });
+  }
+  REQUIRE(crashed.ok());
+  REQUIRE(restarted.ok());
+  std::map<std::string, Offset> offsets;
+  {
+    std::lock_guard lock(acked.mu);
+    REQUIRE(acked.outstanding == 0);
+    offsets = acked.offsets;
+  }
+  const PartitionMetadata m = MetadataOf(cluster, tp);
+  REQUIRE(m.leader != kNoLeader);
+  const std::vector<TestRecord> records = ReplicaRecords(cluster, m.leader, tp);
+  for (const auto& [value, offset] : offsets) {
+    INFO(value << " acknowledged at " << offset);
+    REQUIRE(offset.value() < static_cast<int64_t>(records.size()));
+    CHECK(records[static_cast<size_t>(offset.value())].value == value);
+  }
+  // Writes were acknowledged before the crash and again after the failover.
+  CHECK(acked_before_crash > 0);
+  CHECK(static_cast<int>(offsets.size()) > acked_before_crash);
+  REQUIRE(cluster.Close().ok());
 }
 
 TEST_CASE("cluster options are validated") {
