@@ -288,6 +288,9 @@ class Cluster::Node {
   void CatchUpLocked() {
     if (broker_epoch_ < 0) return;
     std::optional<MetadataImage> next;
+    // Whether the image reached the end of the log (strays are judged only
+    // against a complete image).
+    bool complete = false;
     for (;;) {
       absl::StatusOr<std::vector<MetadataLogEntry>> entries =
           cluster_.controller_->RecordsSince(applied_ + 1, kMetadataReadBatch);
@@ -296,7 +299,10 @@ class Cluster::Node {
                      absl::StrCat(Name(), " reading metadata: ", entries.status().ToString()));
         break;
       }
-      if (entries->empty()) break;
+      if (entries->empty()) {
+        complete = true;
+        break;
+      }
       if (!next) next.emplace(image_);
       bool failed = false;
       for (const MetadataLogEntry& entry : *entries) {
@@ -318,7 +324,7 @@ class Cluster::Node {
       image_ = *std::move(next);
       ApplyDeltaLocked(delta);
     }
-    if (!strays_checked_) {
+    if (complete && !strays_checked_) {
       strays_checked_ = true;
       RemoveStrayDirectoriesLocked();
     }
