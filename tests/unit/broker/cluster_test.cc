@@ -752,7 +752,8 @@ TEST_CASE("on a thread pool a leader crash during concurrent produces loses noth
 
 // Seeded histories over the whole Cluster: acks=all produces to two
 // partitions interleaved with crashes, restarts, controlled shutdowns,
-// isolations and a lossy, duplicating, reordering network. At the end,
+// isolations, failed segment writes and a lossy, duplicating, reordering
+// network. At the end,
 // healed: every acknowledged write is at its offset on its partition's
 // leader, the replicas agree, and acks=all writes succeed again.
 TEST_CASE(
@@ -800,11 +801,15 @@ TEST_CASE(
         env.network.Isolate(victim);
       } else if (dice < 90) {
         env.network.HealAll();
+      } else if (dice < 93) {
+        env.disks[static_cast<size_t>(victim.value() - 1)]->AddFault(
+            FaultRule(FsOp::kWriteAt).PathContains(".log"));
       }
       env.Run(static_cast<int64_t>(rng() % 400));
     }
     env.network.HealAll();
     env.network.SetFaults(NetworkFaults{});
+    for (auto& d : env.disks) d->ClearFaults();
     for (int b = 1; b <= 3; ++b) {
       if (!cluster->IsRunning(BrokerId(b))) REQUIRE(cluster->RestartBroker(BrokerId(b)).ok());
     }
