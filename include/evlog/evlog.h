@@ -56,6 +56,7 @@
 #include "evlog/replication/replica_set.h"
 #include "evlog/replication/segmented_metadata_log.h"
 #include "evlog/broker/broker.h"
+#include "evlog/broker/cluster.h"
 #include "evlog/client/consumer.h"
 #include "evlog/client/producer.h"
 #include "evlog/client/prometheus.h"
