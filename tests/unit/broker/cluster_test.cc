@@ -709,18 +709,21 @@ TEST_CASE("on a thread pool a leader crash during concurrent produces loses noth
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
   };
+  // Waits (generously: CI machines are loaded) until more than `n` writes
+  // are acknowledged; returns how many are.
+  auto wait_for_acks_above = [&](int n) {
+    std::unique_lock lock(acked.mu);
+    acked.cv.wait_for(lock, std::chrono::seconds(30),
+                      [&] { return static_cast<int>(acked.offsets.size()) > n; });
+    return static_cast<int>(acked.offsets.size());
+  };
   std::thread t1(producer, 1);
   std::thread t2(producer, 2);
-  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  const int acked_before_crash = wait_for_acks_above(4);
   const absl::Status crashed = cluster.CrashBroker(first_leader);
-  int acked_before_crash = 0;
-  {
-    std::lock_guard lock(acked.mu);
-    acked_before_crash = static_cast<int>(acked.offsets.size());
-  }
-  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  const int acked_before_restart = wait_for_acks_above(acked_before_crash + 4);
   const absl::Status restarted = cluster.RestartBroker(first_leader);
-  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  (void)wait_for_acks_above(acked_before_restart + 4);
   stop = true;
   t1.join();
   t2.join();
@@ -745,8 +748,9 @@ TEST_CASE("on a thread pool a leader crash during concurrent produces loses noth
     CHECK(records[static_cast<size_t>(offset.value())].value == value);
   }
   // Writes were acknowledged before the crash and again after the failover.
-  CHECK(acked_before_crash > 0);
-  CHECK(static_cast<int>(offsets.size()) > acked_before_crash);
+  CHECK(acked_before_crash > 4);
+  CHECK(acked_before_restart > acked_before_crash + 4);
+  CHECK(static_cast<int>(offsets.size()) > acked_before_restart + 4);
   REQUIRE(cluster.Close().ok());
 }
 
