@@ -64,6 +64,23 @@ PartitionMetadata ToMetadata(PartitionId id, const PartitionState& state) {
   return m;
 }
 
+// What a topic with config overrides `configs` (as the controller keeps
+// them) runs with.
+absl::StatusOr<TopicSettings> SettingsOf(const std::map<std::string, std::string>& configs,
+                                         const ClusterOptions& options) {
+  TopicConfig config;
+  int32_t min_isr = options.controller.default_min_insync_replicas;
+  for (const auto& [key, value] : configs) {
+    if (key == kUncleanConfig) continue;
+    // The controller validated them when the topic was created.
+    EVLOG_RETURN_IF_ERROR(config.Set(key, value));
+    if (key == kMinIsrConfig) (void)absl::SimpleAtoi(value, &min_isr);
+  }
+  EVLOG_ASSIGN_OR_RETURN(TopicSettings settings, config.ApplyTo(options.topic_defaults));
+  settings.min_insync_replicas = min_isr;
+  return settings;
+}
+
 }  // namespace
 
 absl::Status ClusterOptions::Validate() const {
@@ -194,6 +211,8 @@ class Cluster::Node {
     broker_epoch_atomic_.store(-1, std::memory_order_relaxed);
     image_ = MetadataImage();
     applied_ = Offset(-1);
+    // Clients that resolved a leader here look again.
+    cluster_.MetadataChanged();
     return first;
   }
 
@@ -323,6 +342,7 @@ class Cluster::Node {
       BrokerPartitionDelta delta = ComputeBrokerDelta(image_, *next, id_);
       image_ = *std::move(next);
       ApplyDeltaLocked(delta);
+      cluster_.MetadataChanged();
     }
     if (complete && !strays_checked_) {
       strays_checked_ = true;
@@ -388,17 +408,8 @@ class Cluster::Node {
   absl::StatusOr<std::shared_ptr<Replica>> OpenReplicaLocked(const PartitionDeltaEntry& entry) {
     const TopicImage* topic = image_.topic(entry.topic_id);
     if (topic == nullptr) return UnknownPartition(entry.topic_partition);
-    TopicConfig config;
-    int32_t min_isr = cluster_.options_.controller.default_min_insync_replicas;
-    for (const auto& [key, value] : topic->configs) {
-      if (key == kUncleanConfig) continue;
-      // The controller validated them when the topic was created.
-      EVLOG_RETURN_IF_ERROR(config.Set(key, value));
-      if (key == kMinIsrConfig) (void)absl::SimpleAtoi(value, &min_isr);
-    }
-    EVLOG_ASSIGN_OR_RETURN(TopicSettings settings,
-                           config.ApplyTo(cluster_.options_.topic_defaults));
-    settings.min_insync_replicas = min_isr;
+    EVLOG_ASSIGN_OR_RETURN(TopicSettings settings, SettingsOf(topic->configs, cluster_.options_));
+    const int32_t min_isr = settings.min_insync_replicas;
 
     const std::string dir = PartitionDir(entry.topic_partition);
     EVLOG_ASSIGN_OR_RETURN(bool adopt, CheckTopicIdLocked(dir, entry.topic_id));
@@ -704,7 +715,24 @@ void Cluster::CatchUpMetadata() {
       }
       metadata_offset_ = entry.offset;
     }
+    MetadataChanged();
   }
+}
+
+void Cluster::MetadataChanged() {
+  metadata_version_.fetch_add(1, std::memory_order_acq_rel);
+  std::lock_guard lock(metadata_waiters_mu_);
+  for (DataWaiter* waiter : metadata_waiters_) waiter->Wake();
+}
+
+void Cluster::AddMetadataWaiter(DataWaiter* waiter) {
+  std::lock_guard lock(metadata_waiters_mu_);
+  metadata_waiters_.push_back(waiter);
+}
+
+void Cluster::RemoveMetadataWaiter(DataWaiter* waiter) {
+  std::lock_guard lock(metadata_waiters_mu_);
+  std::erase(metadata_waiters_, waiter);
 }
 
 absl::StatusOr<TopicId> Cluster::CreateTopic(std::string_view name, const NewTopic& topic,
@@ -851,8 +879,17 @@ void Cluster::ProduceTo(BrokerId broker, const TopicPartition& tp, MutableByteVi
       });
 }
 
-absl::StatusOr<ClusterFetchResult> Cluster::Fetch(const TopicPartition& tp, Offset offset,
-                                                  size_t max_bytes) {
+absl::StatusOr<TopicSettings> Cluster::Settings(std::string_view name) const {
+  std::shared_lock lock(metadata_mu_);
+  const TopicImage* topic = metadata_.topic(name);
+  if (topic == nullptr) {
+    return MakeError(ErrorCode::kUnknownTopicOrPartition,
+                     absl::StrCat("unknown topic \"", ToAbsl(name), "\""));
+  }
+  return SettingsOf(topic->configs, options_);
+}
+
+absl::StatusOr<LeaderReplica> Cluster::Leader(const TopicPartition& tp) const {
   if (closed_) return ClosedError();
   EVLOG_ASSIGN_OR_RETURN(PartitionMetadata metadata, Metadata(tp));
   if (metadata.leader == kNoLeader) {
@@ -872,17 +909,23 @@ absl::StatusOr<ClusterFetchResult> Cluster::Fetch(const TopicPartition& tp, Offs
                      absl::StrCat("broker ", metadata.leader.value(), " has not yet taken over ",
                                   tp.ToString()));
   }
+  return LeaderReplica{metadata.leader, metadata.leader_epoch, replica->partition};
+}
+
+absl::StatusOr<ClusterFetchResult> Cluster::Fetch(const TopicPartition& tp, Offset offset,
+                                                  size_t max_bytes) {
+  EVLOG_ASSIGN_OR_RETURN(LeaderReplica leader, Leader(tp));
   std::vector<std::byte> buffer;
   LogReadOptions read;
   read.max_bytes = std::max<size_t>(max_bytes, 1);
-  EVLOG_ASSIGN_OR_RETURN(LogReadResult result, replica->partition->Read(offset, buffer, read));
+  EVLOG_ASSIGN_OR_RETURN(LogReadResult result, leader.partition->Read(offset, buffer, read));
   ClusterFetchResult out;
   out.records.assign(result.batches.begin(), result.batches.end());
   out.next_offset = result.next_offset;
-  out.high_watermark = replica->partition->high_watermark();
+  out.high_watermark = leader.partition->high_watermark();
   out.log_start_offset = result.log_start_offset;
-  out.leader = metadata.leader;
-  out.leader_epoch = metadata.leader_epoch;
+  out.leader = leader.broker;
+  out.leader_epoch = leader.leader_epoch;
   return out;
 }
 

@@ -53,6 +53,17 @@ std::vector<OwnedRecord> ConsumerRecords::ToOwned() const {
 
 absl::StatusOr<std::unique_ptr<Consumer>> Consumer::Create(Broker& broker,
                                                            ConsumerOptions options) {
+  return Create(MakeClientBackend(broker), std::move(options));
+}
+
+absl::StatusOr<std::unique_ptr<Consumer>> Consumer::Create(Cluster& cluster,
+                                                           ConsumerOptions options) {
+  return Create(MakeClientBackend(cluster), std::move(options));
+}
+
+absl::StatusOr<std::unique_ptr<Consumer>> Consumer::Create(std::unique_ptr<ClientBackend> backend,
+                                                           ConsumerOptions options) {
+  EVLOG_CHECK(backend != nullptr);
   auto bad = [](std::string_view what) { return MakeError(ErrorCode::kInvalidConfig, what); };
   if (options.max_poll_records < 1) return bad("max_poll_records must be >= 1");
   if (options.fetch_max_bytes < 1) return bad("fetch_max_bytes must be >= 1");
@@ -76,9 +87,16 @@ absl::StatusOr<std::unique_ptr<Consumer>> Consumer::Create(Broker& broker,
   } else if (options.group_instance_id.has_value()) {
     return bad("group_instance_id needs group_id");
   }
-  std::unique_ptr<Consumer> consumer(new Consumer(broker, std::move(options)));
+  std::unique_ptr<Consumer> consumer(new Consumer(std::move(backend), std::move(options)));
   if (!consumer->options_.group_id.empty()) EVLOG_RETURN_IF_ERROR(consumer->CreateMembership());
   return consumer;
+}
+
+absl::StatusOr<std::shared_ptr<ClientPartition>> Consumer::Lookup(const TopicPartition& tp) const {
+  EVLOG_RETURN_IF_ERROR(ValidateTopicName(tp.topic));
+  EVLOG_ASSIGN_OR_RETURN(std::shared_ptr<ClientTopic> topic,
+                         backend_->GetTopic(tp.topic, /*auto_create=*/false));
+  return topic->partition(tp.partition);
 }
 
 Consumer::PartitionState* Consumer::Find(const TopicPartition& tp) const {
@@ -100,16 +118,17 @@ absl::Status Consumer::SetAssignment(const std::vector<TopicPartition>& partitio
   std::set<TopicPartition> wanted(partitions.begin(), partitions.end());
   std::vector<std::unique_ptr<PartitionState>> next;
   for (const TopicPartition& tp : wanted) {
-    EVLOG_RETURN_IF_ERROR(ValidateTopicName(tp.topic));
-    EVLOG_ASSIGN_OR_RETURN(std::shared_ptr<Partition> partition, broker_.GetPartition(tp));
     auto state = std::make_unique<PartitionState>();
     state->tp = tp;
-    // A partition kept keeps its position, unless its topic was recreated.
-    if (PartitionState* old = Find(tp); old != nullptr && old->partition == partition) {
+    // A partition kept keeps its handle and position, unless its topic was
+    // deleted (and perhaps created again).
+    if (PartitionState* old = Find(tp); old != nullptr && !old->partition->deleted()) {
+      state->partition = old->partition;
       state->position = old->position;
       state->buffer = std::move(old->buffer);
+    } else {
+      EVLOG_ASSIGN_OR_RETURN(state->partition, Lookup(tp));
     }
-    state->partition = std::move(partition);
     next.push_back(std::move(state));
   }
   for (const auto& s : assigned_) s->partition->RemoveWaiter(&waiter_);
@@ -153,32 +172,38 @@ absl::StatusOr<std::vector<Consumer::PartitionState*>> Consumer::Targets(
 
 absl::Status Consumer::SeekToBeginning(const std::vector<TopicPartition>& partitions) {
   EVLOG_ASSIGN_OR_RETURN(std::vector<PartitionState*> targets, Targets(partitions));
-  for (PartitionState* s : targets) s->position = s->partition->log_start_offset();
+  for (PartitionState* s : targets) {
+    EVLOG_ASSIGN_OR_RETURN(PartitionOffsets offsets, s->partition->Offsets());
+    s->position = offsets.log_start_offset;
+  }
   return absl::OkStatus();
 }
 
 absl::Status Consumer::SeekToEnd(const std::vector<TopicPartition>& partitions) {
   EVLOG_ASSIGN_OR_RETURN(std::vector<PartitionState*> targets, Targets(partitions));
-  for (PartitionState* s : targets) s->position = s->partition->high_watermark();
+  for (PartitionState* s : targets) {
+    EVLOG_ASSIGN_OR_RETURN(PartitionOffsets offsets, s->partition->Offsets());
+    s->position = offsets.high_watermark;
+  }
   return absl::OkStatus();
 }
 
 absl::Status Consumer::ResetPosition(PartitionState& s, bool out_of_range) {
+  EVLOG_ASSIGN_OR_RETURN(PartitionOffsets offsets, s.partition->Offsets());
   switch (options_.auto_offset_reset) {
     case OffsetResetPolicy::kEarliest:
-      s.position = s.partition->log_start_offset();
+      s.position = offsets.log_start_offset;
       break;
     case OffsetResetPolicy::kLatest:
-      s.position = s.partition->high_watermark();
+      s.position = offsets.high_watermark;
       break;
     case OffsetResetPolicy::kNone:
       return MakeError(
           ErrorCode::kOffsetOutOfRange,
           out_of_range
               ? absl::StrCat("position ", s.position->value(), " of ", s.tp.ToString(),
-                             " is outside [", s.partition->log_start_offset().value(), ", ",
-                             s.partition->high_watermark().value(),
-                             "] and auto_offset_reset is none")
+                             " is outside [", offsets.log_start_offset.value(), ", ",
+                             offsets.high_watermark.value(), "] and auto_offset_reset is none")
               : absl::StrCat(s.tp.ToString(),
                              " has no position and auto_offset_reset is none: Seek first"));
   }
@@ -197,7 +222,7 @@ absl::StatusOr<std::map<TopicPartition, std::optional<TimestampAndOffset>>>
 Consumer::OffsetsForTimes(const std::map<TopicPartition, int64_t>& timestamps_ms) {
   std::map<TopicPartition, std::optional<TimestampAndOffset>> out;
   for (const auto& [tp, ts] : timestamps_ms) {
-    EVLOG_ASSIGN_OR_RETURN(std::shared_ptr<Partition> partition, broker_.GetPartition(tp));
+    EVLOG_ASSIGN_OR_RETURN(std::shared_ptr<ClientPartition> partition, Lookup(tp));
     EVLOG_ASSIGN_OR_RETURN(out[tp], partition->OffsetForTimestamp(ts));
   }
   return out;
@@ -207,8 +232,9 @@ absl::StatusOr<std::map<TopicPartition, Offset>> Consumer::BeginningOffsets(
     const std::vector<TopicPartition>& partitions) {
   std::map<TopicPartition, Offset> out;
   for (const TopicPartition& tp : partitions) {
-    EVLOG_ASSIGN_OR_RETURN(std::shared_ptr<Partition> partition, broker_.GetPartition(tp));
-    out[tp] = partition->log_start_offset();
+    EVLOG_ASSIGN_OR_RETURN(std::shared_ptr<ClientPartition> partition, Lookup(tp));
+    EVLOG_ASSIGN_OR_RETURN(PartitionOffsets offsets, partition->Offsets());
+    out[tp] = offsets.log_start_offset;
   }
   return out;
 }
@@ -217,28 +243,50 @@ absl::StatusOr<std::map<TopicPartition, Offset>> Consumer::EndOffsets(
     const std::vector<TopicPartition>& partitions) {
   std::map<TopicPartition, Offset> out;
   for (const TopicPartition& tp : partitions) {
-    EVLOG_ASSIGN_OR_RETURN(std::shared_ptr<Partition> partition, broker_.GetPartition(tp));
-    out[tp] = partition->high_watermark();
+    EVLOG_ASSIGN_OR_RETURN(std::shared_ptr<ClientPartition> partition, Lookup(tp));
+    EVLOG_ASSIGN_OR_RETURN(PartitionOffsets offsets, partition->Offsets());
+    out[tp] = offsets.high_watermark;
   }
   return out;
 }
 
+namespace {
+
+// A read that failed only because the partition's leader is moving: the
+// consumer waits for the metadata to settle instead of failing the poll.
+bool LeaderMoving(const absl::Status& status) {
+  const ErrorCode code = GetErrorCode(status);
+  return code == ErrorCode::kLeaderNotAvailable || code == ErrorCode::kNotLeaderOrFollower;
+}
+
+}  // namespace
+
 absl::StatusOr<size_t> Consumer::FetchFrom(PartitionState& s, size_t max_bytes) {
-  if (s.partition->closed()) {
+  if (s.partition->deleted()) {
     return MakeError(ErrorCode::kUnknownTopicOrPartition,
                      absl::StrCat(s.tp.ToString(), " no longer exists (its topic was deleted)"));
   }
+  absl::StatusOr<PartitionOffsets> offsets = s.partition->Offsets();
+  if (!offsets.ok()) {
+    if (LeaderMoving(offsets.status())) return 0;
+    return offsets.status();
+  }
   if (!s.position) EVLOG_RETURN_IF_ERROR(ResetPosition(s, /*out_of_range=*/false));
-  if (*s.position == s.partition->high_watermark()) return 0;
+  // Nothing new (or, past a new leader's high watermark, nothing yet).
+  if (*s.position >= offsets->high_watermark && *s.position <= offsets->log_end_offset) return 0;
   LogReadOptions read_options;
   read_options.max_bytes = max_bytes;
   read_options.verify = options_.check_crcs;
   absl::StatusOr<LogReadResult> read = s.partition->Read(*s.position, s.buffer, read_options);
   if (!read.ok()) {
+    if (LeaderMoving(read.status())) return 0;
     if (!HasErrorCode(read.status(), ErrorCode::kOffsetOutOfRange)) return read.status();
     EVLOG_RETURN_IF_ERROR(ResetPosition(s, /*out_of_range=*/true));
     read = s.partition->Read(*s.position, s.buffer, read_options);
-    if (!read.ok()) return read.status();
+    if (!read.ok()) {
+      if (LeaderMoving(read.status())) return 0;
+      return read.status();
+    }
   }
   const size_t limit = static_cast<size_t>(options_.max_poll_records);
   ByteView rest = read->batches;
@@ -317,7 +365,13 @@ absl::Status Consumer::FetchAll() {
 
 bool Consumer::HasData() const {
   for (const auto& s : assigned_) {
-    if (!s->position || *s->position != s->partition->high_watermark() || s->partition->closed()) {
+    if (s->partition->deleted()) return true;
+    absl::StatusOr<PartitionOffsets> offsets = s->partition->Offsets();
+    // A moving leader: the waiter is woken when the metadata changes.
+    if (!offsets.ok()) continue;
+    // A position to set, records to read, or a position out of range.
+    if (!s->position || *s->position < offsets->high_watermark ||
+        *s->position > offsets->log_end_offset) {
       return true;
     }
   }
@@ -392,7 +446,8 @@ ConsumerMetrics Consumer::metrics() const {
   for (const auto& s : assigned_) {
     ConsumerPartitionMetrics p;
     p.topic_partition = s->tp;
-    p.high_watermark = s->partition->high_watermark();
+    absl::StatusOr<PartitionOffsets> offsets = s->partition->Offsets();
+    if (offsets.ok()) p.high_watermark = offsets->high_watermark;
     if (s->position) {
       p.position = *s->position;
       p.lag = std::max<int64_t>(0, p.high_watermark - *s->position);

@@ -20,9 +20,9 @@ namespace {
 
 // The topic's partition count; 0 while it does not exist (the assignors'
 // "not known yet").
-int32_t PartitionCount(Broker& broker, const std::string& topic) {
-  absl::StatusOr<std::shared_ptr<Topic>> t = broker.GetTopic(topic);
-  return t.ok() ? static_cast<int32_t>((*t)->partitions().size()) : 0;
+int32_t PartitionCount(ClientBackend& backend, const std::string& topic) {
+  absl::StatusOr<std::shared_ptr<ClientTopic>> t = backend.GetTopic(topic, /*auto_create=*/false);
+  return t.ok() ? (*t)->partition_count() : 0;
 }
 
 std::vector<TopicPartition> Minus(const std::vector<TopicPartition>& a,
@@ -173,37 +173,37 @@ void ScheduleHeartbeat(TaskGroup& tasks, std::shared_ptr<Consumer::Membership::C
 }  // namespace
 
 absl::Status Consumer::CreateMembership() {
-  group_ = std::make_unique<Membership>(broker_.executor());
-  EVLOG_ASSIGN_OR_RETURN(group_->coordinator, GroupCoordinator::ForBroker(broker_));
+  group_ = std::make_unique<Membership>(backend_->executor());
+  EVLOG_ASSIGN_OR_RETURN(group_->coordinator, backend_->group_coordinator());
   group_->cooperative = true;
   for (const AnyAssignor& a : options_.partition_assignment_strategy) {
     if (!SupportsProtocol(a, RebalanceProtocol::kCooperative)) group_->cooperative = false;
   }
   group_->channel->waiter = &waiter_;
-  group_->channel->last_poll_ms = broker_.clock().MonotonicNs() / 1'000'000;
+  group_->channel->last_poll_ms = backend_->clock().MonotonicNs() / 1'000'000;
   auto config = std::make_shared<HeartbeatConfig>(
       HeartbeatConfig{options_.group_id, options_.group_instance_id, options_.heartbeat_interval_ms,
                       options_.max_poll_interval_ms});
-  ScheduleHeartbeat(group_->tasks, group_->channel, group_->coordinator, broker_.clock(),
+  ScheduleHeartbeat(group_->tasks, group_->channel, group_->coordinator, backend_->clock(),
                     std::move(config));
   return absl::OkStatus();
 }
 
 void Consumer::GroupPollStarted() {
   if (group_ == nullptr) return;
-  group_->channel->last_poll_ms = broker_.clock().MonotonicNs() / 1'000'000;
+  group_->channel->last_poll_ms = backend_->clock().MonotonicNs() / 1'000'000;
   group_->channel->in_poll = true;
 }
 
 void Consumer::GroupPollEnded() {
   if (group_ == nullptr) return;
-  group_->channel->last_poll_ms = broker_.clock().MonotonicNs() / 1'000'000;
+  group_->channel->last_poll_ms = backend_->clock().MonotonicNs() / 1'000'000;
   group_->channel->in_poll = false;
 }
 
 // Here, where Membership is complete.
-Consumer::Consumer(Broker& broker, ConsumerOptions options)
-    : broker_(broker), options_(std::move(options)) {}
+Consumer::Consumer(std::unique_ptr<ClientBackend> backend, ConsumerOptions options)
+    : backend_(std::move(backend)), options_(std::move(options)) {}
 
 Consumer::~Consumer() { (void)Close(); }
 
@@ -274,7 +274,7 @@ absl::Status Consumer::RefreshSubscription(bool& changed) {
   Membership& g = *group_;
   std::vector<std::string> topics;
   if (g.pattern.has_value()) {
-    for (std::string& topic : broker_.ListTopics()) {
+    for (std::string& topic : backend_->ListTopics()) {
       if (!IsInternalTopic(topic) && std::regex_match(topic, *g.pattern)) {
         topics.push_back(std::move(topic));
       }
@@ -292,7 +292,7 @@ absl::Status Consumer::RefreshSubscription(bool& changed) {
 bool Consumer::PartitionCountsChanged() const {
   const Membership& g = *group_;
   for (const std::string& topic : g.group_topics) {
-    const int32_t count = PartitionCount(broker_, topic);
+    const int32_t count = PartitionCount(*backend_, topic);
     auto it = g.assigned_partition_counts.find(topic);
     if ((it == g.assigned_partition_counts.end() ? 0 : it->second) != count) return true;
   }
@@ -346,7 +346,7 @@ absl::Status Consumer::StartJoin() {
 
 absl::Status Consumer::OnJoinResponse(JoinGroupResponse response) {
   Membership& g = *group_;
-  const int64_t now = broker_.clock().MonotonicNs() / 1'000'000;
+  const int64_t now = backend_->clock().MonotonicNs() / 1'000'000;
   if (!response.status.ok()) {
     const absl::Status& s = response.status;
     g.phase = Membership::Phase::kUnjoined;
@@ -407,7 +407,7 @@ absl::Status Consumer::OnJoinResponse(JoinGroupResponse response) {
     }
     g.assigned_partition_counts.clear();
     for (const std::string& topic : g.group_topics) {
-      const int32_t count = PartitionCount(broker_, topic);
+      const int32_t count = PartitionCount(*backend_, topic);
       g.assigned_partition_counts[topic] = count;
       if (count > 0) assign.partitions_per_topic[topic] = count;
     }
@@ -492,7 +492,7 @@ absl::Status Consumer::ApplyGroupAssignment(std::vector<TopicPartition> assigned
   // rebalance once the leader sees the topic is gone.
   std::vector<TopicPartition> usable;
   for (const TopicPartition& tp : assigned) {
-    if (broker_.GetPartition(tp).ok()) {
+    if (Lookup(tp).ok()) {
       usable.push_back(tp);
     } else {
       g.rejoin_needed = true;
@@ -511,13 +511,13 @@ absl::Status Consumer::ApplyGroupAssignment(std::vector<TopicPartition> assigned
   if (g.listener != nullptr) g.listener->OnPartitionsAssigned(added);
   if (g.next_auto_commit_ms == 0) {
     g.next_auto_commit_ms =
-        broker_.clock().MonotonicNs() / 1'000'000 + options_.auto_commit_interval_ms;
+        backend_->clock().MonotonicNs() / 1'000'000 + options_.auto_commit_interval_ms;
   }
   return absl::OkStatus();
 }
 
 void Consumer::GroupLog(std::string_view message) const {
-  LogSink& sink = broker_.log_sink();
+  LogSink& sink = backend_->log_sink();
   if (!sink.Enabled(LogLevel::kInfo)) return;
   sink.Log(LogLevel::kInfo, "consumer",
            absl::StrCat(options_.client_id, " (", group_->member_id, ") in group ",
@@ -546,7 +546,7 @@ absl::Status Consumer::PollGroup() {
   Membership& g = *group_;
   RunCommitCallbacks();
   if (!g.subscribed) return absl::OkStatus();
-  const int64_t now = broker_.clock().MonotonicNs() / 1'000'000;
+  const int64_t now = backend_->clock().MonotonicNs() / 1'000'000;
 
   // News from the heartbeat task.
   absl::Status heartbeat_error;
@@ -629,7 +629,7 @@ absl::Status Consumer::PollGroup() {
 int64_t Consumer::GroupWaitBudgetMs() const {
   if (group_ == nullptr || !group_->subscribed) return -1;
   const Membership& g = *group_;
-  const int64_t now = broker_.clock().MonotonicNs() / 1'000'000;
+  const int64_t now = backend_->clock().MonotonicNs() / 1'000'000;
   int64_t budget = -1;
   auto take = [&](int64_t at) {
     const int64_t in = std::max<int64_t>(0, at - now);
@@ -748,7 +748,7 @@ absl::Status Consumer::CommitNow(const std::map<TopicPartition, OffsetAndMetadat
 
 void Consumer::MaybeAutoCommit(bool force) {
   Membership& g = *group_;
-  const int64_t now = broker_.clock().MonotonicNs() / 1'000'000;
+  const int64_t now = backend_->clock().MonotonicNs() / 1'000'000;
   if (!force && now < g.next_auto_commit_ms) return;
   g.next_auto_commit_ms = now + options_.auto_commit_interval_ms;
   std::map<TopicPartition, OffsetAndMetadata> offsets = ConsumedOffsets();
@@ -762,7 +762,7 @@ void Consumer::MaybeAutoCommit(bool force) {
   auto failed = [this](const std::map<TopicPartition, OffsetAndMetadata>& offsets,
                        const absl::Status& s) {
     // As Kafka's auto-commit: logged, and the next one tries again.
-    broker_.log_sink().Log(
+    backend_->log_sink().Log(
         LogLevel::kWarning, "consumer",
         absl::StrCat(options_.client_id, ": auto-commit failed: ", s.ToString()));
     for (const auto& [tp, o] : offsets) {

@@ -51,6 +51,12 @@ struct Producer::PendingRecord {
 // appended (its ready queue).
 struct Producer::Batch {
   uint64_t id = 0;
+  // When it was opened (the clock's monotonic time): delivery_timeout_ms
+  // counts from here.
+  int64_t opened_ns = 0;
+  // The encoded batch once sealed and finished; kept for retries.
+  MutableByteView bytes;
+  int attempts = 0;
   std::vector<std::byte> buffer;
   std::optional<RecordBatchBuilder> builder;
   std::vector<PendingRecord> records;
@@ -62,13 +68,18 @@ struct Producer::Batch {
 struct Producer::Accumulator {
   std::mutex mu;
   std::condition_variable completed_cv;
-  std::shared_ptr<Partition> partition;
+  std::shared_ptr<ClientPartition> partition;
   std::string_view topic;  // the TopicEntry's name
   RecordBatchOptions batch_options;
   size_t batch_bytes_max = 0;    // min(batch_size, max.message.bytes)
   size_t message_bytes_max = 0;  // the topic's max.message.bytes
   std::optional<Batch> open;
   std::deque<Batch> ready;
+  // The batch sent and not yet settled, its outcome, and who settles it
+  // (see Transmit). Touched only by the drain's owner.
+  std::optional<Batch> in_flight;
+  absl::StatusOr<AppendResult> in_flight_result;
+  std::atomic<int> arrivals{0};
   bool draining = false;
   uint64_t next_batch_id = 1;
   Executor::TaskId linger_timer = 0;
@@ -93,7 +104,7 @@ struct Producer::AccumulatorTable {
 };
 
 struct Producer::TopicEntry {
-  std::shared_ptr<Topic> topic;
+  std::shared_ptr<ClientTopic> topic;
   std::atomic<AccumulatorTable*> table{nullptr};
   std::mutex mu;  // guards the owning containers below
   std::vector<std::unique_ptr<AccumulatorTable>> tables;
@@ -102,12 +113,28 @@ struct Producer::TopicEntry {
 
 absl::StatusOr<std::unique_ptr<Producer>> Producer::Create(Broker& broker,
                                                            ProducerOptions options) {
+  return Create(MakeClientBackend(broker), std::move(options));
+}
+
+absl::StatusOr<std::unique_ptr<Producer>> Producer::Create(Cluster& cluster,
+                                                           ProducerOptions options) {
+  return Create(MakeClientBackend(cluster), std::move(options));
+}
+
+absl::StatusOr<std::unique_ptr<Producer>> Producer::Create(std::unique_ptr<ClientBackend> backend,
+                                                           ProducerOptions options) {
+  EVLOG_CHECK(backend != nullptr);
   auto bad = [](std::string_view what) { return MakeError(ErrorCode::kInvalidConfig, what); };
   if (options.batch_size < 1) return bad("batch_size must be >= 1");
   if (options.linger_ms < 0) return bad("linger_ms must be >= 0");
   if (options.buffer_memory < 1) return bad("buffer_memory must be >= 1");
   if (options.max_block_ms < 0) return bad("max_block_ms must be >= 0");
   if (options.max_request_size < 1) return bad("max_request_size must be >= 1");
+  if (options.request_timeout_ms < 1) return bad("request_timeout_ms must be >= 1");
+  if (options.retry_backoff_ms < 0) return bad("retry_backoff_ms must be >= 0");
+  if (options.delivery_timeout_ms < options.linger_ms + options.request_timeout_ms) {
+    return bad("delivery_timeout_ms must be >= linger_ms + request_timeout_ms");
+  }
   if (options.compression != CompressionType::kNone &&
       options.compression != CompressionType::kZstd) {
     return bad("compression must be none or zstd");
@@ -121,14 +148,15 @@ absl::StatusOr<std::unique_ptr<Producer>> Producer::Create(Broker& broker,
                                 static_cast<size_t>(options.batch_size),
                                 options.partitioner_seed.value_or(DefaultSeed(options.client_id))));
   return std::unique_ptr<Producer>(
-      new Producer(broker, std::move(options), std::move(partitioner)));
+      new Producer(std::move(backend), std::move(options), std::move(partitioner)));
 }
 
-Producer::Producer(Broker& broker, ProducerOptions options, AnyPartitioner partitioner)
-    : broker_(broker),
+Producer::Producer(std::unique_ptr<ClientBackend> backend, ProducerOptions options,
+                   AnyPartitioner partitioner)
+    : backend_(std::move(backend)),
       options_(std::move(options)),
       partitioner_(std::move(partitioner)),
-      tasks_(broker.executor()) {}
+      tasks_(backend_->executor()) {}
 
 Producer::~Producer() {
   (void)Close();
@@ -148,11 +176,11 @@ absl::StatusOr<Producer::TopicEntry*> Producer::FindTopic(std::string_view name)
       return it->second.get();
     }
   }
-  EVLOG_ASSIGN_OR_RETURN(std::shared_ptr<Topic> topic,
-                         broker_.GetTopic(name, /*auto_create=*/true));
+  EVLOG_ASSIGN_OR_RETURN(std::shared_ptr<ClientTopic> topic,
+                         backend_->GetTopic(name, /*auto_create=*/true));
   std::unique_lock lock(topics_mu_);
   auto& slot = topics_[ToAbsl(name)];
-  if (slot == nullptr || slot->topic != topic) {
+  if (slot == nullptr || slot->topic->deleted()) {
     // Entries are never freed before the producer: last_topic_ and
     // RecordMetadata::topic may still point at a replaced one.
     if (slot != nullptr) retired_.push_back(std::move(slot));
@@ -175,12 +203,7 @@ absl::StatusOr<Producer::Accumulator*> Producer::FindAccumulator(TopicEntry& ent
   if (table != nullptr && index < table->size) {
     if (Accumulator* acc = table->slots[index].load(std::memory_order_relaxed)) return acc;
   }
-  std::shared_ptr<Partition> p = entry.topic->partition(partition);
-  if (p == nullptr) {
-    return MakeError(
-        ErrorCode::kUnknownTopicOrPartition,
-        absl::StrCat("topic \"", entry.topic->name(), "\" has no partition ", partition.value()));
-  }
+  EVLOG_ASSIGN_OR_RETURN(std::shared_ptr<ClientPartition> p, entry.topic->partition(partition));
   if (table == nullptr || table->size <= index) {
     const size_t size = std::max<size_t>(index + 1, entry.topic->partition_count());
     auto bigger = std::make_unique<AccumulatorTable>(size);
@@ -284,7 +307,7 @@ absl::StatusOr<Producer::Prepared> Producer::Prepare(const ProducerRecord& recor
   EVLOG_ASSIGN_OR_RETURN(TopicEntry * entry, FindTopic(record.topic));
   Prepared prepared;
   prepared.timestamp_ms =
-      record.timestamp_ms == -1 ? broker_.clock().WallMs() : record.timestamp_ms;
+      record.timestamp_ms == -1 ? backend_->clock().WallMs() : record.timestamp_ms;
   prepared.record_bytes =
       RecordBatchBuilder::EncodedRecordSize(0, 0, record.key, record.value, record.headers);
   if (prepared.record_bytes > static_cast<size_t>(options_.max_request_size)) {
@@ -347,6 +370,7 @@ absl::Status Producer::Enqueue(Accumulator& acc, const ProducerRecord& record, i
   if (!added) {
     Batch batch;
     batch.id = acc.next_batch_id++;
+    batch.opened_ns = backend_->clock().MonotonicNs();
     const size_t capacity =
         std::max(acc.batch_bytes_max, reserved + record_format::kRecordBatchOverhead);
     if (!acc.free_buffers.empty() && acc.free_buffers.back().size() >= capacity) {
@@ -428,33 +452,88 @@ void Producer::Drain(Accumulator& acc) {
     // Other threads keep filling batches while this one appends; after a
     // while the rest goes to the executor, so that this Send() returns.
     if (rounds == kMaxBatchesPerDrain && tasks_.Schedule([this, &acc] { Drain(acc); })) return;
-    Batch batch = std::move(acc.ready.front());
+    acc.in_flight = std::move(acc.ready.front());
     acc.ready.pop_front();
     lock.unlock();
 
-    absl::StatusOr<AppendResult> result = [&]() -> absl::StatusOr<AppendResult> {
-      EVLOG_ASSIGN_OR_RETURN(MutableByteView bytes, batch.builder->Finish());
-      AppendOptions append;
-      append.trusted = true;
-      absl::StatusOr<AppendResult> r = acc.partition->Append(bytes, append);
-      if (r.ok()) bytes_sent_.fetch_add(bytes.size(), std::memory_order_relaxed);
-      return r;
-    }();
-    const size_t count = batch.records.size();
-    Complete(acc, batch, result);
-
+    absl::StatusOr<MutableByteView> bytes = acc.in_flight->builder->Finish();
+    if (!bytes.ok()) {
+      acc.in_flight_result = bytes.status();
+    } else {
+      acc.in_flight->bytes = *bytes;
+      // Completed asynchronously: that completion settles it and drains on.
+      if (!Transmit(acc, /*drain_waits=*/true)) return;
+    }
+    // A retry was scheduled: it drains on when it completes.
+    if (!Settle(acc)) return;
     lock.lock();
-    acc.completed += count;
-    if (acc.free_buffers.size() < kMaxPooledBuffers && batch.buffer.size() == acc.batch_bytes_max) {
-      acc.free_buffers.push_back(std::move(batch.buffer));
-    }
-    if (acc.free_record_lists.size() < kMaxPooledBuffers) {
-      batch.records.clear();  // Complete() cleared it; keeps the capacity
-      acc.free_record_lists.push_back(std::move(batch.records));
-    }
-    acc.completed_cv.notify_all();
   }
   acc.draining = false;
+}
+
+bool Producer::Transmit(Accumulator& acc, bool drain_waits) {
+  // Whoever of this call and the completion gets here second settles the
+  // batch: the completion may run inline (one broker, acks reached at
+  // once), on another thread before Append returns, or much later.
+  acc.arrivals.store(drain_waits ? 0 : 1, std::memory_order_relaxed);
+  Batch& batch = *acc.in_flight;
+  ++batch.attempts;
+  const int64_t left_ms = (batch.opened_ns - backend_->clock().MonotonicNs()) / 1'000'000 +
+                          options_.delivery_timeout_ms;
+  acc.partition->Append(batch.bytes, options_.acks,
+                        std::clamp<int64_t>(left_ms, 1, options_.request_timeout_ms),
+                        [this, &acc](absl::StatusOr<AppendResult> result) {
+                          acc.in_flight_result = std::move(result);
+                          if (acc.arrivals.fetch_add(1, std::memory_order_acq_rel) == 0) return;
+                          if (Settle(acc)) Drain(acc);
+                        });
+  if (!drain_waits) return false;
+  return acc.arrivals.fetch_add(1, std::memory_order_acq_rel) != 0;
+}
+
+bool Producer::Settle(Accumulator& acc) {
+  Batch& batch = *acc.in_flight;
+  absl::StatusOr<AppendResult> result = std::move(acc.in_flight_result);
+  acc.in_flight_result = absl::UnknownError("no outcome yet");
+  if (!result.ok()) {
+    const ErrorCode code = GetErrorCode(result.status());
+    const int64_t now_ns = backend_->clock().MonotonicNs();
+    const bool in_time = now_ns + options_.retry_backoff_ms * 1'000'000 <
+                         batch.opened_ns + options_.delivery_timeout_ms * 1'000'000;
+    // A deleted topic does not come back: fail at once, as on one broker.
+    if (IsRetriable(code) && code != ErrorCode::kCorruptMessage && !acc.partition->deleted()) {
+      if (!in_time) {
+        result = Annotate(result.status(),
+                          absl::StrCat("delivery_timeout_ms (", options_.delivery_timeout_ms,
+                                       ") passed after ", batch.attempts, " attempts"));
+      } else if (tasks_.ScheduleAfter(options_.retry_backoff_ms, [this, &acc] {
+                   retries_.fetch_add(1, std::memory_order_relaxed);
+                   Transmit(acc, /*drain_waits=*/false);
+                 }) != 0) {
+        return false;
+      } else {
+        // Only a producer being destroyed refuses tasks.
+        result = Annotate(result.status(), "the producer closed before it could retry");
+      }
+    }
+  } else {
+    bytes_sent_.fetch_add(batch.bytes.size(), std::memory_order_relaxed);
+  }
+  const size_t count = batch.records.size();
+  Complete(acc, batch, result);
+
+  std::lock_guard lock(acc.mu);
+  acc.completed += count;
+  if (acc.free_buffers.size() < kMaxPooledBuffers && batch.buffer.size() == acc.batch_bytes_max) {
+    acc.free_buffers.push_back(std::move(batch.buffer));
+  }
+  if (acc.free_record_lists.size() < kMaxPooledBuffers) {
+    batch.records.clear();  // Complete() cleared it; keeps the capacity
+    acc.free_record_lists.push_back(std::move(batch.records));
+  }
+  acc.in_flight.reset();
+  acc.completed_cv.notify_all();
+  return true;
 }
 
 void Producer::Complete(Accumulator& acc, Batch& batch,
@@ -475,7 +554,7 @@ void Producer::Complete(Accumulator& acc, Batch& batch,
     }
     RecordMetadata m;
     m.topic = acc.topic;
-    m.partition = acc.partition->id();
+    m.partition = acc.partition->topic_partition().partition;
     m.offset =
         options_.acks == Acks::kNone ? Offset(-1) : result->base_offset + static_cast<int64_t>(i);
     m.timestamp_ms = result->log_append_time_ms >= 0 ? result->log_append_time_ms : r.timestamp_ms;
@@ -572,6 +651,7 @@ ProducerMetrics Producer::metrics() const {
   m.batches_sent = batches_sent_.load(std::memory_order_relaxed);
   m.record_errors = record_errors_.load(std::memory_order_relaxed);
   m.send_rejections = send_rejections_.load(std::memory_order_relaxed);
+  m.retries = retries_.load(std::memory_order_relaxed);
   m.buffer_bytes_used = buffer_used_.load(std::memory_order_relaxed);
   m.records_in_flight = in_flight_.load(std::memory_order_relaxed);
   return m;

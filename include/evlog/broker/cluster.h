@@ -187,6 +187,15 @@ struct ClusterFetchResult {
   LeaderEpoch leader_epoch{0};
 };
 
+// The replica that leads a partition now, for clients of this process.
+struct LeaderReplica {
+  BrokerId broker = kNoLeader;
+  LeaderEpoch leader_epoch{0};
+  // Its log: reads in place see what this leader serves, below its high
+  // watermark.
+  std::shared_ptr<Partition> partition;
+};
+
 class Cluster {
  public:
   using ProduceCallback = absl::AnyInvocable<void(absl::StatusOr<AppendResult>)>;
@@ -250,6 +259,26 @@ class Cluster {
   // One partition. Errors: UNKNOWN_TOPIC_OR_PARTITION.
   [[nodiscard]] absl::StatusOr<PartitionMetadata> Metadata(
       const TopicPartition& topic_partition) const;
+
+  // What partitions of `topic` run with: topic_defaults with the topic's
+  // overrides and min.insync.replicas. Errors: UNKNOWN_TOPIC_OR_PARTITION.
+  [[nodiscard]] absl::StatusOr<TopicSettings> Settings(std::string_view topic) const;
+
+  // The partition's leader, as the cluster's metadata names it, once that
+  // broker runs and has taken over. Errors: UNKNOWN_TOPIC_OR_PARTITION;
+  // LEADER_NOT_AVAILABLE (no leader, or its broker is down and not yet
+  // replaced); NOT_LEADER_OR_FOLLOWER (the named broker has not yet taken
+  // over); FailedPrecondition after Close.
+  [[nodiscard]] absl::StatusOr<LeaderReplica> Leader(const TopicPartition& topic_partition) const;
+
+  // Counts changes that may move leaders: the cluster's metadata moving on,
+  // a broker applying it, a broker stopping. Clients cache what they
+  // resolved (Leader) and look again when it changed. Lock-free.
+  uint64_t metadata_version() const { return metadata_version_.load(std::memory_order_acquire); }
+  // `waiter` is woken at every such change until removed; it must stay
+  // alive until RemoveMetadataWaiter returns.
+  void AddMetadataWaiter(DataWaiter* waiter);
+  void RemoveMetadataWaiter(DataWaiter* waiter);
 
   // Preferred or unclean election (Controller::ElectLeaders), with the
   // result applied by the brokers before it returns.
@@ -338,6 +367,8 @@ class Cluster {
   // Brings metadata_ up to the controller's log.
   void CatchUpMetadata();
   void Log(LogLevel level, std::string_view message) const;
+  // Bumps metadata_version and wakes the metadata waiters.
+  void MetadataChanged();
 
   ClusterOptions options_;
   std::unique_ptr<FileSystem> owned_fs_;
@@ -362,6 +393,10 @@ class Cluster {
   mutable std::shared_mutex metadata_mu_;
   MetadataImage metadata_;
   Offset metadata_offset_{-1};
+
+  std::atomic<uint64_t> metadata_version_{0};
+  std::mutex metadata_waiters_mu_;
+  std::vector<DataWaiter*> metadata_waiters_;
 };
 
 }  // namespace evlog

@@ -46,6 +46,13 @@
 // partition wakes it (microseconds, no sleep loop) or the timeout passes;
 // poll_spin_us makes it spin first, trading a core for latency.
 //
+// Against a Cluster (Create(Cluster&)), each partition is read at its
+// leader of the moment, in place as on one broker, below its high
+// watermark. While a partition's leader moves, Poll returns nothing from
+// it (no error) and looks again when the cluster's metadata changes; the
+// position stays. Consumer groups need a Broker for now (Subscribe and the
+// commit calls fail with UNSUPPORTED_VERSION on a Cluster).
+//
 // Thread-safety: not thread-safe (one consumer per thread, as in Kafka),
 // except Wakeup(), which any thread may call.
 #pragma once
@@ -66,6 +73,7 @@
 #include "absl/status/statusor.h"
 #include "evlog/broker/broker.h"
 #include "evlog/bytes.h"
+#include "evlog/client/client_backend.h"
 #include "evlog/group/assignor.h"
 #include "evlog/group/offset_store.h"
 #include "evlog/partition/partition.h"
@@ -246,6 +254,15 @@ class Consumer {
   // INVALID_CONFIG naming a bad option.
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<Consumer>> Create(
       Broker& broker, ConsumerOptions options = {});
+  // A consumer of `cluster`'s topics; `cluster` must outlive it. Errors:
+  // as above; UNSUPPORTED_VERSION with a group_id (no group coordinator on
+  // a Cluster yet).
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<Consumer>> Create(
+      Cluster& cluster, ConsumerOptions options = {});
+  // A consumer over any backend (evlog/client/client_backend.h), which it
+  // owns. Errors: as above.
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<Consumer>> Create(
+      std::unique_ptr<ClientBackend> backend, ConsumerOptions options = {});
 
   ~Consumer();
   Consumer(const Consumer&) = delete;
@@ -350,12 +367,15 @@ class Consumer {
  private:
   struct PartitionState {
     TopicPartition tp;
-    std::shared_ptr<Partition> partition;
+    std::shared_ptr<ClientPartition> partition;
     std::optional<Offset> position;
     std::vector<std::byte> buffer;
   };
 
-  Consumer(Broker& broker, ConsumerOptions options);
+  Consumer(std::unique_ptr<ClientBackend> backend, ConsumerOptions options);
+  // A new handle on partition `tp`. Errors: UNKNOWN_TOPIC_OR_PARTITION,
+  // INVALID_TOPIC_EXCEPTION.
+  absl::StatusOr<std::shared_ptr<ClientPartition>> Lookup(const TopicPartition& tp) const;
   // Replaces the assignment (Assign without the subscription check).
   absl::Status SetAssignment(const std::vector<TopicPartition>& partitions);
   // Group membership, consumer_group.cc. Called by Poll: sends and takes
@@ -397,7 +417,7 @@ class Consumer {
   absl::StatusOr<ConsumerRecords> PollOnce(int64_t timeout_ms);
   bool HasData() const;
 
-  Broker& broker_;
+  const std::unique_ptr<ClientBackend> backend_;
   const ConsumerOptions options_;
   std::vector<std::unique_ptr<PartitionState>> assigned_;
   // Next partition to read first, so that no partition starves.

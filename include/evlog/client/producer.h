@@ -22,10 +22,22 @@
 // appended 64 batches in a row that others filled meanwhile (the rest goes
 // to the executor so that its own Send() returns).
 //
+// Against a Cluster (Create(Cluster&)), a batch goes to its partition's
+// leader and completes when `acks` is satisfied there. Errors Kafka calls
+// retriable (leader moving: NOT_LEADER_OR_FOLLOWER, LEADER_NOT_AVAILABLE;
+// NOT_ENOUGH_REPLICAS, REQUEST_TIMED_OUT, ...) are retried every
+// retry_backoff_ms until delivery_timeout_ms after the batch was opened;
+// then the last error reaches the callbacks. One batch per partition is in
+// flight at a time (Kafka's max.in.flight.requests.per.connection = 1), so
+// retries never reorder a partition's records. A retry after a lost
+// acknowledgement may write the batch twice: at-least-once, until
+// idempotence (issue 7) removes the duplicate.
+//
 // Completion: the callback (or the future) gets RecordMetadata, or the
 // error that kept the record out of the log; exactly once per record
 // Send() accepted, in offset order within a partition, on the thread that
-// appended its batch. Callbacks should be quick: they hold up that thread.
+// appended its batch (against a Cluster, perhaps an executor thread).
+// Callbacks should be quick: they hold up that thread.
 //
 // Ordering: records sent from one thread to one partition are appended in
 // the order sent.
@@ -56,6 +68,7 @@
 #include "absl/status/statusor.h"
 #include "evlog/broker/broker.h"
 #include "evlog/bytes.h"
+#include "evlog/client/client_backend.h"
 #include "evlog/io/executor.h"
 #include "evlog/partition/partitioner.h"
 #include "evlog/record/record.h"
@@ -84,6 +97,15 @@ struct ProducerOptions {
   int32_t max_request_size = 1 << 20;
   // Append on the executor instead of the sending thread.
   bool async_send = false;
+  // How long an append waits for `acks` at the leader before it fails with
+  // REQUEST_TIMED_OUT (request.timeout.ms).
+  int64_t request_timeout_ms = 30'000;
+  // Retriable errors are retried until this long after the batch was
+  // opened (delivery.timeout.ms). REQUIRES: >= linger_ms +
+  // request_timeout_ms, as Kafka checks.
+  int64_t delivery_timeout_ms = 120'000;
+  // Wait before sending a batch again (retry.backoff.ms).
+  int64_t retry_backoff_ms = 100;
   // Picks partitions for records without one. Unset: murmur2 for keyed
   // records, sticky (batch_size bytes per partition) for null keys, seeded
   // with partitioner_seed.
@@ -152,7 +174,7 @@ struct ProducerMetrics {
   uint64_t batches_sent = 0;
   uint64_t record_errors = 0;    // records whose callback got an error
   uint64_t send_rejections = 0;  // Send() calls that returned an error
-  uint64_t retries = 0;          // batches sent again (none on one broker)
+  uint64_t retries = 0;          // batches sent again after a retriable error
   uint64_t buffer_bytes_used = 0;
   uint64_t records_in_flight = 0;
 };
@@ -163,6 +185,14 @@ class Producer {
   // Errors: INVALID_CONFIG naming a bad option.
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<Producer>> Create(
       Broker& broker, ProducerOptions options = {});
+  // A producer of `cluster`'s topics (which it does not create: a topic
+  // must exist); `cluster` must outlive it. Errors: as above.
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<Producer>> Create(
+      Cluster& cluster, ProducerOptions options = {});
+  // A producer over any backend (evlog/client/client_backend.h), which it
+  // owns. Errors: as above.
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<Producer>> Create(
+      std::unique_ptr<ClientBackend> backend, ProducerOptions options = {});
 
   // Flushes and closes (errors dropped).
   ~Producer();
@@ -205,7 +235,8 @@ class Producer {
   struct AccumulatorTable;
   struct TopicEntry;
 
-  Producer(Broker& broker, ProducerOptions options, AnyPartitioner partitioner);
+  Producer(std::unique_ptr<ClientBackend> backend, ProducerOptions options,
+           AnyPartitioner partitioner);
 
   absl::StatusOr<TopicEntry*> FindTopic(std::string_view name);
   absl::StatusOr<Accumulator*> FindAccumulator(TopicEntry& entry, PartitionId partition);
@@ -229,17 +260,25 @@ class Producer {
                        size_t reserved, SendCallback callback, bool flush_now);
   // Under acc.mu: moves the open batch to the ready queue.
   void SealLocked(Accumulator& acc);
-  // Appends acc's ready batches in order until none is left; the caller
-  // claimed the drain (acc.draining).
+  // Sends acc's ready batches in order, one in flight at a time, until
+  // none is left; the caller claimed the drain (acc.draining), which passes
+  // to whoever completes a batch sent asynchronously.
   void Drain(Accumulator& acc);
   void StartDrain(Accumulator& acc);
+  // Sends acc.in_flight. With `drain_waits`, returns true when it completed
+  // before the call returned (the caller then settles it); otherwise its
+  // completion settles it and drains on.
+  bool Transmit(Accumulator& acc, bool drain_waits);
+  // Takes acc.in_flight's outcome: schedules a retry (returns false), or
+  // completes its records and frees it (returns true).
+  bool Settle(Accumulator& acc);
   void Complete(Accumulator& acc, Batch& batch, const absl::StatusOr<AppendResult>& result);
   void OnLinger(Accumulator& acc, uint64_t batch_id);
   std::vector<Accumulator*> AllAccumulators();
   // Appends every open batch and waits for those accepted so far.
   void FlushAll();
 
-  Broker& broker_;
+  const std::unique_ptr<ClientBackend> backend_;
   const ProducerOptions options_;
   const AnyPartitioner partitioner_;
   TaskGroup tasks_;
@@ -265,6 +304,7 @@ class Producer {
   std::atomic<uint64_t> batches_sent_{0};
   std::atomic<uint64_t> record_errors_{0};
   std::atomic<uint64_t> send_rejections_{0};
+  std::atomic<uint64_t> retries_{0};
 };
 
 }  // namespace evlog

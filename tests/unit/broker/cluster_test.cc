@@ -21,6 +21,7 @@
 #include "evlog/transport/in_process_transport.h"
 #include "tests/support/batches.h"
 #include "tests/support/catch.h"
+#include "tests/support/cluster_env.h"
 
 namespace evlog {
 namespace {
@@ -29,73 +30,17 @@ using testing::DecodeAll;
 using testing::MakeBatch;
 using testing::TestRecord;
 
-constexpr int64_t kSessionTimeoutMs = 1'000;
+constexpr int64_t kSessionTimeoutMs = testing::ClusterEnv::kSessionTimeoutMs;
 
 uint64_t EnvOr(const char* name, uint64_t fallback) {
   const char* v = std::getenv(name);
   return v != nullptr && *v != '\0' ? std::strtoull(v, nullptr, 10) : fallback;
 }
-constexpr int64_t kLagTimeMs = 1'000;
+constexpr int64_t kLagTimeMs = testing::ClusterEnv::kLagTimeMs;
 
 using ProduceOutcome = std::shared_ptr<std::optional<absl::StatusOr<AppendResult>>>;
 
-// A cluster on in-memory disks (one FaultyFileSystem per broker, so crashes
-// lose unsynced writes), a manual clock and executor, and a perfect
-// in-process network the test can partition. Reopenable.
-struct Env {
-  explicit Env(int brokers = 3) : brokers(brokers) {
-    for (int i = 0; i < brokers; ++i) {
-      mems.push_back(std::make_unique<MemFileSystem>());
-      disks.push_back(std::make_unique<FaultyFileSystem>(*mems.back()));
-    }
-  }
-
-  ClusterOptions Options() {
-    ClusterOptions o;
-    o.brokers = brokers;
-    o.data_dir = "/cluster";
-    o.file_system = &controller_disk;
-    for (auto& d : disks) o.broker_file_systems.push_back(d.get());
-    o.clock = &clock;
-    o.executor = &executor;
-    o.transport = &network;
-    o.controller.session_timeout_ms = kSessionTimeoutMs;
-    o.controller.leader_imbalance_check_interval_ms = 2'000;
-    o.heartbeat_interval_ms = 100;
-    o.controller_tick_interval_ms = 50;
-    o.replica.replica_lag_time_max_ms = kLagTimeMs;
-    o.replica.fetch_max_wait_ms = 100;
-    o.replica.fetch_backoff_ms = 50;
-    o.replica.fetch_timeout_ms = 500;
-    // In memory a preallocated index costs its full size: keep them small.
-    o.topic_defaults.log.segment_index_bytes = 64 << 10;
-    // acks=all survives the loss of every in-sync replica's power only when
-    // each append is synced (Kafka leaves this to replication by default).
-    o.topic_defaults.log.durability = Durability::kEveryAppend;
-    return o;
-  }
-
-  std::unique_ptr<Cluster> Open() { return Open(Options()); }
-  std::unique_ptr<Cluster> Open(ClusterOptions o) {
-    auto cluster = Cluster::Open(std::move(o));
-    INFO(cluster.status());
-    REQUIRE(cluster.ok());
-    return *std::move(cluster);
-  }
-
-  void Run(int64_t ms) {
-    executor.RunReady();
-    executor.AdvanceMs(ms);
-  }
-
-  int brokers;
-  ManualClock clock{1'700'000'000'000};
-  ManualExecutor executor{clock};
-  InProcessTransport network{executor, clock, /*seed=*/7};
-  MemFileSystem controller_disk;
-  std::vector<std::unique_ptr<MemFileSystem>> mems;
-  std::vector<std::unique_ptr<FaultyFileSystem>> disks;
-};
+using Env = testing::ClusterEnv;
 
 ProduceOutcome Produce(Cluster& cluster, const TopicPartition& tp,
                        const std::vector<std::string>& values, Acks acks = Acks::kAll,
