@@ -265,10 +265,9 @@ class Cluster::Node {
     if (running_) CatchUpLocked();
   }
 
-  bool running() const {
-    std::lock_guard lock(mu_);
-    return running_;
-  }
+  // Lock-free: the produce and fetch paths ask, and they run inside
+  // ReplicaSet completions that Update calls with mu_ held.
+  bool running() const { return running_.load(std::memory_order_acquire); }
   bool registered() const {
     std::lock_guard lock(mu_);
     return running_ && broker_epoch_ >= 0;
@@ -560,7 +559,8 @@ class Cluster::Node {
   const std::string dir_;
 
   mutable std::mutex mu_;
-  bool running_ = false;
+  // Written under mu_.
+  std::atomic<bool> running_{false};
   uint64_t incarnation_ = 0;
   uint64_t crashes_ = 0;
   // -1: not registered in this run.

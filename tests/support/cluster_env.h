@@ -22,7 +22,9 @@ struct ClusterEnv {
   static constexpr int64_t kSessionTimeoutMs = 1'000;
   static constexpr int64_t kLagTimeMs = 1'000;
 
-  explicit ClusterEnv(int brokers = 3) : brokers(brokers) {
+  // `seed` seeds the network (with `faults`: its delays, losses, copies).
+  explicit ClusterEnv(int brokers = 3, uint64_t seed = 7, NetworkFaults faults = {})
+      : brokers(brokers), network(executor, clock, seed, faults) {
     for (int i = 0; i < brokers; ++i) {
       mems.push_back(std::make_unique<MemFileSystem>());
       disks.push_back(std::make_unique<FaultyFileSystem>(*mems.back()));
@@ -80,7 +82,7 @@ struct ClusterEnv {
   int brokers;
   ManualClock clock{1'700'000'000'000};
   ManualExecutor executor{clock};
-  InProcessTransport network{executor, clock, /*seed=*/7};
+  InProcessTransport network;
   MemFileSystem controller_disk;
   std::vector<std::unique_ptr<MemFileSystem>> mems;
   std::vector<std::unique_ptr<FaultyFileSystem>> disks;

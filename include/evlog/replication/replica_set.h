@@ -498,28 +498,29 @@ void ReplicaSet<Log, TransportT>::Append(MutableByteView batch, Acks acks, int64
   {
     std::shared_lock role_lock(role_mu_);
     LeaderEpoch epoch;
+    absl::Status refused;
     {
       std::lock_guard lock(mu_);
       if (closed_ || role_ != Role::kLeader) {
-        absl::Status status =
+        refused =
             MakeError(ErrorCode::kNotLeaderOrFollower,
                       absl::StrCat("broker ", self_.value(), " is not the leader of ",
                                    topic_partition_.ToString(), " (leader ", leader_.value(), ")"));
-        role_lock.unlock();
-        done(std::move(status));
-        return;
-      }
-      if (acks == Acks::kAll && static_cast<int32_t>(isr_.size()) < options_.min_insync_replicas) {
-        absl::Status status = MakeError(
+      } else if (acks == Acks::kAll &&
+                 static_cast<int32_t>(isr_.size()) < options_.min_insync_replicas) {
+        refused = MakeError(
             ErrorCode::kNotEnoughReplicas,
             absl::StrCat(topic_partition_.ToString(), " has ", isr_.size(), " in-sync replicas (",
                          replica_internal::Ids(isr_), "), fewer than min.insync.replicas ",
                          options_.min_insync_replicas));
-        role_lock.unlock();
-        done(std::move(status));
-        return;
       }
       epoch = leader_epoch_;
+    }
+    if (!refused.ok()) {
+      // Outside every lock: `done` may append again (a client's retry).
+      role_lock.unlock();
+      done(std::move(refused));
+      return;
     }
     AppendOptions append_options;
     append_options.leader_epoch = epoch;
