@@ -25,7 +25,6 @@
 // A failing seed is printed; EVLOG_SIM_FIRST_SEED=<seed> EVLOG_SIM_SEEDS=1
 // replays it. EVLOG_SIM_SEEDS and EVLOG_SIM_STEPS as in the replication
 // simulator (the same CTest shards run both).
-#include <cstdlib>
 #include <map>
 #include <memory>
 #include <optional>
@@ -46,17 +45,12 @@ namespace evlog {
 namespace {
 
 using testing::ClusterEnv;
-using testing::DecodeAll;
+using testing::ReplicaRecords;
 using testing::TestRecord;
 
 constexpr int kBrokers = 3;
 constexpr int kPartitions = 2;
 const char* const kTopic = "orders";
-
-uint64_t EnvOr(const char* name, uint64_t fallback) {
-  const char* v = std::getenv(name);
-  return v != nullptr && *v != '\0' ? std::strtoull(v, nullptr, 10) : fallback;
-}
 
 NetworkFaults Faults() {
   NetworkFaults f;
@@ -64,23 +58,6 @@ NetworkFaults Faults() {
   f.drop_probability = 0.03;
   f.duplicate_probability = 0.03;
   return f;
-}
-
-// Every record of broker `id`'s replica of `tp`, up to its log end.
-std::vector<TestRecord> ReplicaRecords(Cluster& cluster, BrokerId id, const TopicPartition& tp) {
-  auto log = cluster.ReplicaLog(id, tp);
-  REQUIRE(log.ok());
-  std::vector<TestRecord> out;
-  Offset at = (*log)->log_start_offset();
-  std::vector<std::byte> buffer;
-  while (at < (*log)->log_end_offset()) {
-    auto read = (*log)->ReadReplica(at, buffer);
-    REQUIRE(read.ok());
-    if (read->batches.empty()) break;
-    for (TestRecord& r : DecodeAll(read->batches)) out.push_back(r);
-    at = read->next_offset;
-  }
-  return out;
 }
 
 // Whether every partition has a running leader, a full ISR, and every
@@ -258,13 +235,7 @@ void RunSeed(uint64_t seed, int steps) {
 }
 
 TEST_CASE("client simulation: a producer and a consumer through a cluster under faults") {
-  const uint64_t first = EnvOr("EVLOG_SIM_FIRST_SEED", 1);
-  const uint64_t seeds = EnvOr("EVLOG_SIM_SEEDS", 2'000);
-  const int steps = static_cast<int>(EnvOr("EVLOG_SIM_STEPS", 60));
-  for (uint64_t seed = first; seed < first + seeds; ++seed) {
-    INFO("replay: EVLOG_SIM_FIRST_SEED=" << seed << " EVLOG_SIM_SEEDS=1");
-    RunSeed(seed, steps);
-  }
+  testing::ForEachSimSeed(RunSeed);
 }
 
 }  // namespace

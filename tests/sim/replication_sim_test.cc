@@ -42,6 +42,7 @@
 #include "evlog/transport/in_process_transport.h"
 #include "tests/support/batches.h"
 #include "tests/support/catch.h"
+#include "tests/support/cluster_env.h"
 
 namespace evlog {
 namespace {
@@ -52,11 +53,6 @@ using testing::TestRecord;
 
 const TopicPartition kTp("orders", 0);
 constexpr int kBrokers = 3;
-
-uint64_t EnvOr(const char* name, uint64_t fallback) {
-  const char* v = std::getenv(name);
-  return v != nullptr && *v != '\0' ? std::strtoull(v, nullptr, 10) : fallback;
-}
 
 struct Sim {
   struct Broker {
@@ -407,13 +403,7 @@ void RunSeed(uint64_t seed, int steps) {
 }
 
 TEST_CASE("replication simulation: seeded histories of crashes, partitions and lost messages") {
-  const uint64_t first = EnvOr("EVLOG_SIM_FIRST_SEED", 1);
-  const uint64_t seeds = EnvOr("EVLOG_SIM_SEEDS", 2'000);
-  const int steps = static_cast<int>(EnvOr("EVLOG_SIM_STEPS", 60));
-  for (uint64_t seed = first; seed < first + seeds; ++seed) {
-    INFO("replay: EVLOG_SIM_FIRST_SEED=" << seed << " EVLOG_SIM_SEEDS=1");
-    RunSeed(seed, steps);
-  }
+  testing::ForEachSimSeed(RunSeed);
 }
 
 }  // namespace

@@ -1,4 +1,5 @@
-// tests/support/cluster_env.h — a Cluster the test drives by hand: every
+// tests/support/cluster_env.h — a Cluster the test drives by hand, and the
+// helpers of the seeded cluster tests and simulators. ClusterEnv: every
 // broker on its own in-memory disk (a FaultyFileSystem, so a crash loses
 // unsynced writes), a manual clock and executor, and a perfect in-process
 // network the test can partition. Short timeouts, so failovers take about a
@@ -6,6 +7,8 @@
 // them.
 #pragma once
 
+#include <cstdint>
+#include <cstdlib>
 #include <memory>
 #include <vector>
 
@@ -14,6 +17,7 @@
 #include "evlog/io/faulty_file_system.h"
 #include "evlog/io/mem_file_system.h"
 #include "evlog/transport/in_process_transport.h"
+#include "tests/support/batches.h"
 #include "tests/support/catch.h"
 
 namespace evlog::testing {
@@ -87,5 +91,45 @@ struct ClusterEnv {
   std::vector<std::unique_ptr<MemFileSystem>> mems;
   std::vector<std::unique_ptr<FaultyFileSystem>> disks;
 };
+
+// The unsigned integer in environment variable `name`, or `fallback` when
+// unset or empty (seed ranges and counts of the seeded tests).
+inline uint64_t EnvOr(const char* name, uint64_t fallback) {
+  const char* v = std::getenv(name);
+  return v != nullptr && *v != '\0' ? std::strtoull(v, nullptr, 10) : fallback;
+}
+
+// Runs `run(seed, steps)` for the seeds the simulators' variables name
+// (EVLOG_SIM_FIRST_SEED, EVLOG_SIM_SEEDS: default 2,000, EVLOG_SIM_STEPS:
+// default 60), each failure saying how to replay it.
+template <typename Run>
+void ForEachSimSeed(Run run) {
+  const uint64_t first = EnvOr("EVLOG_SIM_FIRST_SEED", 1);
+  const uint64_t seeds = EnvOr("EVLOG_SIM_SEEDS", 2'000);
+  const int steps = static_cast<int>(EnvOr("EVLOG_SIM_STEPS", 60));
+  for (uint64_t seed = first; seed < first + seeds; ++seed) {
+    INFO("replay: EVLOG_SIM_FIRST_SEED=" << seed << " EVLOG_SIM_SEEDS=1");
+    run(seed, steps);
+  }
+}
+
+// Every record of broker `id`'s replica of `tp`, up to its log end (past
+// the high watermark).
+inline std::vector<TestRecord> ReplicaRecords(Cluster& cluster, BrokerId id,
+                                              const TopicPartition& tp) {
+  auto log = cluster.ReplicaLog(id, tp);
+  REQUIRE(log.ok());
+  std::vector<TestRecord> out;
+  Offset at = (*log)->log_start_offset();
+  std::vector<std::byte> buffer;
+  while (at < (*log)->log_end_offset()) {
+    auto read = (*log)->ReadReplica(at, buffer);
+    REQUIRE(read.ok());
+    if (read->batches.empty()) break;
+    for (TestRecord& r : DecodeAll(read->batches)) out.push_back(r);
+    at = read->next_offset;
+  }
+  return out;
+}
 
 }  // namespace evlog::testing

@@ -27,15 +27,13 @@ namespace evlog {
 namespace {
 
 using testing::DecodeAll;
+using testing::EnvOr;
 using testing::MakeBatch;
+using testing::ReplicaRecords;
 using testing::TestRecord;
 
 constexpr int64_t kSessionTimeoutMs = testing::ClusterEnv::kSessionTimeoutMs;
 
-uint64_t EnvOr(const char* name, uint64_t fallback) {
-  const char* v = std::getenv(name);
-  return v != nullptr && *v != '\0' ? std::strtoull(v, nullptr, 10) : fallback;
-}
 constexpr int64_t kLagTimeMs = testing::ClusterEnv::kLagTimeMs;
 
 using ProduceOutcome = std::shared_ptr<std::optional<absl::StatusOr<AppendResult>>>;
@@ -54,23 +52,6 @@ ProduceOutcome Produce(Cluster& cluster, const TopicPartition& tp,
     cluster.Produce(tp, batch, acks, /*timeout_ms=*/5'000, done);
   }
   return outcome;
-}
-
-// Every record of broker `id`'s replica, up to its log end.
-std::vector<TestRecord> ReplicaRecords(Cluster& cluster, BrokerId id, const TopicPartition& tp) {
-  auto log = cluster.ReplicaLog(id, tp);
-  REQUIRE(log.ok());
-  std::vector<TestRecord> out;
-  Offset at = (*log)->log_start_offset();
-  std::vector<std::byte> buffer;
-  while (at < (*log)->log_end_offset()) {
-    auto read = (*log)->ReadReplica(at, buffer);
-    REQUIRE(read.ok());
-    if (read->batches.empty()) break;
-    for (TestRecord& r : DecodeAll(read->batches)) out.push_back(r);
-    at = read->next_offset;
-  }
-  return out;
 }
 
 std::vector<std::string> Values(const std::vector<TestRecord>& records) {
