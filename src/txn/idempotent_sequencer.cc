@@ -1,0 +1,262 @@
+#include "evlog/txn/idempotent_sequencer.h"
+
+#include <xxhash.h>
+
+#include <cstring>
+#include <limits>
+
+#include "absl/strings/str_cat.h"
+#include "evlog/record/internal/big_endian.h"
+#include "evlog/record/record_batch.h"
+#include "evlog/status.h"
+
+namespace evlog {
+namespace {
+
+using internal::LoadBigEndian;
+using internal::StoreBigEndian;
+
+constexpr int64_t kSequenceSpace = int64_t{std::numeric_limits<int32_t>::max()} + 1;
+
+// (a + delta) in the sequence space [0, INT32_MAX], wrapping.
+Sequence Advance(Sequence a, int64_t delta) {
+  return Sequence(static_cast<int32_t>((int64_t{a.value()} + delta) % kSequenceSpace));
+}
+
+// How far `to` is ahead of `from` in the wrapping sequence space, in
+// [0, kSequenceSpace).
+int64_t Distance(Sequence from, Sequence to) {
+  return ((int64_t{to.value()} - from.value()) % kSequenceSpace + kSequenceSpace) % kSequenceSpace;
+}
+
+// Snapshot layout (big-endian): "EVPS", u16 version, u16 reserved, i64 end
+// offset, u32 producers; per producer: i64 id, i16 epoch, i64 last update,
+// u8 batches; per batch: i32 first seq, i32 last seq, i64 first offset,
+// i64 last offset, i64 timestamp; then u64 XXH3 of all before it.
+constexpr char kMagic[4] = {'E', 'V', 'P', 'S'};
+constexpr uint16_t kVersion = 1;
+constexpr size_t kHeaderBytes = 4 + 2 + 2 + 8 + 4;
+constexpr size_t kProducerBytes = 8 + 2 + 8 + 1;
+constexpr size_t kBatchBytes = 4 + 4 + 8 + 8 + 8;
+
+template <typename T>
+void Put(std::vector<std::byte>& out, T value) {
+  const size_t at = out.size();
+  out.resize(at + sizeof(T));
+  StoreBigEndian<T>(out.data() + at, value);
+}
+
+// Reads fixed-size fields, failing (not reading past the end) once short.
+class Reader {
+ public:
+  explicit Reader(ByteView bytes) : bytes_(bytes) {}
+  template <typename T>
+  bool Get(T& value) {
+    if (bytes_.size() - at_ < sizeof(T)) return false;
+    value = LoadBigEndian<T>(bytes_.data() + at_);
+    at_ += sizeof(T);
+    return true;
+  }
+  size_t remaining() const { return bytes_.size() - at_; }
+
+ private:
+  ByteView bytes_;
+  size_t at_ = 0;
+};
+
+absl::Status Corrupt(std::string_view why) {
+  return MakeError(ErrorCode::kCorruptMessage,
+                   absl::StrCat("producer state snapshot: ", internal::ToAbsl(why)));
+}
+
+}  // namespace
+
+ProducerBatchInfo ProducerBatchInfo::Of(const RecordBatchView& batch) {
+  ProducerBatchInfo info;
+  info.producer_id = batch.producer_id();
+  info.producer_epoch = batch.producer_epoch();
+  info.first_sequence = batch.base_sequence();
+  info.record_count = batch.record_count();
+  return info;
+}
+
+Sequence ProducerBatchInfo::last_sequence() const {
+  return Advance(first_sequence, std::max(record_count, 1) - 1);
+}
+
+absl::StatusOr<SequenceDecision> IdempotentSequencer::Check(const ProducerBatchInfo& batch) const {
+  SequenceDecision decision;
+  if (!batch.idempotent()) return decision;
+  if (batch.record_count < 1 || batch.first_sequence.value() < 0 ||
+      batch.producer_epoch.value() < 0) {
+    return MakeError(
+        ErrorCode::kInvalidRecord,
+        absl::StrCat("idempotent batch of producer ", batch.producer_id.value(), " with ",
+                     batch.record_count, " records, sequence ", batch.first_sequence.value(),
+                     ", epoch ", batch.producer_epoch.value()));
+  }
+  auto it = producers_.find(batch.producer_id);
+  // An unknown producer (new, expired, truncated away) starts anywhere.
+  if (it == producers_.end()) return decision;
+  const ProducerStateEntry& state = it->second;
+  if (batch.producer_epoch < state.epoch) {
+    return MakeError(ErrorCode::kInvalidProducerEpoch,
+                     absl::StrCat("producer ", batch.producer_id.value(), " epoch ",
+                                  batch.producer_epoch.value(), " is older than its epoch ",
+                                  state.epoch.value(), ": a newer instance fenced it"));
+  }
+  if (batch.producer_epoch > state.epoch || state.batches.empty()) {
+    if (batch.producer_epoch > state.epoch && batch.first_sequence != Sequence(0)) {
+      return MakeError(ErrorCode::kOutOfOrderSequenceNumber,
+                       absl::StrCat("producer ", batch.producer_id.value(), " new epoch ",
+                                    batch.producer_epoch.value(), " starts at sequence ",
+                                    batch.first_sequence.value(), ", not 0"));
+    }
+    return decision;
+  }
+  const Sequence last = batch.last_sequence();
+  for (const RetainedBatch& retained : state.batches) {
+    if (retained.first_sequence == batch.first_sequence && retained.last_sequence == last) {
+      decision.duplicate = true;
+      decision.original = retained.placement;
+      return decision;
+    }
+  }
+  const Sequence expected = Advance(state.batches.back().last_sequence, 1);
+  const int64_t ahead = Distance(expected, batch.first_sequence);
+  if (ahead == 0) return decision;
+  // Starts before the oldest retained batch (within half the space back):
+  // written long ago, and its offsets are no longer known.
+  const bool before_retained =
+      Distance(state.batches.front().first_sequence, batch.first_sequence) >= kSequenceSpace / 2;
+  if (ahead >= kSequenceSpace / 2 && before_retained) {
+    return MakeError(ErrorCode::kDuplicateSequenceNumber,
+                     absl::StrCat("producer ", batch.producer_id.value(), " sequence ",
+                                  batch.first_sequence.value(),
+                                  " was written before the retained batches (next expected ",
+                                  expected.value(), ")"));
+  }
+  return MakeError(
+      ErrorCode::kOutOfOrderSequenceNumber,
+      absl::StrCat("producer ", batch.producer_id.value(), " sequence ",
+                   batch.first_sequence.value(), " leaves a gap: expected ", expected.value()));
+}
+
+void IdempotentSequencer::Record(const ProducerBatchInfo& batch, const BatchPlacement& placement,
+                                 int64_t now_ms) {
+  if (!batch.idempotent()) return;
+  ProducerStateEntry& state = producers_[batch.producer_id];
+  if (batch.producer_epoch != state.epoch) {
+    // A newer epoch starts afresh (a replayed log never goes back).
+    state.epoch = batch.producer_epoch;
+    state.batches.clear();
+  }
+  state.batches.push_back({batch.first_sequence, batch.last_sequence(), placement});
+  while (state.batches.size() > kRetainedBatches) state.batches.pop_front();
+  state.last_update_ms = std::max(state.last_update_ms, now_ms);
+}
+
+size_t IdempotentSequencer::ExpireIdle(int64_t now_ms, int64_t expiration_ms) {
+  return std::erase_if(producers_, [&](const auto& entry) {
+    return now_ms - entry.second.last_update_ms >= expiration_ms;
+  });
+}
+
+void IdempotentSequencer::TruncateTo(Offset end) {
+  for (auto it = producers_.begin(); it != producers_.end();) {
+    std::deque<RetainedBatch>& batches = it->second.batches;
+    while (!batches.empty() && batches.back().placement.last_offset >= end) batches.pop_back();
+    it = batches.empty() ? producers_.erase(it) : std::next(it);
+  }
+}
+
+const ProducerStateEntry* IdempotentSequencer::producer(ProducerId producer_id) const {
+  auto it = producers_.find(producer_id);
+  return it == producers_.end() ? nullptr : &it->second;
+}
+
+std::vector<std::byte> IdempotentSequencer::EncodeSnapshot(Offset end_offset) const {
+  std::vector<std::byte> out;
+  out.reserve(kHeaderBytes + producers_.size() * (kProducerBytes + kRetainedBatches * kBatchBytes) +
+              8);
+  for (char c : kMagic) out.push_back(static_cast<std::byte>(c));
+  Put<uint16_t>(out, kVersion);
+  Put<uint16_t>(out, 0);
+  Put<int64_t>(out, end_offset.value());
+  Put<uint32_t>(out, static_cast<uint32_t>(producers_.size()));
+  for (const auto& [id, state] : producers_) {
+    Put<int64_t>(out, id.value());
+    Put<int16_t>(out, state.epoch.value());
+    Put<int64_t>(out, state.last_update_ms);
+    Put<uint8_t>(out, static_cast<uint8_t>(state.batches.size()));
+    for (const RetainedBatch& b : state.batches) {
+      Put<int32_t>(out, b.first_sequence.value());
+      Put<int32_t>(out, b.last_sequence.value());
+      Put<int64_t>(out, b.placement.first_offset.value());
+      Put<int64_t>(out, b.placement.last_offset.value());
+      Put<int64_t>(out, b.placement.timestamp_ms);
+    }
+  }
+  Put<uint64_t>(out, XXH3_64bits(out.data(), out.size()));
+  return out;
+}
+
+absl::StatusOr<Offset> IdempotentSequencer::LoadSnapshot(ByteView snapshot) {
+  if (snapshot.size() < kHeaderBytes + 8) return Corrupt("too short");
+  const size_t body = snapshot.size() - 8;
+  if (LoadBigEndian<uint64_t>(snapshot.data() + body) != XXH3_64bits(snapshot.data(), body)) {
+    return Corrupt("checksum mismatch");
+  }
+  if (std::memcmp(snapshot.data(), kMagic, sizeof(kMagic)) != 0) return Corrupt("bad magic");
+  Reader in(snapshot.first(body).subspan(sizeof(kMagic)));
+  uint16_t version = 0;
+  uint16_t reserved = 0;
+  int64_t end = 0;
+  uint32_t count = 0;
+  if (!in.Get(version) || !in.Get(reserved) || !in.Get(end) || !in.Get(count)) {
+    return Corrupt("truncated header");
+  }
+  if (version != kVersion) return Corrupt(absl::StrCat("unknown version ", version));
+  if (end < 0) return Corrupt("negative end offset");
+  if (count > in.remaining() / kProducerBytes) return Corrupt("producer count past the end");
+  std::map<ProducerId, ProducerStateEntry> producers;
+  for (uint32_t i = 0; i < count; ++i) {
+    int64_t id = 0;
+    int16_t epoch = 0;
+    int64_t last_update = 0;
+    uint8_t batches = 0;
+    if (!in.Get(id) || !in.Get(epoch) || !in.Get(last_update) || !in.Get(batches)) {
+      return Corrupt("truncated producer");
+    }
+    if (id < 0 || epoch < 0 || batches > kRetainedBatches) return Corrupt("impossible producer");
+    ProducerStateEntry state;
+    state.epoch = ProducerEpoch(epoch);
+    state.last_update_ms = last_update;
+    for (uint8_t b = 0; b < batches; ++b) {
+      int32_t first_seq = 0;
+      int32_t last_seq = 0;
+      int64_t first_offset = 0;
+      int64_t last_offset = 0;
+      int64_t timestamp = 0;
+      if (!in.Get(first_seq) || !in.Get(last_seq) || !in.Get(first_offset) ||
+          !in.Get(last_offset) || !in.Get(timestamp)) {
+        return Corrupt("truncated batch");
+      }
+      if (first_seq < 0 || last_seq < 0 || first_offset < 0 || last_offset < first_offset ||
+          last_offset >= end) {
+        return Corrupt("impossible batch");
+      }
+      state.batches.push_back({Sequence(first_seq),
+                               Sequence(last_seq),
+                               {Offset(first_offset), Offset(last_offset), timestamp}});
+    }
+    if (!producers.emplace(ProducerId(id), std::move(state)).second) {
+      return Corrupt("a producer twice");
+    }
+  }
+  if (in.remaining() != 0) return Corrupt("trailing bytes");
+  producers_ = std::move(producers);
+  return Offset(end);
+}
+
+}  // namespace evlog
