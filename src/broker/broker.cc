@@ -11,6 +11,7 @@
 #include "evlog/record/record_batch.h"
 #include "evlog/record/record_batch_builder.h"
 #include "evlog/status.h"
+#include "open_partition.h"
 
 namespace evlog {
 
@@ -236,15 +237,9 @@ absl::StatusOr<std::shared_ptr<Partition>> Broker::OpenPartition(const std::stri
                                                                  PartitionId id,
                                                                  const TopicSettings& settings) {
   const std::string dir = absl::StrCat(options_.data_dir, "/", topic, "-", id.value());
-  LogOpenOptions open_options;
-  open_options.reporter = [this](const RecoveryEvent& e) {
-    Log(LogLevel::kWarning, absl::StrCat("recovery dropped ", e.dropped_bytes, " bytes of ", e.path,
-                                         " at ", e.position, ": ", e.reason));
-  };
-  EVLOG_ASSIGN_OR_RETURN(
-      std::unique_ptr<PartitionLog> log,
-      PartitionLog::Open(*fs_, *clock_, dir, settings.log, std::move(open_options)));
-  return std::make_shared<Partition>(topic, id, std::move(log), settings);
+  return internal::OpenPartition(
+      *fs_, *clock_, dir, TopicPartition(topic, id), settings,
+      [this](const std::string& line) { Log(LogLevel::kWarning, line); });
 }
 
 absl::Status Broker::RemoveDirectory(const std::string& dir) {

@@ -15,6 +15,7 @@
 #include "evlog/replication/segmented_metadata_log.h"
 #include "evlog/status.h"
 #include "evlog/transport/in_process_transport.h"
+#include "open_partition.h"
 
 namespace evlog {
 
@@ -412,21 +413,17 @@ class Cluster::Node {
 
     const std::string dir = PartitionDir(entry.topic_partition);
     EVLOG_ASSIGN_OR_RETURN(bool adopt, CheckTopicIdLocked(dir, entry.topic_id));
-    LogOpenOptions open_options;
-    open_options.reporter = [this](const RecoveryEvent& e) {
-      cluster_.Log(LogLevel::kWarning,
-                   absl::StrCat(Name(), " recovery dropped ", e.dropped_bytes, " bytes of ", e.path,
-                                " at ", e.position, ": ", e.reason));
-    };
     EVLOG_ASSIGN_OR_RETURN(
-        std::unique_ptr<PartitionLog> log,
-        PartitionLog::Open(fs_, *cluster_.clock_, dir, settings.log, std::move(open_options)));
+        std::shared_ptr<Partition> partition,
+        internal::OpenPartition(fs_, *cluster_.clock_, dir, entry.topic_partition, settings,
+                                [this](const std::string& line) {
+                                  cluster_.Log(LogLevel::kWarning, Name() + " " + line);
+                                }));
     if (!adopt) EVLOG_RETURN_IF_ERROR(WriteTopicId(dir, entry.topic_id));
 
     auto replica = std::make_shared<Replica>();
     replica->topic_id = entry.topic_id;
-    replica->partition = std::make_shared<Partition>(
-        entry.topic_partition.topic, entry.topic_partition.partition, std::move(log), settings);
+    replica->partition = std::move(partition);
     ReplicaSetOptions replica_options = cluster_.options_.replica;
     replica_options.min_insync_replicas = min_isr;
     replica->set = std::make_unique<ReplicaSet<>>(

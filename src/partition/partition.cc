@@ -38,7 +38,25 @@ absl::Status Partition::ClosedError() const {
 absl::StatusOr<AppendResult> Partition::Append(MutableByteView batch,
                                                const AppendOptions& options) {
   if (closed()) return ClosedError();
+  std::unique_lock<std::mutex> producer_lock;
+  if (hook_ != nullptr && hook_->Concerns(batch)) {
+    producer_lock = std::unique_lock(producer_mu_);
+    if (options.assign_offsets) {
+      absl::StatusOr<std::optional<AppendResult>> earlier = hook_->Check(batch);
+      if (!earlier.ok()) {
+        append_errors_.fetch_add(1, std::memory_order_relaxed);
+        return earlier.status();
+      }
+      if (earlier->has_value()) {
+        AppendResult duplicate = **earlier;
+        duplicate.log_start_offset = log_->log_start_offset();
+        return duplicate;
+      }
+    }
+  }
   absl::StatusOr<AppendResult> result = log_->Append(batch, options);
+  if (producer_lock.owns_lock() && result.ok()) hook_->Appended(batch, *result);
+  if (producer_lock.owns_lock()) producer_lock.unlock();
   if (!result.ok()) {
     append_errors_.fetch_add(1, std::memory_order_relaxed);
     if (closed()) return ClosedError();
@@ -83,16 +101,51 @@ absl::StatusOr<LogReadResult> Partition::ReadReplica(Offset offset, std::vector<
   return result;
 }
 
+absl::Status Partition::SetProducerStateHook(std::unique_ptr<ProducerStateHook> hook) {
+  EVLOG_CHECK(hook != nullptr);
+  std::lock_guard lock(producer_mu_);
+  EVLOG_CHECK(hook_ == nullptr);
+  // Replays the log's batch headers; the records are not decoded.
+  std::vector<std::byte> buffer;
+  Offset at = log_->log_start_offset();
+  while (at < log_->log_end_offset()) {
+    EVLOG_ASSIGN_OR_RETURN(LogReadResult read, log_->Read(at, buffer));
+    if (read.batches.empty()) break;
+    ByteView rest = read.batches;
+    while (!rest.empty()) {
+      EVLOG_ASSIGN_OR_RETURN(RecordBatchView view, RecordBatchView::Parse(rest));
+      const ByteView one = rest.first(view.size_bytes());
+      if (hook->Concerns(one)) {
+        AppendResult placed;
+        placed.base_offset = view.base_offset();
+        placed.last_offset = view.last_offset();
+        if (view.timestamp_type() == TimestampType::kLogAppendTime) {
+          placed.log_append_time_ms = view.max_timestamp();
+        }
+        hook->Appended(one, placed);
+      }
+      rest = rest.subspan(view.size_bytes());
+    }
+    at = read.next_offset;
+  }
+  hook_ = std::move(hook);
+  return absl::OkStatus();
+}
+
 absl::Status Partition::TruncateTo(Offset offset) {
   if (closed()) return ClosedError();
+  std::lock_guard producer_lock(producer_mu_);
   EVLOG_RETURN_IF_ERROR(log_->TruncateTo(offset));
+  if (hook_ != nullptr) hook_->Truncated(log_->log_end_offset());
   PullBackHighWatermark();
   return absl::OkStatus();
 }
 
 absl::Status Partition::TruncateFullyAndStartAt(Offset offset) {
   if (closed()) return ClosedError();
+  std::lock_guard producer_lock(producer_mu_);
   EVLOG_RETURN_IF_ERROR(log_->TruncateFullyAndStartAt(offset));
+  if (hook_ != nullptr) hook_->Truncated(Offset(0));
   // The log is empty from `offset` on: nothing before it can be read.
   high_watermark_.store(offset.value(), std::memory_order_seq_cst);
   return absl::OkStatus();

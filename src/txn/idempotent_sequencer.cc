@@ -6,8 +6,10 @@
 #include <limits>
 
 #include "absl/strings/str_cat.h"
+#include "evlog/check.h"
 #include "evlog/record/internal/big_endian.h"
 #include "evlog/record/record_batch.h"
+#include "evlog/record/record_format.h"
 #include "evlog/status.h"
 
 namespace evlog {
@@ -77,6 +79,18 @@ ProducerBatchInfo ProducerBatchInfo::Of(const RecordBatchView& batch) {
   info.producer_epoch = batch.producer_epoch();
   info.first_sequence = batch.base_sequence();
   info.record_count = batch.record_count();
+  return info;
+}
+
+ProducerBatchInfo ProducerBatchInfo::OfHeader(ByteView batch) {
+  namespace F = record_format;
+  EVLOG_DCHECK(batch.size() >= F::kRecordBatchOverhead);
+  ProducerBatchInfo info;
+  info.producer_id = ProducerId(LoadBigEndian<int64_t>(batch.data() + F::kProducerIdOffset));
+  info.producer_epoch =
+      ProducerEpoch(LoadBigEndian<int16_t>(batch.data() + F::kProducerEpochOffset));
+  info.first_sequence = Sequence(LoadBigEndian<int32_t>(batch.data() + F::kBaseSequenceOffset));
+  info.record_count = LoadBigEndian<int32_t>(batch.data() + F::kRecordsCountOffset);
   return info;
 }
 
@@ -257,6 +271,56 @@ absl::StatusOr<Offset> IdempotentSequencer::LoadSnapshot(ByteView snapshot) {
   if (in.remaining() != 0) return Corrupt("trailing bytes");
   producers_ = std::move(producers);
   return Offset(end);
+}
+
+namespace {
+
+constexpr int64_t kExpiryCheckIntervalMs = 10 * 60 * 1000;
+
+class IdempotenceHook final : public ProducerStateHook {
+ public:
+  IdempotenceHook(Clock& clock, int64_t expiration_ms)
+      : clock_(clock), expiration_ms_(expiration_ms) {}
+
+  bool Concerns(ByteView batch) const override {
+    return batch.size() >= record_format::kRecordBatchOverhead &&
+           ProducerBatchInfo::OfHeader(batch).idempotent();
+  }
+
+  absl::StatusOr<std::optional<AppendResult>> Check(ByteView batch) override {
+    EVLOG_ASSIGN_OR_RETURN(SequenceDecision decision,
+                           sequencer_.Check(ProducerBatchInfo::OfHeader(batch)));
+    if (!decision.duplicate) return std::nullopt;
+    AppendResult original;
+    original.base_offset = decision.original.first_offset;
+    original.last_offset = decision.original.last_offset;
+    original.log_append_time_ms = decision.original.timestamp_ms;
+    return original;
+  }
+
+  void Appended(ByteView batch, const AppendResult& result) override {
+    const int64_t now = clock_.WallMs();
+    sequencer_.Record(ProducerBatchInfo::OfHeader(batch),
+                      {result.base_offset, result.last_offset, result.log_append_time_ms}, now);
+    if (now - last_expiry_check_ms_ >= kExpiryCheckIntervalMs) {
+      last_expiry_check_ms_ = now;
+      sequencer_.ExpireIdle(now, expiration_ms_);
+    }
+  }
+
+  void Truncated(Offset end) override { sequencer_.TruncateTo(end); }
+
+ private:
+  Clock& clock_;
+  const int64_t expiration_ms_;
+  int64_t last_expiry_check_ms_ = 0;
+  IdempotentSequencer sequencer_;
+};
+
+}  // namespace
+
+std::unique_ptr<ProducerStateHook> MakeIdempotenceHook(Clock& clock, int64_t expiration_ms) {
+  return std::make_unique<IdempotenceHook>(clock, expiration_ms);
 }
 
 }  // namespace evlog

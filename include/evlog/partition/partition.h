@@ -101,6 +101,30 @@ struct PartitionMetrics {
   uint64_t reads = 0;
 };
 
+// What the partition tells the layer that tracks producers (the txn
+// layer's idempotence, MakeIdempotenceHook in evlog/txn/idempotent_sequencer.h)
+// about its batches.
+// The partition calls it under its own producer-state lock, so its calls
+// never overlap. `batch` is a whole RecordBatch v2 batch.
+class ProducerStateHook {
+ public:
+  virtual ~ProducerStateHook() = default;
+  // A batch a client asks to append (AppendOptions::assign_offsets), before
+  // it is appended: nullopt to append it; an AppendResult for a retry
+  // already in the log (nothing is appended, the caller gets that result);
+  // an error to refuse it (nothing is appended).
+  virtual absl::StatusOr<std::optional<AppendResult>> Check(ByteView batch) = 0;
+  // `batch` is in the log at `result`: a client's append, a follower's copy
+  // of its leader's, or the replay of the log when the hook is installed.
+  virtual void Appended(ByteView batch, const AppendResult& result) = 0;
+  // The log now ends at `end` (truncated); everything from `end` on is gone.
+  // After a full truncation (nothing remains) `end` is 0.
+  virtual void Truncated(Offset end) = 0;
+  // Whether `batch` concerns the hook at all (cheap, no lock): the
+  // partition skips its lock and the hook for the rest.
+  virtual bool Concerns(ByteView batch) const = 0;
+};
+
 class Partition {
  public:
   // Takes the opened `log` of partition `id` of `topic`.
@@ -115,8 +139,12 @@ class Partition {
 
   // Appends one batch (see SegmentedLog::Append for the edits made to it
   // and the errors), then moves the high watermark and wakes the waiters.
-  // Errors additionally: UNKNOWN_TOPIC_OR_PARTITION once the partition is
-  // closed (its topic was deleted or the broker closed).
+  // With a producer-state hook, a client's batch (assign_offsets) is
+  // checked first: a retry of a batch already in the log returns that
+  // batch's result and appends nothing. Errors additionally:
+  // UNKNOWN_TOPIC_OR_PARTITION once the partition is closed (its topic was
+  // deleted or the broker closed); the hook's (OUT_OF_ORDER_SEQUENCE_NUMBER,
+  // INVALID_PRODUCER_EPOCH, ...), with nothing appended.
   [[nodiscard]] absl::StatusOr<AppendResult> Append(MutableByteView batch,
                                                     const AppendOptions& options = {});
 
@@ -169,6 +197,12 @@ class Partition {
     return log_->BeginLeaderEpoch(epoch);
   }
 
+  // Installs `hook` (once, before any append) and replays the log's
+  // batches into it, so that it knows what the log already holds. Errors:
+  // the log's read errors (the hook is not installed then).
+  [[nodiscard]] absl::Status SetProducerStateHook(std::unique_ptr<ProducerStateHook> hook);
+  ProducerStateHook* producer_state_hook() const { return hook_.get(); }
+
   // Registers `waiter` to be woken after every append until removed. The
   // waiter must stay alive until RemoveWaiter returns.
   void AddWaiter(DataWaiter* waiter);
@@ -201,6 +235,11 @@ class Partition {
   std::atomic<int64_t> high_watermark_;
   std::atomic<bool> closed_{false};
   std::atomic<bool> hw_managed_{false};
+
+  // Serialises the hook's calls with the appends and truncations they
+  // concern. Set once, before appends.
+  std::mutex producer_mu_;
+  std::unique_ptr<ProducerStateHook> hook_;
 
   std::mutex waiters_mu_;
   std::vector<DataWaiter*> waiters_;

@@ -33,11 +33,14 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <memory>
 #include <optional>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "evlog/bytes.h"
+#include "evlog/io/clock.h"
+#include "evlog/partition/partition.h"
 #include "evlog/types.h"
 
 namespace evlog {
@@ -53,6 +56,9 @@ struct ProducerBatchInfo {
   int32_t record_count = 0;
 
   static ProducerBatchInfo Of(const RecordBatchView& batch);
+  // The same from a batch's header bytes, unchecked. REQUIRES: at least
+  // record_format::kRecordBatchOverhead bytes.
+  static ProducerBatchInfo OfHeader(ByteView batch);
 
   // Whether the batch comes from an idempotent producer at all.
   bool idempotent() const { return producer_id != kNoProducerId; }
@@ -143,5 +149,15 @@ class IdempotentSequencer {
  private:
   std::map<ProducerId, ProducerStateEntry> producers_;
 };
+
+// Kafka's producer.id.expiration.ms default: a day.
+inline constexpr int64_t kDefaultProducerIdExpirationMs = 86'400'000;
+
+// A Partition's producer-state hook backed by an IdempotentSequencer: what
+// makes a partition idempotent (Partition::SetProducerStateHook). Idle
+// producers expire after `expiration_ms` of `clock`'s wall time, checked at
+// most every ten minutes as batches come.
+std::unique_ptr<ProducerStateHook> MakeIdempotenceHook(
+    Clock& clock, int64_t expiration_ms = kDefaultProducerIdExpirationMs);
 
 }  // namespace evlog

@@ -1,0 +1,130 @@
+// A Partition with the idempotence hook (MakeIdempotenceHook): retries
+// answered from the log, refusals leave the log untouched, and the state
+// survives a reopen, a follower's replication and a truncation.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "evlog/io/clock.h"
+#include "evlog/io/mem_file_system.h"
+#include "evlog/partition/partition.h"
+#include "evlog/record/record_batch_builder.h"
+#include "evlog/status.h"
+#include "evlog/txn/idempotent_sequencer.h"
+#include "tests/support/catch.h"
+
+namespace evlog {
+namespace {
+
+std::vector<std::byte> ProducerBatch(int64_t producer, int16_t epoch, int32_t sequence,
+                                     int records) {
+  RecordBatchOptions options;
+  options.producer_id = ProducerId(producer);
+  options.producer_epoch = ProducerEpoch(epoch);
+  options.base_sequence = Sequence(sequence);
+  RecordBatchBuilder builder(options);
+  for (int i = 0; i < records; ++i) {
+    const std::string value = "p" + std::to_string(producer) + "-s" + std::to_string(sequence + i);
+    REQUIRE(builder.Append(1'000, std::nullopt, AsBytes(value)).ok());
+  }
+  auto bytes = builder.Finish();
+  REQUIRE(bytes.ok());
+  return std::vector<std::byte>(bytes->begin(), bytes->end());
+}
+
+struct Env {
+  MemFileSystem fs;
+  ManualClock clock{1'700'000'000'000};
+
+  std::shared_ptr<Partition> Open(const std::string& dir) {
+    LogConfig config;
+    config.segment_index_bytes = 64 << 10;
+    auto log = PartitionLog::Open(fs, clock, dir, config);
+    REQUIRE(log.ok());
+    auto p =
+        std::make_shared<Partition>("orders", PartitionId(0), *std::move(log), TopicSettings());
+    REQUIRE(p->SetProducerStateHook(MakeIdempotenceHook(clock)).ok());
+    return p;
+  }
+};
+
+AppendResult Append(Partition& p, std::vector<std::byte> batch) {
+  auto r = p.Append(batch);
+  INFO(r.status());
+  REQUIRE(r.ok());
+  return *r;
+}
+
+TEST_CASE("an idempotent partition answers a retry with its original offsets") {
+  Env env;
+  auto p = env.Open("/orders-0");
+  Append(*p, ProducerBatch(-1, -1, -1, 2));
+  const AppendResult first = Append(*p, ProducerBatch(7, 0, 0, 3));
+  CHECK(first.base_offset == Offset(2));
+  CHECK(first.last_offset == Offset(4));
+  const AppendResult second = Append(*p, ProducerBatch(7, 0, 3, 2));
+  // A retry of either (a lost acknowledgement) is answered, not appended.
+  const AppendResult retry = Append(*p, ProducerBatch(7, 0, 0, 3));
+  CHECK(retry.base_offset == first.base_offset);
+  CHECK(retry.last_offset == first.last_offset);
+  CHECK(Append(*p, ProducerBatch(7, 0, 3, 2)).base_offset == second.base_offset);
+  CHECK(p->log_end_offset() == Offset(7));
+
+  // Refusals append nothing.
+  std::vector<std::byte> gap = ProducerBatch(7, 0, 9, 1);
+  CHECK(HasErrorCode(p->Append(gap).status(), ErrorCode::kOutOfOrderSequenceNumber));
+  Append(*p, ProducerBatch(7, 1, 0, 1));  // a new epoch (a restarted producer)
+  std::vector<std::byte> zombie = ProducerBatch(7, 0, 5, 1);
+  CHECK(HasErrorCode(p->Append(zombie).status(), ErrorCode::kInvalidProducerEpoch));
+  CHECK(p->log_end_offset() == Offset(8));
+  // Batches without a producer id are never checked.
+  Append(*p, ProducerBatch(-1, -1, -1, 1));
+  Append(*p, ProducerBatch(-1, -1, -1, 1));
+  CHECK(p->log_end_offset() == Offset(10));
+}
+
+TEST_CASE("a reopened partition still knows which batches it holds") {
+  Env env;
+  AppendResult last;
+  {
+    auto p = env.Open("/orders-0");
+    for (int i = 0; i < 4; ++i) last = Append(*p, ProducerBatch(3, 2, i * 10, 10));
+    REQUIRE(p->Close().ok());
+  }
+  auto p = env.Open("/orders-0");
+  const AppendResult retry = Append(*p, ProducerBatch(3, 2, 30, 10));
+  CHECK(retry.base_offset == last.base_offset);
+  CHECK(p->log_end_offset() == Offset(40));
+  std::vector<std::byte> gap = ProducerBatch(3, 2, 41, 1);
+  CHECK(HasErrorCode(p->Append(gap).status(), ErrorCode::kOutOfOrderSequenceNumber));
+  CHECK(Append(*p, ProducerBatch(3, 2, 40, 1)).base_offset == Offset(40));
+}
+
+TEST_CASE("a follower learns producer state from its copies and forgets what it truncates") {
+  Env env;
+  auto leader = env.Open("/leader/orders-0");
+  auto follower = env.Open("/follower/orders-0");
+  std::vector<std::vector<std::byte>> sent;
+  for (int i = 0; i < 3; ++i) {
+    sent.push_back(ProducerBatch(11, 0, i * 2, 2));
+    std::vector<std::byte> copy = sent.back();
+    REQUIRE(leader->Append(copy).ok());  // edited in place: the copy now has its offsets
+    AppendOptions replica;
+    replica.assign_offsets = false;
+    REQUIRE(follower->Append(copy, replica).ok());
+  }
+  // The follower, now leader, answers the producer's retry of the last batch.
+  CHECK(Append(*follower, sent[2]).base_offset == Offset(4));
+  CHECK(follower->log_end_offset() == Offset(6));
+  // Its log diverged: the last batch is truncated away, and its retry is
+  // then appended again, not answered from a batch that is gone.
+  REQUIRE(follower->TruncateTo(Offset(4)).ok());
+  CHECK(Append(*follower, sent[2]).base_offset == Offset(4));
+  CHECK(follower->log_end_offset() == Offset(6));
+  REQUIRE(follower->TruncateFullyAndStartAt(Offset(100)).ok());
+  // Nothing known any more: any sequence is accepted.
+  CHECK(Append(*follower, ProducerBatch(11, 0, 50, 1)).base_offset == Offset(100));
+}
+
+}  // namespace
+}  // namespace evlog
