@@ -242,6 +242,21 @@ absl::StatusOr<std::shared_ptr<Partition>> Broker::OpenPartition(const std::stri
       [this](const std::string& line) { Log(LogLevel::kWarning, line); });
 }
 
+absl::StatusOr<ProducerId> Broker::InitProducerId() {
+  {
+    std::lock_guard lock(mu_);
+    if (closed_) return absl::FailedPreconditionError("the broker is closed");
+  }
+  std::lock_guard lock(producer_ids_mu_);
+  if (producer_ids_ == nullptr) {
+    // Not a partition directory name: RemoveStrayDirectories leaves it.
+    EVLOG_ASSIGN_OR_RETURN(
+        producer_ids_,
+        ProducerIdManager::Open(*fs_, absl::StrCat(options_.data_dir, "/__producer_ids")));
+  }
+  return producer_ids_->NextId();
+}
+
 absl::Status Broker::RemoveDirectory(const std::string& dir) {
   EVLOG_ASSIGN_OR_RETURN(std::vector<std::string> names, fs_->ListDir(dir));
   for (const std::string& name : names) {

@@ -886,6 +886,17 @@ absl::StatusOr<TopicSettings> Cluster::Settings(std::string_view name) const {
   return SettingsOf(topic->configs, options_);
 }
 
+absl::StatusOr<ProducerId> Cluster::InitProducerId() {
+  if (closed_) return ClosedError();
+  std::lock_guard lock(producer_ids_mu_);
+  if (producer_ids_ == nullptr) {
+    EVLOG_ASSIGN_OR_RETURN(
+        producer_ids_,
+        ProducerIdManager::Open(*fs_, absl::StrCat(options_.data_dir, "/producer-ids")));
+  }
+  return producer_ids_->NextId();
+}
+
 absl::StatusOr<LeaderReplica> Cluster::Leader(const TopicPartition& tp) const {
   if (closed_) return ClosedError();
   EVLOG_ASSIGN_OR_RETURN(PartitionMetadata metadata, Metadata(tp));

@@ -95,6 +95,8 @@ class BrokerBackend final : public ClientBackend {
     return std::make_shared<BrokerTopic>(std::move(topic));
   }
 
+  absl::StatusOr<ProducerId> InitProducerId() override { return broker_.InitProducerId(); }
+
   absl::StatusOr<std::shared_ptr<GroupCoordinator>> group_coordinator() override {
     return GroupCoordinator::ForBroker(broker_);
   }
@@ -291,6 +293,8 @@ class ClusterBackend final : public ClientBackend {
     EVLOG_ASSIGN_OR_RETURN(TopicSettings settings, cluster_.Settings(name));
     return std::make_shared<ClusterTopic>(cluster_, topic, std::move(settings));
   }
+
+  absl::StatusOr<ProducerId> InitProducerId() override { return cluster_.InitProducerId(); }
 
   absl::StatusOr<std::shared_ptr<GroupCoordinator>> group_coordinator() override {
     return MakeError(ErrorCode::kUnsupportedVersion,

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <deque>
+#include <limits>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -83,6 +84,9 @@ struct Producer::Accumulator {
   bool draining = false;
   uint64_t next_batch_id = 1;
   Executor::TaskId linger_timer = 0;
+  // Idempotence: the producer id and the sequence of the next batch sent.
+  ProducerId producer_id = kNoProducerId;
+  int32_t next_sequence = 0;
   std::vector<std::vector<std::byte>> free_buffers;
   // Emptied PendingRecord vectors of appended batches: a new batch starts
   // with one's capacity instead of growing its own record by record.
@@ -142,13 +146,24 @@ absl::StatusOr<std::unique_ptr<Producer>> Producer::Create(std::unique_ptr<Clien
   if (options.acks != Acks::kNone && options.acks != Acks::kLeader && options.acks != Acks::kAll) {
     return MakeError(ErrorCode::kInvalidRequiredAcks, "acks must be 0, 1 or -1 (all)");
   }
+  const bool idempotent = options.enable_idempotence.value_or(options.acks == Acks::kAll);
+  if (idempotent && options.acks != Acks::kAll) {
+    return bad("enable_idempotence needs acks = all");
+  }
+  ProducerId producer_id = kNoProducerId;
+  if (idempotent) {
+    EVLOG_ASSIGN_OR_RETURN(producer_id, backend->InitProducerId());
+  }
   AnyPartitioner partitioner =
       options.partitioner ? *options.partitioner
                           : AnyPartitioner(DefaultPartitioner(
                                 static_cast<size_t>(options.batch_size),
                                 options.partitioner_seed.value_or(DefaultSeed(options.client_id))));
-  return std::unique_ptr<Producer>(
+  std::unique_ptr<Producer> producer(
       new Producer(std::move(backend), std::move(options), std::move(partitioner)));
+  producer->idempotent_ = idempotent;
+  producer->producer_id_ = producer_id;
+  return producer;
 }
 
 Producer::Producer(std::unique_ptr<ClientBackend> backend, ProducerOptions options,
@@ -217,6 +232,7 @@ absl::StatusOr<Producer::Accumulator*> Producer::FindAccumulator(TopicEntry& ent
   }
   auto acc = std::make_unique<Accumulator>();
   acc->partition = std::move(p);
+  acc->producer_id = producer_id_;
   acc->topic = entry.topic->name();
   const TopicSettings& settings = entry.topic->settings();
   switch (settings.compression) {
@@ -454,6 +470,14 @@ void Producer::Drain(Accumulator& acc) {
     if (rounds == kMaxBatchesPerDrain && tasks_.Schedule([this, &acc] { Drain(acc); })) return;
     acc.in_flight = std::move(acc.ready.front());
     acc.ready.pop_front();
+    if (idempotent_) {
+      // Sequences in send order, fixed for the batch's retries.
+      RecordBatchBuilder& builder = *acc.in_flight->builder;
+      builder.SetProducer(acc.producer_id, ProducerEpoch(0), Sequence(acc.next_sequence));
+      acc.next_sequence =
+          static_cast<int32_t>((int64_t{acc.next_sequence} + builder.record_count()) %
+                               (int64_t{std::numeric_limits<int32_t>::max()} + 1));
+    }
     lock.unlock();
 
     absl::StatusOr<MutableByteView> bytes = acc.in_flight->builder->Finish();
@@ -519,10 +543,22 @@ bool Producer::Settle(Accumulator& acc) {
   } else {
     bytes_sent_.fetch_add(batch.bytes.size(), std::memory_order_relaxed);
   }
+  // A batch that failed for good may or may not be in the log: the next
+  // sequence would be a gap or a repeat. Later batches start afresh under
+  // a new producer id.
+  std::optional<ProducerId> fresh_id;
+  if (idempotent_ && !result.ok()) {
+    absl::StatusOr<ProducerId> id = backend_->InitProducerId();
+    if (id.ok()) fresh_id = *id;
+  }
   const size_t count = batch.records.size();
   Complete(acc, batch, result);
 
   std::lock_guard lock(acc.mu);
+  if (fresh_id) {
+    acc.producer_id = *fresh_id;
+    acc.next_sequence = 0;
+  }
   acc.completed += count;
   if (acc.free_buffers.size() < kMaxPooledBuffers && batch.buffer.size() == acc.batch_bytes_max) {
     acc.free_buffers.push_back(std::move(batch.buffer));

@@ -51,6 +51,7 @@
 #include "evlog/partition/partition.h"
 #include "evlog/partition/topic.h"
 #include "evlog/partition/topic_config.h"
+#include "evlog/txn/producer_id_manager.h"
 #include "evlog/types.h"
 
 namespace evlog {
@@ -155,6 +156,11 @@ class Broker {
   [[nodiscard]] absl::StatusOr<std::shared_ptr<Topic>> GetTopic(std::string_view name,
                                                                 bool auto_create = false);
 
+  // A producer id no producer of this data directory had before (Kafka
+  // InitProducerId), from blocks recorded in `<data_dir>/__producer_ids`.
+  // Errors: I/O errors; FailedPrecondition after Close().
+  [[nodiscard]] absl::StatusOr<ProducerId> InitProducerId();
+
   // One partition. Errors: UNKNOWN_TOPIC_OR_PARTITION.
   [[nodiscard]] absl::StatusOr<std::shared_ptr<Partition>> GetPartition(
       const TopicPartition& topic_partition) const;
@@ -238,6 +244,10 @@ class Broker {
   bool closed_ = false;
   std::unique_ptr<PartitionLog> metadata_log_;
   std::map<std::string, std::shared_ptr<Topic>, std::less<>> topics_;
+
+  // Opened at the first InitProducerId.
+  std::mutex producer_ids_mu_;
+  std::unique_ptr<ProducerIdManager> producer_ids_;
 
   // Not mu_: a service's creation may call the broker's admin methods.
   std::mutex services_mu_;

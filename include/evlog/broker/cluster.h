@@ -97,6 +97,7 @@
 #include "evlog/replication/metadata_image.h"
 #include "evlog/replication/replica_set.h"
 #include "evlog/transport/transport.h"
+#include "evlog/txn/producer_id_manager.h"
 #include "evlog/types.h"
 
 namespace evlog {
@@ -280,6 +281,12 @@ class Cluster {
   void AddMetadataWaiter(DataWaiter* waiter);
   void RemoveMetadataWaiter(DataWaiter* waiter);
 
+  // A producer id never handed out before by this cluster directory (Kafka
+  // InitProducerId; the controller's AllocateProducerIds), from blocks
+  // recorded in `<data_dir>/producer-ids`. Errors: I/O; FailedPrecondition
+  // after Close.
+  [[nodiscard]] absl::StatusOr<ProducerId> InitProducerId();
+
   // Preferred or unclean election (Controller::ElectLeaders), with the
   // result applied by the brokers before it returns.
   [[nodiscard]] absl::StatusOr<std::map<TopicPartition, absl::Status>> ElectLeaders(
@@ -395,6 +402,10 @@ class Cluster {
   Offset metadata_offset_{-1};
 
   std::atomic<uint64_t> metadata_version_{0};
+
+  // Opened at the first InitProducerId.
+  std::mutex producer_ids_mu_;
+  std::unique_ptr<ProducerIdManager> producer_ids_;
   std::mutex metadata_waiters_mu_;
   std::vector<DataWaiter*> metadata_waiters_;
 };

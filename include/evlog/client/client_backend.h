@@ -160,6 +160,9 @@ class ClientBackend {
   // INVALID_TOPIC_EXCEPTION; UNKNOWN_TOPIC_OR_PARTITION; creation's.
   virtual absl::StatusOr<std::shared_ptr<ClientTopic>> GetTopic(std::string_view name,
                                                                 bool auto_create) = 0;
+  // A producer id never handed out before (Kafka InitProducerId, for an
+  // idempotent producer; epoch 0). Errors: the id allocation's I/O errors.
+  virtual absl::StatusOr<ProducerId> InitProducerId() = 0;
   // The coordinator of consumer groups. Errors: UNSUPPORTED_VERSION where
   // the backend has none (Cluster, for now).
   virtual absl::StatusOr<std::shared_ptr<GroupCoordinator>> group_coordinator() = 0;

@@ -30,8 +30,12 @@
 // then the last error reaches the callbacks. One batch per partition is in
 // flight at a time (Kafka's max.in.flight.requests.per.connection = 1), so
 // retries never reorder a partition's records. A retry after a lost
-// acknowledgement may write the batch twice: at-least-once, until
-// idempotence (issue 7) removes the duplicate.
+// acknowledgement would write the batch twice; with idempotence (the
+// default with acks=all) the partition recognises the retry by its
+// producer id and sequence and answers with the first copy's offsets.
+// After a batch fails for good, its partition's later batches continue
+// under a new producer id (a sequence gap would otherwise refuse them;
+// KIP-360 does the same with an epoch bump).
 //
 // Completion: the callback (or the future) gets RecordMetadata, or the
 // error that kept the record out of the log; exactly once per record
@@ -106,6 +110,12 @@ struct ProducerOptions {
   int64_t delivery_timeout_ms = 120'000;
   // Wait before sending a batch again (retry.backoff.ms).
   int64_t retry_backoff_ms = 100;
+  // Idempotence (enable.idempotence): batches carry a producer id and
+  // sequence numbers, so a partition recognises a retry of a batch it
+  // already holds and answers with the original offsets instead of writing
+  // it twice. Unset: on when acks is all, as in Kafka 3.x. REQUIRES: acks
+  // all when set to true.
+  std::optional<bool> enable_idempotence;
   // Picks partitions for records without one. Unset: murmur2 for keyed
   // records, sticky (batch_size bytes per partition) for null keys, seeded
   // with partitioner_seed.
@@ -305,6 +315,10 @@ class Producer {
   std::atomic<uint64_t> record_errors_{0};
   std::atomic<uint64_t> send_rejections_{0};
   std::atomic<uint64_t> retries_{0};
+  // enable_idempotence as resolved at Create, and the producer id new
+  // partitions start with.
+  bool idempotent_ = false;
+  ProducerId producer_id_ = kNoProducerId;
 };
 
 }  // namespace evlog

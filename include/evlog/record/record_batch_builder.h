@@ -124,6 +124,15 @@ class RecordBatchBuilder {
   // (the compressor failed). REQUIRES: not called before.
   [[nodiscard]] absl::StatusOr<MutableByteView> Finish();
 
+  // Sets the producer fields (RecordBatchOptions::producer_id, ...) that
+  // Finish writes: an idempotent producer knows a batch's sequence only
+  // once it sends the batch. REQUIRES: Finish() not called yet.
+  void SetProducer(ProducerId producer_id, ProducerEpoch producer_epoch, Sequence base_sequence) {
+    options_.producer_id = producer_id;
+    options_.producer_epoch = producer_epoch;
+    options_.base_sequence = base_sequence;
+  }
+
   // Takes the owned buffer, holding the finished batch (exactly its bytes).
   // REQUIRES: Finish() succeeded on a builder that owns its buffer.
   [[nodiscard]] std::vector<std::byte> Release() &&;
