@@ -501,11 +501,16 @@ bool Producer::Transmit(Accumulator& acc, bool drain_waits) {
   // once), on another thread before Append returns, or much later.
   acc.arrivals.store(drain_waits ? 0 : 1, std::memory_order_relaxed);
   Batch& batch = *acc.in_flight;
-  ++batch.attempts;
-  const int64_t left_ms = (batch.opened_ns - backend_->clock().MonotonicNs()) / 1'000'000 +
-                          options_.delivery_timeout_ms;
-  acc.partition->Append(batch.bytes, options_.acks,
-                        std::clamp<int64_t>(left_ms, 1, options_.request_timeout_ms),
+  // A first attempt always has request_timeout_ms left (Create checks
+  // delivery_timeout_ms >= linger_ms + request_timeout_ms); a retry gets
+  // what remains. No clock read on the common path.
+  int64_t timeout_ms = options_.request_timeout_ms;
+  if (++batch.attempts > 1) {
+    const int64_t left_ms = (batch.opened_ns - backend_->clock().MonotonicNs()) / 1'000'000 +
+                            options_.delivery_timeout_ms;
+    timeout_ms = std::clamp<int64_t>(left_ms, 1, options_.request_timeout_ms);
+  }
+  acc.partition->Append(batch.bytes, options_.acks, timeout_ms,
                         [this, &acc](absl::StatusOr<AppendResult> result) {
                           acc.in_flight_result = std::move(result);
                           if (acc.arrivals.fetch_add(1, std::memory_order_acq_rel) == 0) return;

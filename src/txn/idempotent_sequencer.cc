@@ -276,6 +276,9 @@ absl::StatusOr<Offset> IdempotentSequencer::LoadSnapshot(ByteView snapshot) {
 namespace {
 
 constexpr int64_t kExpiryCheckIntervalMs = 10 * 60 * 1000;
+// Appends between two looks at the clock for expiry: reading it per batch
+// costs more than the rest of the bookkeeping.
+constexpr uint32_t kAppendsPerExpiryCheck = 1024;
 
 class IdempotenceHook final : public ProducerStateHook {
  public:
@@ -299,9 +302,16 @@ class IdempotenceHook final : public ProducerStateHook {
   }
 
   void Appended(ByteView batch, const AppendResult& result) override {
-    const int64_t now = clock_.WallMs();
+    // A producer was last active at its batch's timestamp, as in Kafka
+    // (ProducerStateEntry's lastTimestamp).
+    const int64_t batch_time =
+        internal::LoadBigEndian<int64_t>(batch.data() + record_format::kMaxTimestampOffset);
     sequencer_.Record(ProducerBatchInfo::OfHeader(batch),
-                      {result.base_offset, result.last_offset, result.log_append_time_ms}, now);
+                      {result.base_offset, result.last_offset, result.log_append_time_ms},
+                      result.log_append_time_ms >= 0 ? result.log_append_time_ms : batch_time);
+    if (++appends_since_check_ < kAppendsPerExpiryCheck) return;
+    appends_since_check_ = 0;
+    const int64_t now = clock_.WallMs();
     if (now - last_expiry_check_ms_ >= kExpiryCheckIntervalMs) {
       last_expiry_check_ms_ = now;
       sequencer_.ExpireIdle(now, expiration_ms_);
@@ -314,6 +324,7 @@ class IdempotenceHook final : public ProducerStateHook {
   Clock& clock_;
   const int64_t expiration_ms_;
   int64_t last_expiry_check_ms_ = 0;
+  uint32_t appends_since_check_ = 0;
   IdempotentSequencer sequencer_;
 };
 
