@@ -20,7 +20,7 @@ absl::StatusOr<std::shared_ptr<Partition>> OpenPartition(
                          PartitionLog::Open(fs, clock, dir, settings.log, std::move(open_options)));
   auto partition = std::make_shared<Partition>(topic_partition.topic, topic_partition.partition,
                                                std::move(log), settings);
-  EVLOG_RETURN_IF_ERROR(partition->SetProducerStateHook(MakeIdempotenceHook(clock)));
+  EVLOG_RETURN_IF_ERROR(partition->SetProducerStateHook(MakeProducerStateHook(clock)));
   return partition;
 }
 

@@ -47,7 +47,12 @@ class BrokerPartition final : public ClientPartition {
                        absl::StrCat(topic_partition().ToString(), " is closed"));
     }
     return PartitionOffsets{partition_->log_start_offset(), partition_->high_watermark(),
-                            partition_->log_end_offset()};
+                            partition_->log_end_offset(), partition_->last_stable_offset()};
+  }
+
+  absl::StatusOr<std::vector<AbortedTransaction>> AbortedTransactions(Offset from,
+                                                                      Offset to) override {
+    return partition_->AbortedTransactions(from, to);
   }
 
   absl::StatusOr<std::optional<TimestampAndOffset>> OffsetForTimestamp(
@@ -147,7 +152,13 @@ class ClusterPartition final : public ClientPartition {
   absl::StatusOr<PartitionOffsets> Offsets() override {
     EVLOG_ASSIGN_OR_RETURN(std::shared_ptr<Partition> leader, Leader());
     return PartitionOffsets{leader->log_start_offset(), leader->high_watermark(),
-                            leader->log_end_offset()};
+                            leader->log_end_offset(), leader->last_stable_offset()};
+  }
+
+  absl::StatusOr<std::vector<AbortedTransaction>> AbortedTransactions(Offset from,
+                                                                      Offset to) override {
+    EVLOG_ASSIGN_OR_RETURN(std::shared_ptr<Partition> leader, Leader());
+    return leader->AbortedTransactions(from, to);
   }
 
   absl::StatusOr<std::optional<TimestampAndOffset>> OffsetForTimestamp(

@@ -183,7 +183,7 @@ absl::Status Consumer::SeekToEnd(const std::vector<TopicPartition>& partitions) 
   EVLOG_ASSIGN_OR_RETURN(std::vector<PartitionState*> targets, Targets(partitions));
   for (PartitionState* s : targets) {
     EVLOG_ASSIGN_OR_RETURN(PartitionOffsets offsets, s->partition->Offsets());
-    s->position = offsets.high_watermark;
+    s->position = ReadableEnd(offsets);
   }
   return absl::OkStatus();
 }
@@ -195,7 +195,7 @@ absl::Status Consumer::ResetPosition(PartitionState& s, bool out_of_range) {
       s.position = offsets.log_start_offset;
       break;
     case OffsetResetPolicy::kLatest:
-      s.position = offsets.high_watermark;
+      s.position = ReadableEnd(offsets);
       break;
     case OffsetResetPolicy::kNone:
       return MakeError(
@@ -209,6 +209,11 @@ absl::Status Consumer::ResetPosition(PartitionState& s, bool out_of_range) {
   }
   ++offset_resets_;
   return absl::OkStatus();
+}
+
+Offset Consumer::ReadableEnd(const PartitionOffsets& offsets) const {
+  return options_.isolation_level == IsolationLevel::kReadCommitted ? offsets.last_stable_offset
+                                                                    : offsets.high_watermark;
 }
 
 absl::StatusOr<Offset> Consumer::Position(const TopicPartition& tp) {
@@ -245,7 +250,7 @@ absl::StatusOr<std::map<TopicPartition, Offset>> Consumer::EndOffsets(
   for (const TopicPartition& tp : partitions) {
     EVLOG_ASSIGN_OR_RETURN(std::shared_ptr<ClientPartition> partition, Lookup(tp));
     EVLOG_ASSIGN_OR_RETURN(PartitionOffsets offsets, partition->Offsets());
-    out[tp] = offsets.high_watermark;
+    out[tp] = ReadableEnd(offsets);
   }
   return out;
 }
@@ -273,10 +278,13 @@ absl::StatusOr<size_t> Consumer::FetchFrom(PartitionState& s, size_t max_bytes) 
   }
   if (!s.position) EVLOG_RETURN_IF_ERROR(ResetPosition(s, /*out_of_range=*/false));
   // Nothing new (or, past a new leader's high watermark, nothing yet).
-  if (*s.position >= offsets->high_watermark && *s.position <= offsets->log_end_offset) return 0;
+  const Offset end = ReadableEnd(*offsets);
+  if (*s.position >= end && *s.position <= offsets->log_end_offset) return 0;
+  const bool committed_only = options_.isolation_level == IsolationLevel::kReadCommitted;
   LogReadOptions read_options;
   read_options.max_bytes = max_bytes;
   read_options.verify = options_.check_crcs;
+  if (committed_only) read_options.max_offset = end;
   absl::StatusOr<LogReadResult> read = s.partition->Read(*s.position, s.buffer, read_options);
   if (!read.ok()) {
     if (LeaderMoving(read.status())) return 0;
@@ -288,6 +296,27 @@ absl::StatusOr<size_t> Consumer::FetchFrom(PartitionState& s, size_t max_bytes) 
       return read.status();
     }
   }
+  // read_committed: the aborted transactions among what was read.
+  std::vector<AbortedTransaction> aborted;
+  if (committed_only && !read->batches.empty()) {
+    absl::StatusOr<std::vector<AbortedTransaction>> found =
+        s.partition->AbortedTransactions(*s.position, read->next_offset);
+    if (!found.ok()) {
+      if (LeaderMoving(found.status())) return 0;
+      return found.status();
+    }
+    aborted = *std::move(found);
+  }
+  auto is_aborted = [&aborted](const RecordBatchView& batch) {
+    if (!batch.is_transactional()) return false;
+    for (const AbortedTransaction& t : aborted) {
+      if (t.producer_id == batch.producer_id() && t.first_offset <= batch.base_offset() &&
+          batch.base_offset() <= t.last_offset) {
+        return true;
+      }
+    }
+    return false;
+  };
   const size_t limit = static_cast<size_t>(options_.max_poll_records);
   ByteView rest = read->batches;
   Offset next = read->next_offset;
@@ -295,6 +324,7 @@ absl::StatusOr<size_t> Consumer::FetchFrom(PartitionState& s, size_t max_bytes) 
     EVLOG_ASSIGN_OR_RETURN(RecordBatchView batch, RecordBatchView::Parse(rest));
     rest = rest.subspan(batch.size_bytes());
     if (batch.is_control() || batch.last_offset() < *s.position) continue;
+    if (!aborted.empty() && is_aborted(batch)) continue;
     std::vector<std::byte>* decompressed = nullptr;
     if (batch.compression() != CompressionType::kNone) {
       if (decompression_buffers_used_ == decompression_buffers_.size()) {
@@ -370,7 +400,7 @@ bool Consumer::HasData() const {
     // A moving leader: the waiter is woken when the metadata changes.
     if (!offsets.ok()) continue;
     // A position to set, records to read, or a position out of range.
-    if (!s->position || *s->position < offsets->high_watermark ||
+    if (!s->position || *s->position < ReadableEnd(*offsets) ||
         *s->position > offsets->log_end_offset) {
       return true;
     }

@@ -101,6 +101,20 @@ absl::StatusOr<LogReadResult> Partition::ReadReplica(Offset offset, std::vector<
   return result;
 }
 
+Offset Partition::last_stable_offset() {
+  const Offset hw = high_watermark();
+  if (hook_ == nullptr) return hw;
+  std::lock_guard lock(producer_mu_);
+  const std::optional<Offset> unstable = hook_->FirstUnstableOffset(hw);
+  return unstable ? std::min(*unstable, hw) : hw;
+}
+
+std::vector<AbortedTransaction> Partition::AbortedTransactions(Offset from, Offset to) {
+  if (hook_ == nullptr) return {};
+  std::lock_guard lock(producer_mu_);
+  return hook_->AbortedTransactions(from, to);
+}
+
 absl::Status Partition::SetProducerStateHook(std::unique_ptr<ProducerStateHook> hook) {
   EVLOG_CHECK(hook != nullptr);
   std::lock_guard lock(producer_mu_);

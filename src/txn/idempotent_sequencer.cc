@@ -2,11 +2,13 @@
 
 #include <xxhash.h>
 
+#include <algorithm>
 #include <cstring>
 #include <limits>
 
 #include "absl/strings/str_cat.h"
 #include "evlog/check.h"
+#include "evlog/record/control_record.h"
 #include "evlog/record/internal/big_endian.h"
 #include "evlog/record/record_batch.h"
 #include "evlog/record/record_format.h"
@@ -285,14 +287,49 @@ class IdempotenceHook final : public ProducerStateHook {
   IdempotenceHook(Clock& clock, int64_t expiration_ms)
       : clock_(clock), expiration_ms_(expiration_ms) {}
 
+  std::optional<Offset> FirstUnstableOffset(Offset high_watermark) const override {
+    std::optional<Offset> first;
+    for (const auto& [id, offset] : open_) {
+      if (!first || offset < *first) first = offset;
+    }
+    // Ended, but the marker is not yet replicated: not stable either.
+    for (auto it = ended_.rbegin(); it != ended_.rend() && it->marker >= high_watermark; ++it) {
+      if (!first || it->first < *first) first = it->first;
+    }
+    return first;
+  }
+
+  std::vector<AbortedTransaction> AbortedTransactions(Offset from, Offset to) const override {
+    std::vector<AbortedTransaction> out;
+    // aborted_ is in marker order: skip those that ended before `from`.
+    auto it =
+        std::lower_bound(aborted_.begin(), aborted_.end(), from,
+                         [](const AbortedTransaction& t, Offset at) { return t.last_offset < at; });
+    for (; it != aborted_.end(); ++it) {
+      if (it->first_offset < to) out.push_back(*it);
+    }
+    return out;
+  }
+
   bool Concerns(ByteView batch) const override {
     return batch.size() >= record_format::kRecordBatchOverhead &&
            ProducerBatchInfo::OfHeader(batch).idempotent();
   }
 
   absl::StatusOr<std::optional<AppendResult>> Check(ByteView batch) override {
-    EVLOG_ASSIGN_OR_RETURN(SequenceDecision decision,
-                           sequencer_.Check(ProducerBatchInfo::OfHeader(batch)));
+    const ProducerBatchInfo info = ProducerBatchInfo::OfHeader(batch);
+    if (IsControl(batch)) {
+      // A coordinator's marker carries no sequence: only its epoch counts.
+      const ProducerStateEntry* state = sequencer_.producer(info.producer_id);
+      if (state != nullptr && info.producer_epoch < state->epoch) {
+        return MakeError(ErrorCode::kInvalidProducerEpoch,
+                         absl::StrCat("marker of producer ", info.producer_id.value(), " epoch ",
+                                      info.producer_epoch.value(), " is older than its epoch ",
+                                      state->epoch.value()));
+      }
+      return std::nullopt;
+    }
+    EVLOG_ASSIGN_OR_RETURN(SequenceDecision decision, sequencer_.Check(info));
     if (!decision.duplicate) return std::nullopt;
     AppendResult original;
     original.base_offset = decision.original.first_offset;
@@ -302,6 +339,8 @@ class IdempotenceHook final : public ProducerStateHook {
   }
 
   void Appended(ByteView batch, const AppendResult& result) override {
+    TrackTransactions(batch, result);
+    if (IsControl(batch)) return;
     // A producer was last active at its batch's timestamp, as in Kafka
     // (ProducerStateEntry's lastTimestamp).
     const int64_t batch_time =
@@ -318,19 +357,75 @@ class IdempotenceHook final : public ProducerStateHook {
     }
   }
 
-  void Truncated(Offset end) override { sequencer_.TruncateTo(end); }
+  void Truncated(Offset end) override {
+    sequencer_.TruncateTo(end);
+    std::erase_if(open_, [end](const auto& entry) { return entry.second >= end; });
+    // A transaction whose marker is gone is open again (if its first batch
+    // is still there).
+    while (!ended_.empty() && ended_.back().marker >= end) {
+      if (ended_.back().first < end) open_[ended_.back().producer_id] = ended_.back().first;
+      ended_.pop_back();
+    }
+    while (!aborted_.empty() && aborted_.back().last_offset >= end) aborted_.pop_back();
+  }
 
  private:
   Clock& clock_;
   const int64_t expiration_ms_;
   int64_t last_expiry_check_ms_ = 0;
   uint32_t appends_since_check_ = 0;
+
+  // A transaction that ended (its marker's offset), kept while the marker
+  // may still be above the high watermark and for truncations.
+  struct Ended {
+    ProducerId producer_id;
+    Offset first;
+    Offset marker;
+  };
+  static constexpr size_t kEndedKept = 1000;
+
+  void TrackTransactions(ByteView batch, const AppendResult& result) {
+    namespace F = record_format;
+    const auto attributes = internal::LoadBigEndian<uint16_t>(batch.data() + F::kAttributesOffset);
+    if ((attributes & F::kTransactionalFlagMask) == 0) return;
+    const ProducerId producer = ProducerBatchInfo::OfHeader(batch).producer_id;
+    if ((attributes & F::kControlFlagMask) == 0) {
+      open_.try_emplace(producer, result.base_offset);
+      return;
+    }
+    auto it = open_.find(producer);
+    if (it == open_.end()) return;  // a marker for a transaction with nothing here
+    const Offset first = it->second;
+    open_.erase(it);
+    ended_.push_back({producer, first, result.last_offset});
+    if (ended_.size() > kEndedKept) ended_.pop_front();
+    if (IsAbortMarker(batch)) aborted_.push_back({producer, first, result.last_offset});
+  }
+
+  static bool IsControl(ByteView batch) {
+    return (internal::LoadBigEndian<uint16_t>(batch.data() + record_format::kAttributesOffset) &
+            record_format::kControlFlagMask) != 0;
+  }
+
+  static bool IsAbortMarker(ByteView batch) {
+    absl::StatusOr<RecordBatchView> view = RecordBatchView::Parse(batch);
+    if (!view.ok()) return false;
+    absl::StatusOr<RecordIterator> records = view->Records();
+    if (!records.ok() || !records->Valid()) return false;
+    absl::StatusOr<ControlRecordType> type = ParseControlRecordType(records->record());
+    return type.ok() && *type == ControlRecordType::kAbort;
+  }
+
+  // Producers with an open transaction here, and where it starts.
+  std::map<ProducerId, Offset> open_;
+  std::deque<Ended> ended_;
+  std::vector<AbortedTransaction> aborted_;
   IdempotentSequencer sequencer_;
 };
 
 }  // namespace
 
-std::unique_ptr<ProducerStateHook> MakeIdempotenceHook(Clock& clock, int64_t expiration_ms) {
+std::unique_ptr<ProducerStateHook> MakeProducerStateHook(Clock& clock, int64_t expiration_ms) {
   return std::make_unique<IdempotenceHook>(clock, expiration_ms);
 }
 

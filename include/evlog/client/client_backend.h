@@ -57,6 +57,8 @@ struct PartitionOffsets {
   // The end of what consumers may read.
   Offset high_watermark;
   Offset log_end_offset;
+  // The end of what read_committed consumers may read (<= high_watermark).
+  Offset last_stable_offset;
 };
 
 // One partition, wherever its leader is. Obtained from ClientTopic; each
@@ -101,6 +103,11 @@ class ClientPartition {
   // Errors: as Offsets; the log's.
   virtual absl::StatusOr<std::optional<TimestampAndOffset>> OffsetForTimestamp(
       int64_t timestamp_ms) = 0;
+
+  // The aborted transactions with batches in [from, to), for
+  // read_committed reading. Errors: as Offsets.
+  virtual absl::StatusOr<std::vector<AbortedTransaction>> AbortedTransactions(Offset from,
+                                                                              Offset to) = 0;
 
   // Registers `waiter` to be woken when there may be more to read: an
   // append or a high watermark move at the leader, the leader moving, or

@@ -90,6 +90,15 @@ enum class OffsetResetPolicy : int8_t {
   kNone,      // Poll fails with OFFSET_OUT_OF_RANGE
 };
 
+// Which records Poll returns (Kafka isolation.level).
+enum class IsolationLevel : int8_t {
+  // Everything below the high watermark, aborted transactions included.
+  kReadUncommitted,
+  // Only below the last stable offset, and nothing of aborted
+  // transactions: a transaction's records appear once it commits.
+  kReadCommitted,
+};
+
 struct ConsumerOptions {
   // Most records one Poll returns (max.poll.records).
   int32_t max_poll_records = 500;
@@ -101,6 +110,10 @@ struct ConsumerOptions {
   OffsetResetPolicy auto_offset_reset = OffsetResetPolicy::kLatest;
   // Check each batch's CRC as it is read (check.crcs).
   bool check_crcs = true;
+  // read_uncommitted (Kafka's default) or read_committed. With
+  // read_committed, SeekToEnd, EndOffsets and auto_offset_reset latest use
+  // the last stable offset instead of the high watermark.
+  IsolationLevel isolation_level = IsolationLevel::kReadUncommitted;
   // Spin this long looking for data before parking (0: park at once).
   int64_t poll_spin_us = 0;
   // Shown in metrics; the prefix of the group member id.
@@ -411,6 +424,9 @@ class Consumer {
   absl::StatusOr<std::vector<PartitionState*>> Targets(
       const std::vector<TopicPartition>& partitions) const;
   absl::Status ResetPosition(PartitionState& state, bool out_of_range);
+  // Where reading stops: the high watermark, or the last stable offset
+  // with read_committed.
+  Offset ReadableEnd(const PartitionOffsets& offsets) const;
   // Reads from one partition into records_; returns the bytes read.
   absl::StatusOr<size_t> FetchFrom(PartitionState& state, size_t max_bytes);
   absl::Status FetchAll();

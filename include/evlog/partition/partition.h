@@ -101,8 +101,19 @@ struct PartitionMetrics {
   uint64_t reads = 0;
 };
 
+// A transaction that ended with an ABORT marker: its producer's
+// transactional batches in [first_offset, last_offset] (the marker) are
+// not for read_committed readers.
+struct AbortedTransaction {
+  ProducerId producer_id;
+  Offset first_offset;
+  Offset last_offset;
+
+  friend bool operator==(const AbortedTransaction&, const AbortedTransaction&) = default;
+};
+
 // What the partition tells the layer that tracks producers (the txn
-// layer's idempotence, MakeIdempotenceHook in evlog/txn/idempotent_sequencer.h)
+// layer's idempotence, MakeProducerStateHook in evlog/txn/idempotent_sequencer.h)
 // about its batches.
 // The partition calls it under its own producer-state lock, so its calls
 // never overlap. `batch` is a whole RecordBatch v2 batch.
@@ -123,6 +134,12 @@ class ProducerStateHook {
   // Whether `batch` concerns the hook at all (cheap, no lock): the
   // partition skips its lock and the hook for the rest.
   virtual bool Concerns(ByteView batch) const = 0;
+  // The first offset of the earliest transaction not yet stable: no marker
+  // yet, or a marker at or past `high_watermark` (not yet replicated).
+  // nullopt when every transaction is stable.
+  virtual std::optional<Offset> FirstUnstableOffset(Offset high_watermark) const = 0;
+  // The aborted transactions with batches in [from, to), by marker offset.
+  virtual std::vector<AbortedTransaction> AbortedTransactions(Offset from, Offset to) const = 0;
 };
 
 class Partition {
@@ -163,6 +180,13 @@ class Partition {
   Offset log_end_offset() const { return log_->log_end_offset(); }
   // The end of what readers may see; lock-free.
   Offset high_watermark() const { return Offset(high_watermark_.load(std::memory_order_seq_cst)); }
+  // The last stable offset: the high watermark, or the first offset of the
+  // earliest transaction still open (or whose marker is not yet below the
+  // high watermark) when that is lower. read_committed readers stop here.
+  [[nodiscard]] Offset last_stable_offset();
+  // The aborted transactions with batches in [from, to) (empty without a
+  // producer-state hook).
+  [[nodiscard]] std::vector<AbortedTransaction> AbortedTransactions(Offset from, Offset to);
 
   // --- Replication (issue "ReplicaSet") ---
   //

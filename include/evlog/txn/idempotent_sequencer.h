@@ -153,11 +153,17 @@ class IdempotentSequencer {
 // Kafka's producer.id.expiration.ms default: a day.
 inline constexpr int64_t kDefaultProducerIdExpirationMs = 86'400'000;
 
-// A Partition's producer-state hook backed by an IdempotentSequencer: what
-// makes a partition idempotent (Partition::SetProducerStateHook). Idle
-// producers expire after `expiration_ms` of `clock`'s wall time, checked at
-// most every ten minutes as batches come.
-std::unique_ptr<ProducerStateHook> MakeIdempotenceHook(
+// A Partition's producer-state hook (Partition::SetProducerStateHook):
+// an IdempotentSequencer, which makes the partition idempotent, and the
+// partition's transactions — open ones (a transactional batch of a
+// producer without its COMMIT/ABORT marker yet) for the last stable
+// offset, aborted ones for read_committed readers. Idle producers expire
+// after `expiration_ms` of `clock`'s wall time, checked at most every ten
+// minutes as batches come. Aborted transactions are kept for the life of
+// the partition object (Kafka keeps them per segment, in .txnindex files,
+// and drops them with the segment); they are rebuilt from the log when a
+// partition opens.
+std::unique_ptr<ProducerStateHook> MakeProducerStateHook(
     Clock& clock, int64_t expiration_ms = kDefaultProducerIdExpirationMs);
 
 }  // namespace evlog

@@ -1,4 +1,4 @@
-// A Partition with the idempotence hook (MakeIdempotenceHook): retries
+// A Partition with the idempotence hook (MakeProducerStateHook): retries
 // answered from the log, refusals leave the log untouched, and the state
 // survives a reopen, a follower's replication and a truncation.
 #include <memory>
@@ -8,6 +8,7 @@
 #include "evlog/io/clock.h"
 #include "evlog/io/mem_file_system.h"
 #include "evlog/partition/partition.h"
+#include "evlog/record/control_record.h"
 #include "evlog/record/record_batch_builder.h"
 #include "evlog/status.h"
 #include "evlog/txn/idempotent_sequencer.h"
@@ -43,7 +44,7 @@ struct Env {
     REQUIRE(log.ok());
     auto p =
         std::make_shared<Partition>("orders", PartitionId(0), *std::move(log), TopicSettings());
-    REQUIRE(p->SetProducerStateHook(MakeIdempotenceHook(clock)).ok());
+    REQUIRE(p->SetProducerStateHook(MakeProducerStateHook(clock)).ok());
     return p;
   }
 };
@@ -124,6 +125,74 @@ TEST_CASE("a follower learns producer state from its copies and forgets what it 
   REQUIRE(follower->TruncateFullyAndStartAt(Offset(100)).ok());
   // Nothing known any more: any sequence is accepted.
   CHECK(Append(*follower, ProducerBatch(11, 0, 50, 1)).base_offset == Offset(100));
+}
+
+}  // namespace
+}  // namespace evlog
+
+namespace evlog {
+namespace {
+
+std::vector<std::byte> TxnBatch(int64_t producer, int32_t sequence, int records) {
+  RecordBatchOptions options;
+  options.producer_id = ProducerId(producer);
+  options.producer_epoch = ProducerEpoch(0);
+  options.base_sequence = Sequence(sequence);
+  options.is_transactional = true;
+  RecordBatchBuilder builder(options);
+  for (int i = 0; i < records; ++i) {
+    REQUIRE(builder.Append(1'000, std::nullopt, AsBytes("t" + std::to_string(producer))).ok());
+  }
+  auto bytes = builder.Finish();
+  REQUIRE(bytes.ok());
+  return std::vector<std::byte>(bytes->begin(), bytes->end());
+}
+
+std::vector<std::byte> Marker(int64_t producer, ControlRecordType type) {
+  return BuildEndTransactionMarkerBatch({type, 0}, ProducerId(producer), ProducerEpoch(0), 2'000);
+}
+
+TEST_CASE("the last stable offset stops at the earliest open transaction") {
+  Env env;
+  auto p = env.Open("/orders-0");
+  Append(*p, ProducerBatch(-1, -1, -1, 2));  // 0-1
+  Append(*p, TxnBatch(1, 0, 3));             // 2-4, txn of 1
+  Append(*p, ProducerBatch(-1, -1, -1, 1));  // 5
+  Append(*p, TxnBatch(2, 0, 2));             // 6-7, txn of 2
+  CHECK(p->last_stable_offset() == Offset(2));
+  Append(*p, Marker(1, ControlRecordType::kCommit));  // 8
+  CHECK(p->last_stable_offset() == Offset(6));
+  Append(*p, TxnBatch(2, 2, 1));                     // 9, still txn of 2
+  Append(*p, Marker(2, ControlRecordType::kAbort));  // 10
+  CHECK(p->last_stable_offset() == Offset(11));
+  CHECK(p->AbortedTransactions(Offset(0), Offset(11)) ==
+        std::vector<AbortedTransaction>{{ProducerId(2), Offset(6), Offset(10)}});
+  CHECK(p->AbortedTransactions(Offset(11), Offset(20)).empty());
+
+  // Reopened, the log replays into the same state.
+  REQUIRE(p->Close().ok());
+  p = env.Open("/orders-0");
+  CHECK(p->last_stable_offset() == Offset(11));
+  CHECK(p->AbortedTransactions(Offset(7), Offset(8)).size() == 1);
+  Append(*p, TxnBatch(3, 0, 1));  // 11
+  REQUIRE(p->Close().ok());
+  p = env.Open("/orders-0");
+  CHECK(p->last_stable_offset() == Offset(11));
+}
+
+TEST_CASE("a transaction is stable only once its marker is below the high watermark") {
+  Env env;
+  auto p = env.Open("/orders-0");
+  p->ManageHighWatermark();       // as a replicated leader: the replica set moves it
+  Append(*p, TxnBatch(1, 0, 2));  // 0-1
+  Append(*p, Marker(1, ControlRecordType::kCommit));  // 2
+  p->SetHighWatermark(Offset(2));
+  CHECK(p->last_stable_offset() == Offset(0));  // the marker is not replicated
+  p->SetHighWatermark(Offset(3));
+  CHECK(p->last_stable_offset() == Offset(3));
+  // A follower that loses the marker in a truncation has the transaction open again.
+  REQUIRE(p->TruncateTo(Offset(2)).ok());
+  CHECK(p->last_stable_offset() == Offset(0));
 }
 
 }  // namespace
