@@ -20,7 +20,8 @@ absl::StatusOr<std::shared_ptr<Partition>> OpenPartition(
                          PartitionLog::Open(fs, clock, dir, settings.log, std::move(open_options)));
   auto partition = std::make_shared<Partition>(topic_partition.topic, topic_partition.partition,
                                                std::move(log), settings);
-  EVLOG_RETURN_IF_ERROR(partition->SetProducerStateHook(MakeProducerStateHook(clock)));
+  EVLOG_RETURN_IF_ERROR(partition->SetProducerStateHook(
+      MakeProducerStateHook(clock, kDefaultProducerIdExpirationMs, &fs, dir)));
   return partition;
 }
 

@@ -55,7 +55,10 @@ absl::StatusOr<AppendResult> Partition::Append(MutableByteView batch,
     }
   }
   absl::StatusOr<AppendResult> result = log_->Append(batch, options);
-  if (producer_lock.owns_lock() && result.ok()) hook_->Appended(batch, *result);
+  if (producer_lock.owns_lock() && result.ok()) {
+    hook_->Appended(batch, *result);
+    MaybeCheckpointLocked();
+  }
   if (producer_lock.owns_lock()) producer_lock.unlock();
   if (!result.ok()) {
     append_errors_.fetch_add(1, std::memory_order_relaxed);
@@ -119,9 +122,11 @@ absl::Status Partition::SetProducerStateHook(std::unique_ptr<ProducerStateHook> 
   EVLOG_CHECK(hook != nullptr);
   std::lock_guard lock(producer_mu_);
   EVLOG_CHECK(hook_ == nullptr);
-  // Replays the log's batch headers; the records are not decoded.
+  // Replays the log's batch headers after the saved state; the records are
+  // not decoded.
   std::vector<std::byte> buffer;
-  Offset at = log_->log_start_offset();
+  Offset at = std::max(hook->Restore(log_->log_start_offset(), log_->log_end_offset()),
+                       log_->log_start_offset());
   while (at < log_->log_end_offset()) {
     EVLOG_ASSIGN_OR_RETURN(LogReadResult read, log_->Read(at, buffer));
     if (read.batches.empty()) break;
@@ -143,7 +148,20 @@ absl::Status Partition::SetProducerStateHook(std::unique_ptr<ProducerStateHook> 
     at = read.next_offset;
   }
   hook_ = std::move(hook);
+  checkpointed_segments_ = log_->segment_count();
   return absl::OkStatus();
+}
+
+void Partition::MaybeCheckpointLocked() {
+  // Rolls are rare: look for one every 64 producer batches rather than
+  // taking the log's lock on every append for it.
+  if (++appends_since_roll_check_ < 64) return;
+  appends_since_roll_check_ = 0;
+  const size_t segments = log_->segment_count();
+  if (segments == checkpointed_segments_) return;
+  checkpointed_segments_ = segments;
+  // A failed checkpoint only makes the next open replay more of the log.
+  (void)hook_->Checkpoint(log_->log_end_offset());
 }
 
 absl::Status Partition::TruncateTo(Offset offset) {
@@ -264,7 +282,13 @@ PartitionMetrics Partition::metrics() const {
 
 absl::Status Partition::Close() {
   if (closed_.exchange(true, std::memory_order_acq_rel)) return absl::OkStatus();
-  absl::Status status = log_->Close();
+  absl::Status status;
+  if (hook_ != nullptr) {
+    std::lock_guard lock(producer_mu_);
+    status = hook_->Checkpoint(log_->log_end_offset());
+  }
+  absl::Status closed = log_->Close();
+  if (status.ok()) status = closed;
   std::lock_guard lock(waiters_mu_);
   for (DataWaiter* w : waiters_) w->Wake();
   return status;

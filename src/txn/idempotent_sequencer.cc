@@ -6,13 +6,17 @@
 #include <cstring>
 #include <limits>
 
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "evlog/check.h"
 #include "evlog/record/control_record.h"
 #include "evlog/record/internal/big_endian.h"
 #include "evlog/record/record_batch.h"
 #include "evlog/record/record_format.h"
 #include "evlog/status.h"
+#include "evlog/storage/internal/atomic_file.h"
 
 namespace evlog {
 namespace {
@@ -284,8 +288,32 @@ constexpr uint32_t kAppendsPerExpiryCheck = 1024;
 
 class IdempotenceHook final : public ProducerStateHook {
  public:
-  IdempotenceHook(Clock& clock, int64_t expiration_ms)
-      : clock_(clock), expiration_ms_(expiration_ms) {}
+  IdempotenceHook(Clock& clock, int64_t expiration_ms, FileSystem* fs, std::string dir)
+      : clock_(clock), expiration_ms_(expiration_ms), fs_(fs), dir_(std::move(dir)) {}
+
+  Offset Restore(Offset log_start, Offset log_end) override {
+    if (fs_ == nullptr) return log_start;
+    std::vector<int64_t> saved = SnapshotOffsets();
+    // Newest first; one past the log end describes a log that is gone.
+    for (auto it = saved.rbegin(); it != saved.rend(); ++it) {
+      if (Offset(*it) > log_end) {
+        (void)fs_->Remove(SnapshotPath(*it));
+        continue;
+      }
+      if (Load(*it)) return Offset(*it);
+    }
+    return log_start;
+  }
+
+  absl::Status Checkpoint(Offset end) override {
+    if (fs_ == nullptr) return absl::OkStatus();
+    EVLOG_RETURN_IF_ERROR(
+        internal::ReplaceFileAtomically(*fs_, dir_, SnapshotName(end.value()), Encode(end)));
+    // Keep this one and the one before it.
+    std::vector<int64_t> saved = SnapshotOffsets();
+    for (size_t i = 0; i + 2 < saved.size(); ++i) (void)fs_->Remove(SnapshotPath(saved[i]));
+    return absl::OkStatus();
+  }
 
   std::optional<Offset> FirstUnstableOffset(Offset high_watermark) const override {
     std::optional<Offset> first;
@@ -359,6 +387,11 @@ class IdempotenceHook final : public ProducerStateHook {
 
   void Truncated(Offset end) override {
     sequencer_.TruncateTo(end);
+    if (fs_ != nullptr) {
+      for (int64_t saved : SnapshotOffsets()) {
+        if (Offset(saved) > end) (void)fs_->Remove(SnapshotPath(saved));
+      }
+    }
     std::erase_if(open_, [end](const auto& entry) { return entry.second >= end; });
     // A transaction whose marker is gone is open again (if its first batch
     // is still there).
@@ -370,8 +403,126 @@ class IdempotenceHook final : public ProducerStateHook {
   }
 
  private:
+  static std::string SnapshotName(int64_t offset) {
+    return absl::StrFormat("%020d.snapshot", offset);
+  }
+  std::string SnapshotPath(int64_t offset) const {
+    return absl::StrCat(dir_, "/", SnapshotName(offset));
+  }
+  // The offsets of the snapshot files in dir_, ascending.
+  std::vector<int64_t> SnapshotOffsets() const {
+    std::vector<int64_t> out;
+    absl::StatusOr<std::vector<std::string>> names = fs_->ListDir(dir_);
+    if (!names.ok()) return out;
+    for (const std::string& name : *names) {
+      int64_t offset = 0;
+      if (name.size() == 29 && absl::EndsWith(name, ".snapshot") &&
+          absl::SimpleAtoi(name.substr(0, 20), &offset) && offset >= 0) {
+        out.push_back(offset);
+      }
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
+  // Snapshot file: "EVHS", u16 version, u16 0, i64 end, u32 + the
+  // sequencer's snapshot, then the open, ended and aborted transactions
+  // (u32 count, then i64 fields each), then u64 XXH3 of all before.
+  std::vector<std::byte> Encode(Offset end) const {
+    std::vector<std::byte> out;
+    for (char c : {'E', 'V', 'H', 'S'}) out.push_back(static_cast<std::byte>(c));
+    Put<uint16_t>(out, 1);
+    Put<uint16_t>(out, 0);
+    Put<int64_t>(out, end.value());
+    const std::vector<std::byte> producers = sequencer_.EncodeSnapshot(end);
+    Put<uint32_t>(out, static_cast<uint32_t>(producers.size()));
+    out.insert(out.end(), producers.begin(), producers.end());
+    Put<uint32_t>(out, static_cast<uint32_t>(open_.size()));
+    for (const auto& [id, first] : open_) {
+      Put<int64_t>(out, id.value());
+      Put<int64_t>(out, first.value());
+    }
+    Put<uint32_t>(out, static_cast<uint32_t>(ended_.size()));
+    for (const Ended& e : ended_) {
+      Put<int64_t>(out, e.producer_id.value());
+      Put<int64_t>(out, e.first.value());
+      Put<int64_t>(out, e.marker.value());
+    }
+    Put<uint32_t>(out, static_cast<uint32_t>(aborted_.size()));
+    for (const AbortedTransaction& a : aborted_) {
+      Put<int64_t>(out, a.producer_id.value());
+      Put<int64_t>(out, a.first_offset.value());
+      Put<int64_t>(out, a.last_offset.value());
+    }
+    Put<uint64_t>(out, XXH3_64bits(out.data(), out.size()));
+    return out;
+  }
+
+  // Replaces the state with snapshot `offset`'s; false (state unchanged)
+  // when it cannot be read or does not check out.
+  bool Load(int64_t offset) {
+    absl::StatusOr<std::unique_ptr<File>> file =
+        fs_->Open(SnapshotPath(offset), OpenMode::kReadOnly);
+    if (!file.ok()) return false;
+    absl::StatusOr<uint64_t> size = (*file)->Size();
+    if (!size.ok() || *size < 28 || *size > (uint64_t{1} << 30)) return false;
+    std::vector<std::byte> bytes(*size);
+    absl::StatusOr<size_t> n = (*file)->ReadAt(0, bytes);
+    if (!n.ok() || *n != bytes.size()) return false;
+    const size_t body = bytes.size() - 8;
+    if (LoadBigEndian<uint64_t>(bytes.data() + body) != XXH3_64bits(bytes.data(), body)) {
+      return false;
+    }
+    if (std::memcmp(bytes.data(), "EVHS", 4) != 0) return false;
+    Reader in(ByteView(bytes).first(body).subspan(4));
+    uint16_t version = 0;
+    uint16_t reserved = 0;
+    int64_t end = 0;
+    uint32_t producers_bytes = 0;
+    if (!in.Get(version) || !in.Get(reserved) || !in.Get(end) || !in.Get(producers_bytes) ||
+        version != 1 || end != offset || producers_bytes > in.remaining()) {
+      return false;
+    }
+    const size_t producers_at = 4 + 2 + 2 + 8 + 4;
+    IdempotentSequencer sequencer;
+    absl::StatusOr<Offset> loaded =
+        sequencer.LoadSnapshot(ByteView(bytes).subspan(producers_at, producers_bytes));
+    if (!loaded.ok() || *loaded != Offset(end)) return false;
+    Reader rest(ByteView(bytes).first(body).subspan(producers_at + producers_bytes));
+    std::map<ProducerId, Offset> open;
+    std::deque<Ended> ended;
+    std::vector<AbortedTransaction> aborted;
+    uint32_t count = 0;
+    if (!rest.Get(count)) return false;
+    for (uint32_t i = 0; i < count; ++i) {
+      int64_t id = 0, first = 0;
+      if (!rest.Get(id) || !rest.Get(first)) return false;
+      open[ProducerId(id)] = Offset(first);
+    }
+    if (!rest.Get(count)) return false;
+    for (uint32_t i = 0; i < count; ++i) {
+      int64_t id = 0, first = 0, marker = 0;
+      if (!rest.Get(id) || !rest.Get(first) || !rest.Get(marker)) return false;
+      ended.push_back({ProducerId(id), Offset(first), Offset(marker)});
+    }
+    if (!rest.Get(count)) return false;
+    for (uint32_t i = 0; i < count; ++i) {
+      int64_t id = 0, first = 0, last = 0;
+      if (!rest.Get(id) || !rest.Get(first) || !rest.Get(last)) return false;
+      aborted.push_back({ProducerId(id), Offset(first), Offset(last)});
+    }
+    if (rest.remaining() != 0) return false;
+    sequencer_ = std::move(sequencer);
+    open_ = std::move(open);
+    ended_ = std::move(ended);
+    aborted_ = std::move(aborted);
+    return true;
+  }
+
   Clock& clock_;
   const int64_t expiration_ms_;
+  FileSystem* const fs_;
+  const std::string dir_;
   int64_t last_expiry_check_ms_ = 0;
   uint32_t appends_since_check_ = 0;
 
@@ -425,8 +576,9 @@ class IdempotenceHook final : public ProducerStateHook {
 
 }  // namespace
 
-std::unique_ptr<ProducerStateHook> MakeProducerStateHook(Clock& clock, int64_t expiration_ms) {
-  return std::make_unique<IdempotenceHook>(clock, expiration_ms);
+std::unique_ptr<ProducerStateHook> MakeProducerStateHook(Clock& clock, int64_t expiration_ms,
+                                                         FileSystem* fs, std::string dir) {
+  return std::make_unique<IdempotenceHook>(clock, expiration_ms, fs, std::move(dir));
 }
 
 }  // namespace evlog

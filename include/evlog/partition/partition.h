@@ -140,6 +140,13 @@ class ProducerStateHook {
   virtual std::optional<Offset> FirstUnstableOffset(Offset high_watermark) const = 0;
   // The aborted transactions with batches in [from, to), by marker offset.
   virtual std::vector<AbortedTransaction> AbortedTransactions(Offset from, Offset to) const = 0;
+  // Loads the state it saved last (Checkpoint) for a log that now spans
+  // [log_start, log_end) and returns where the partition replays the log
+  // into it from: log_start when nothing usable was saved.
+  virtual Offset Restore(Offset log_start, Offset log_end) = 0;
+  // Saves the state as of `end` (the log end offset), so that a reopen
+  // replays only what follows: at segment rolls and clean closes.
+  [[nodiscard]] virtual absl::Status Checkpoint(Offset end) = 0;
 };
 
 class Partition {
@@ -222,8 +229,10 @@ class Partition {
   }
 
   // Installs `hook` (once, before any append) and replays the log's
-  // batches into it, so that it knows what the log already holds. Errors:
-  // the log's read errors (the hook is not installed then).
+  // batches into it from where its saved state ends (Restore), so that it
+  // knows what the log already holds; it checkpoints at every segment roll
+  // and at Close. Errors: the log's read errors (the hook is not installed
+  // then).
   [[nodiscard]] absl::Status SetProducerStateHook(std::unique_ptr<ProducerStateHook> hook);
   ProducerStateHook* producer_state_hook() const { return hook_.get(); }
 
@@ -264,6 +273,10 @@ class Partition {
   // concern. Set once, before appends.
   std::mutex producer_mu_;
   std::unique_ptr<ProducerStateHook> hook_;
+  // The segment count at the hook's last checkpoint (a change is a roll).
+  size_t checkpointed_segments_ = 0;
+  uint32_t appends_since_roll_check_ = 0;
+  void MaybeCheckpointLocked();
 
   std::mutex waiters_mu_;
   std::vector<DataWaiter*> waiters_;

@@ -35,11 +35,13 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "evlog/bytes.h"
 #include "evlog/io/clock.h"
+#include "evlog/io/file_system.h"
 #include "evlog/partition/partition.h"
 #include "evlog/types.h"
 
@@ -163,7 +165,14 @@ inline constexpr int64_t kDefaultProducerIdExpirationMs = 86'400'000;
 // the partition object (Kafka keeps them per segment, in .txnindex files,
 // and drops them with the segment); they are rebuilt from the log when a
 // partition opens.
+//
+// With `fs`, the hook saves its state in `dir` (the partition's directory)
+// as `<20-digit log end offset>.snapshot` files when the partition
+// checkpoints it (segment rolls, clean closes), keeping the two newest, and
+// restores the newest usable one when the partition opens; without, a
+// partition replays its whole log on open.
 std::unique_ptr<ProducerStateHook> MakeProducerStateHook(
-    Clock& clock, int64_t expiration_ms = kDefaultProducerIdExpirationMs);
+    Clock& clock, int64_t expiration_ms = kDefaultProducerIdExpirationMs, FileSystem* fs = nullptr,
+    std::string dir = {});
 
 }  // namespace evlog

@@ -197,3 +197,105 @@ TEST_CASE("a transaction is stable only once its marker is below the high waterm
 
 }  // namespace
 }  // namespace evlog
+
+namespace evlog {
+namespace {
+
+struct PersistentEnv : Env {
+  std::shared_ptr<Partition> OpenSaved(const std::string& dir, uint32_t segment_bytes = 1 << 30) {
+    LogConfig config;
+    config.segment_index_bytes = 64 << 10;
+    config.segment_bytes = segment_bytes;
+    auto log = PartitionLog::Open(fs, clock, dir, config);
+    REQUIRE(log.ok());
+    auto p =
+        std::make_shared<Partition>("orders", PartitionId(0), *std::move(log), TopicSettings());
+    REQUIRE(p->SetProducerStateHook(
+                 MakeProducerStateHook(clock, kDefaultProducerIdExpirationMs, &fs, dir))
+                .ok());
+    return p;
+  }
+  std::vector<std::string> Snapshots(const std::string& dir) {
+    auto names = fs.ListDir(dir);
+    REQUIRE(names.ok());
+    std::vector<std::string> out;
+    for (const std::string& n : *names) {
+      if (n.ends_with(".snapshot")) out.push_back(n);
+    }
+    return out;
+  }
+};
+
+TEST_CASE("producer state is saved at close and restored, or rebuilt when the save is bad") {
+  PersistentEnv env;
+  const std::string dir = "/orders-0";
+  {
+    auto p = env.OpenSaved(dir);
+    Append(*p, ProducerBatch(4, 0, 0, 2));             // 0-1
+    Append(*p, TxnBatch(5, 0, 1));                     // 2, open
+    Append(*p, TxnBatch(6, 0, 1));                     // 3
+    Append(*p, Marker(6, ControlRecordType::kAbort));  // 4
+    REQUIRE(p->Close().ok());
+  }
+  CHECK(env.Snapshots(dir) == std::vector<std::string>{"00000000000000000005.snapshot"});
+  auto check = [&](Partition& p) {
+    CHECK(Append(p, ProducerBatch(4, 0, 0, 2)).base_offset == Offset(0));  // a retry
+    CHECK(p.last_stable_offset() == Offset(2));
+    CHECK(p.AbortedTransactions(Offset(0), Offset(5)) ==
+          std::vector<AbortedTransaction>{{ProducerId(6), Offset(3), Offset(4)}});
+    CHECK(p.log_end_offset() == Offset(5));
+  };
+  {
+    auto p = env.OpenSaved(dir);
+    check(*p);
+    REQUIRE(p->Close().ok());
+  }
+  // A damaged snapshot is not trusted: the log is replayed instead.
+  auto file = env.fs.Open(dir + "/00000000000000000005.snapshot", OpenMode::kReadWrite);
+  REQUIRE(file.ok());
+  REQUIRE((*file)->WriteAt(20, AsBytes("??")).ok());
+  REQUIRE((*file)->Close().ok());
+  auto p = env.OpenSaved(dir);
+  check(*p);
+}
+
+TEST_CASE("a snapshot past the log end is dropped and the log replayed") {
+  PersistentEnv env;
+  const std::string dir = "/orders-0";
+  {
+    auto p = env.OpenSaved(dir);
+    Append(*p, ProducerBatch(8, 0, 0, 1));  // 0
+    Append(*p, ProducerBatch(8, 0, 1, 1));  // 1
+    REQUIRE(p->Close().ok());
+  }
+  {
+    // The log loses its last batch behind the partition's back (as an
+    // unclean shutdown may), after the snapshot at 2 was written.
+    LogConfig config;
+    config.segment_index_bytes = 64 << 10;
+    auto log = PartitionLog::Open(env.fs, env.clock, dir, config);
+    REQUIRE(log.ok());
+    REQUIRE((*log)->TruncateTo(Offset(1)).ok());
+    REQUIRE((*log)->Close().ok());
+  }
+  auto p = env.OpenSaved(dir);
+  // The lost batch is expected again, not answered from the stale snapshot.
+  CHECK(Append(*p, ProducerBatch(8, 0, 1, 1)).base_offset == Offset(1));
+  CHECK(p->log_end_offset() == Offset(2));
+}
+
+TEST_CASE("producer state is saved at segment rolls, the two newest kept") {
+  PersistentEnv env;
+  auto p = env.OpenSaved("/orders-0", /*segment_bytes=*/4096);
+  for (int i = 0; i < 400; ++i) Append(*p, ProducerBatch(9, 0, i, 1));
+  // Saved while running, not only at close (a crash keeps these).
+  const std::vector<std::string> saved = env.Snapshots("/orders-0");
+  CHECK(saved.size() == 2);
+  REQUIRE(p->Close().ok());
+  auto reopened = env.OpenSaved("/orders-0", 4096);
+  CHECK(Append(*reopened, ProducerBatch(9, 0, 399, 1)).base_offset == Offset(399));
+  CHECK(reopened->log_end_offset() == Offset(400));
+}
+
+}  // namespace
+}  // namespace evlog
