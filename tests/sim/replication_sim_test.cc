@@ -356,8 +356,11 @@ void RunSeed(uint64_t seed, int steps) {
     }
   }
 
-  // Heal everything and let the cluster settle.
+  // Heal everything (the lossy network too: a liveness check within
+  // timeouts cannot allow for fetches lost again and again) and let the
+  // cluster settle.
   sim.transport.HealAll();
+  sim.transport.SetFaults({});
   for (auto& [id, b] : sim.brokers) {
     b.fs->ClearFaults();
     if (!b.up) sim.Start(id);
