@@ -62,3 +62,5 @@
 #include "evlog/transport/in_process_transport.h"
 #include "evlog/transport/transport.h"
 #include "evlog/txn/idempotent_sequencer.h"
+#include "evlog/txn/producer_id_manager.h"
+#include "evlog/txn/transaction_coordinator.h"

@@ -176,6 +176,17 @@ void IdempotentSequencer::Record(const ProducerBatchInfo& batch, const BatchPlac
   state.last_update_ms = std::max(state.last_update_ms, now_ms);
 }
 
+void IdempotentSequencer::ObserveMarker(ProducerId producer_id, ProducerEpoch epoch,
+                                        int64_t now_ms) {
+  auto [it, fresh] = producers_.try_emplace(producer_id);
+  ProducerStateEntry& state = it->second;
+  if (fresh || epoch > state.epoch) {
+    state.epoch = epoch;
+    state.batches.clear();
+  }
+  state.last_update_ms = std::max(state.last_update_ms, now_ms);
+}
+
 size_t IdempotentSequencer::ExpireIdle(int64_t now_ms, int64_t expiration_ms) {
   return std::erase_if(producers_, [&](const auto& entry) {
     return now_ms - entry.second.last_update_ms >= expiration_ms;
@@ -368,7 +379,13 @@ class IdempotenceHook final : public ProducerStateHook {
 
   void Appended(ByteView batch, const AppendResult& result) override {
     TrackTransactions(batch, result);
-    if (IsControl(batch)) return;
+    if (IsControl(batch)) {
+      const ProducerBatchInfo info = ProducerBatchInfo::OfHeader(batch);
+      sequencer_.ObserveMarker(
+          info.producer_id, info.producer_epoch,
+          internal::LoadBigEndian<int64_t>(batch.data() + record_format::kMaxTimestampOffset));
+      return;
+    }
     // A producer was last active at its batch's timestamp, as in Kafka
     // (ProducerStateEntry's lastTimestamp).
     const int64_t batch_time =

@@ -26,7 +26,14 @@
 
 namespace evlog {
 
-class ProducerIdManager {
+// Hands out producer ids (a ProducerIdManager, or a fake in tests).
+class ProducerIdSource {
+ public:
+  virtual ~ProducerIdSource() = default;
+  [[nodiscard]] virtual absl::StatusOr<ProducerId> NextId() = 0;
+};
+
+class ProducerIdManager final : public ProducerIdSource {
  public:
   static constexpr int64_t kDefaultBlockSize = 1000;
 
@@ -38,7 +45,7 @@ class ProducerIdManager {
 
   // An id never returned before by a manager of this directory. Errors:
   // I/O errors persisting the next block (no id is handed out then).
-  [[nodiscard]] absl::StatusOr<ProducerId> NextId();
+  [[nodiscard]] absl::StatusOr<ProducerId> NextId() override;
 
  private:
   ProducerIdManager(FileSystem& fs, std::string dir, int64_t block_size, int64_t next_block)

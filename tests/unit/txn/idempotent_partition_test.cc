@@ -297,5 +297,17 @@ TEST_CASE("producer state is saved at segment rolls, the two newest kept") {
   CHECK(reopened->log_end_offset() == Offset(400));
 }
 
+TEST_CASE("a marker with a newer epoch fences the producer's older instance") {
+  Env env;
+  auto p = env.Open("/orders-0");
+  Append(*p, TxnBatch(5, 0, 1));  // epoch 0, sequence 0
+  // The coordinator fenced epoch 0 and aborted its transaction with epoch 1.
+  Append(*p, BuildEndTransactionMarkerBatch({ControlRecordType::kAbort, 0}, ProducerId(5),
+                                            ProducerEpoch(1), 2'000));
+  std::vector<std::byte> zombie = TxnBatch(5, 1, 1);
+  CHECK(HasErrorCode(p->Append(zombie).status(), ErrorCode::kInvalidProducerEpoch));
+  CHECK(p->log_end_offset() == Offset(2));
+}
+
 }  // namespace
 }  // namespace evlog
