@@ -101,6 +101,9 @@ class BrokerBackend final : public ClientBackend {
   }
 
   absl::StatusOr<ProducerId> InitProducerId() override { return broker_.InitProducerId(); }
+  absl::StatusOr<TransactionCoordinator*> transaction_coordinator() override {
+    return broker_.transaction_coordinator();
+  }
 
   absl::StatusOr<std::shared_ptr<GroupCoordinator>> group_coordinator() override {
     return GroupCoordinator::ForBroker(broker_);
@@ -306,6 +309,10 @@ class ClusterBackend final : public ClientBackend {
   }
 
   absl::StatusOr<ProducerId> InitProducerId() override { return cluster_.InitProducerId(); }
+  absl::StatusOr<TransactionCoordinator*> transaction_coordinator() override {
+    return MakeError(ErrorCode::kUnsupportedVersion,
+                     "transactions need a Broker: a Cluster has no transaction coordinator yet");
+  }
 
   absl::StatusOr<std::shared_ptr<GroupCoordinator>> group_coordinator() override {
     return MakeError(ErrorCode::kUnsupportedVersion,

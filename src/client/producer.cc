@@ -86,7 +86,10 @@ struct Producer::Accumulator {
   Executor::TaskId linger_timer = 0;
   // Idempotence: the producer id and the sequence of the next batch sent.
   ProducerId producer_id = kNoProducerId;
+  ProducerEpoch epoch{0};
   int32_t next_sequence = 0;
+  // The transaction this partition was last added to (txn_generation_).
+  uint64_t added_in_generation = 0;
   std::vector<std::vector<std::byte>> free_buffers;
   // Emptied PendingRecord vectors of appended batches: a new batch starts
   // with one's capacity instead of growing its own record by record.
@@ -146,12 +149,22 @@ absl::StatusOr<std::unique_ptr<Producer>> Producer::Create(std::unique_ptr<Clien
   if (options.acks != Acks::kNone && options.acks != Acks::kLeader && options.acks != Acks::kAll) {
     return MakeError(ErrorCode::kInvalidRequiredAcks, "acks must be 0, 1 or -1 (all)");
   }
-  const bool idempotent = options.enable_idempotence.value_or(options.acks == Acks::kAll);
+  const bool transactional = options.transactional_id.has_value();
+  if (transactional && options.transactional_id->empty()) {
+    return bad("transactional_id must not be empty when set");
+  }
+  if (transactional && options.enable_idempotence == false) {
+    return bad("transactional_id needs enable_idempotence");
+  }
+  if (transactional && options.acks != Acks::kAll) return bad("transactional_id needs acks = all");
+  const bool idempotent =
+      transactional || options.enable_idempotence.value_or(options.acks == Acks::kAll);
   if (idempotent && options.acks != Acks::kAll) {
     return bad("enable_idempotence needs acks = all");
   }
   ProducerId producer_id = kNoProducerId;
-  if (idempotent) {
+  // A transactional producer gets its id from InitTransactions.
+  if (idempotent && !transactional) {
     EVLOG_ASSIGN_OR_RETURN(producer_id, backend->InitProducerId());
   }
   AnyPartitioner partitioner =
@@ -162,7 +175,8 @@ absl::StatusOr<std::unique_ptr<Producer>> Producer::Create(std::unique_ptr<Clien
   std::unique_ptr<Producer> producer(
       new Producer(std::move(backend), std::move(options), std::move(partitioner)));
   producer->idempotent_ = idempotent;
-  producer->producer_id_ = producer_id;
+  producer->producer_id_.store(producer_id.value());
+  producer->transactional_ = transactional;
   return producer;
 }
 
@@ -232,7 +246,9 @@ absl::StatusOr<Producer::Accumulator*> Producer::FindAccumulator(TopicEntry& ent
   }
   auto acc = std::make_unique<Accumulator>();
   acc->partition = std::move(p);
-  acc->producer_id = producer_id_;
+  acc->producer_id = ProducerId(producer_id_.load(std::memory_order_acquire));
+  acc->epoch = ProducerEpoch(epoch_.load(std::memory_order_acquire));
+  acc->batch_options.is_transactional = transactional_;
   acc->topic = entry.topic->name();
   const TopicSettings& settings = entry.topic->settings();
   switch (settings.compression) {
@@ -316,6 +332,11 @@ void Producer::Release(size_t bytes, size_t records) {
 }
 
 absl::StatusOr<Producer::Prepared> Producer::Prepare(const ProducerRecord& record) {
+  if (transactional_ && phase_.load(std::memory_order_acquire) != TxnPhase::kInTransaction) {
+    return MakeError(ErrorCode::kInvalidTxnState,
+                     "a transactional producer sends only inside BeginTransaction ... "
+                     "CommitTransaction");
+  }
   if (record.timestamp_ms < -1) {
     return MakeError(ErrorCode::kInvalidTimestamp,
                      absl::StrCat("timestamp ", record.timestamp_ms, " is negative"));
@@ -345,6 +366,85 @@ absl::StatusOr<Producer::Prepared> Producer::Prepare(const ProducerRecord& recor
   EVLOG_ASSIGN_OR_RETURN(prepared.accumulator, FindAccumulator(*entry, partition));
   EVLOG_RETURN_IF_ERROR(ReserveMemory(prepared.record_bytes));
   return prepared;
+}
+
+absl::Status Producer::InitTransactions() {
+  if (!transactional_) return absl::FailedPreconditionError("no transactional_id");
+  std::lock_guard lock(txn_mu_);
+  if (phase_.load() != TxnPhase::kUninitialized) {
+    return absl::FailedPreconditionError("InitTransactions was already called");
+  }
+  EVLOG_ASSIGN_OR_RETURN(coordinator_, backend_->transaction_coordinator());
+  EVLOG_ASSIGN_OR_RETURN(
+      ProducerIdAndEpoch id,
+      coordinator_->InitProducerId(*options_.transactional_id, options_.transaction_timeout_ms));
+  ApplyEpoch(id.producer_id, id.epoch);
+  phase_.store(TxnPhase::kReady);
+  return absl::OkStatus();
+}
+
+absl::Status Producer::BeginTransaction() {
+  std::lock_guard lock(txn_mu_);
+  if (phase_.load() != TxnPhase::kReady) {
+    return MakeError(ErrorCode::kInvalidTxnState,
+                     "BeginTransaction needs InitTransactions and no open transaction");
+  }
+  txn_errors_.store(0);
+  txn_generation_.fetch_add(1, std::memory_order_acq_rel);
+  phase_.store(TxnPhase::kInTransaction);
+  return absl::OkStatus();
+}
+
+absl::Status Producer::CommitTransaction() { return EndTransaction(/*commit=*/true); }
+absl::Status Producer::AbortTransaction() { return EndTransaction(/*commit=*/false); }
+
+absl::Status Producer::EndTransaction(bool commit) {
+  {
+    std::lock_guard lock(txn_mu_);
+    if (phase_.load() == TxnPhase::kFenced) {
+      return MakeError(ErrorCode::kProducerFenced,
+                       "another instance took over this transactional id");
+    }
+    if (phase_.load() != TxnPhase::kInTransaction) {
+      return MakeError(ErrorCode::kInvalidTxnState, "no transaction is open");
+    }
+    phase_.store(TxnPhase::kEnding);  // Send refuses from here on
+  }
+  FlushAll();
+  std::lock_guard lock(txn_mu_);
+  if (commit && txn_errors_.load() > 0) {
+    phase_.store(TxnPhase::kInTransaction);
+    return MakeError(
+        ErrorCode::kTransactionAbortable,
+        absl::StrCat(txn_errors_.load(), " records of the transaction failed: abort it"));
+  }
+  const ProducerId producer_id(producer_id_.load());
+  absl::StatusOr<ProducerEpoch> next = coordinator_->EndTransaction(
+      *options_.transactional_id, producer_id, ProducerEpoch(epoch_.load()), commit);
+  if (!next.ok()) {
+    if (HasErrorCode(next.status(), ErrorCode::kProducerFenced)) {
+      phase_.store(TxnPhase::kFenced);
+    } else {
+      phase_.store(TxnPhase::kInTransaction);
+    }
+    return next.status();
+  }
+  // The coordinator may have moved to a new producer id (epochs exhausted).
+  absl::StatusOr<TransactionMetadata> state = coordinator_->Describe(*options_.transactional_id);
+  ApplyEpoch(state.ok() ? state->producer_id : producer_id, *next);
+  phase_.store(TxnPhase::kReady);
+  return absl::OkStatus();
+}
+
+void Producer::ApplyEpoch(ProducerId producer_id, ProducerEpoch epoch) {
+  producer_id_.store(producer_id.value(), std::memory_order_release);
+  epoch_.store(epoch.value(), std::memory_order_release);
+  for (Accumulator* acc : AllAccumulators()) {
+    std::lock_guard acc_lock(acc->mu);
+    acc->producer_id = producer_id;
+    acc->epoch = epoch;
+    acc->next_sequence = 0;  // a new epoch starts its sequences again
+  }
 }
 
 absl::Status Producer::Send(const ProducerRecord& record, SendCallback callback) {
@@ -473,7 +573,7 @@ void Producer::Drain(Accumulator& acc) {
     if (idempotent_) {
       // Sequences in send order, fixed for the batch's retries.
       RecordBatchBuilder& builder = *acc.in_flight->builder;
-      builder.SetProducer(acc.producer_id, ProducerEpoch(0), Sequence(acc.next_sequence));
+      builder.SetProducer(acc.producer_id, acc.epoch, Sequence(acc.next_sequence));
       acc.next_sequence =
           static_cast<int32_t>((int64_t{acc.next_sequence} + builder.record_count()) %
                                (int64_t{std::numeric_limits<int32_t>::max()} + 1));
@@ -510,12 +610,26 @@ bool Producer::Transmit(Accumulator& acc, bool drain_waits) {
                             options_.delivery_timeout_ms;
     timeout_ms = std::clamp<int64_t>(left_ms, 1, options_.request_timeout_ms);
   }
-  acc.partition->Append(batch.bytes, options_.acks, timeout_ms,
-                        [this, &acc](absl::StatusOr<AppendResult> result) {
-                          acc.in_flight_result = std::move(result);
-                          if (acc.arrivals.fetch_add(1, std::memory_order_acq_rel) == 0) return;
-                          if (Settle(acc)) Drain(acc);
-                        });
+  auto done = [this, &acc](absl::StatusOr<AppendResult> result) {
+    acc.in_flight_result = std::move(result);
+    if (acc.arrivals.fetch_add(1, std::memory_order_acq_rel) == 0) return;
+    if (Settle(acc)) Drain(acc);
+  };
+  // A partition's first batch in a transaction adds the partition to it
+  // first (Kafka's AddPartitionsToTxn), so that the coordinator writes a
+  // marker there when the transaction ends.
+  const uint64_t generation = txn_generation_.load(std::memory_order_acquire);
+  if (transactional_ && acc.added_in_generation != generation) {
+    absl::Status added = coordinator_->AddPartitions(*options_.transactional_id, acc.producer_id,
+                                                     acc.epoch, {acc.partition->topic_partition()});
+    if (!added.ok()) {
+      done(std::move(added));
+      if (!drain_waits) return false;
+      return acc.arrivals.fetch_add(1, std::memory_order_acq_rel) != 0;
+    }
+    acc.added_in_generation = generation;
+  }
+  acc.partition->Append(batch.bytes, options_.acks, timeout_ms, std::move(done));
   if (!drain_waits) return false;
   return acc.arrivals.fetch_add(1, std::memory_order_acq_rel) != 0;
 }
@@ -552,7 +666,9 @@ bool Producer::Settle(Accumulator& acc) {
   // sequence would be a gap or a repeat. Later batches start afresh under
   // a new producer id.
   std::optional<ProducerId> fresh_id;
-  if (idempotent_ && !result.ok()) {
+  if (!result.ok() && transactional_) txn_errors_.fetch_add(1, std::memory_order_relaxed);
+  // (A transactional producer's epoch moves with its transactions instead.)
+  if (idempotent_ && !transactional_ && !result.ok()) {
     absl::StatusOr<ProducerId> id = backend_->InitProducerId();
     if (id.ok()) fresh_id = *id;
   }

@@ -52,6 +52,7 @@
 #include "evlog/partition/topic.h"
 #include "evlog/partition/topic_config.h"
 #include "evlog/txn/producer_id_manager.h"
+#include "evlog/txn/transaction_coordinator.h"
 #include "evlog/types.h"
 
 namespace evlog {
@@ -155,6 +156,12 @@ class Broker {
   // the errors of CreateTopic; FailedPrecondition after Close().
   [[nodiscard]] absl::StatusOr<std::shared_ptr<Topic>> GetTopic(std::string_view name,
                                                                 bool auto_create = false);
+
+  // The transaction coordinator of this broker (made on first use; its
+  // state in the topic `__transaction_state`), valid until Close(). Errors:
+  // loading its state (CORRUPT_MESSAGE, I/O); FailedPrecondition after
+  // Close().
+  [[nodiscard]] absl::StatusOr<TransactionCoordinator*> transaction_coordinator();
 
   // A producer id no producer of this data directory had before (Kafka
   // InitProducerId), from blocks recorded in `<data_dir>/__producer_ids`.

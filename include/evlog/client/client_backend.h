@@ -50,6 +50,7 @@ namespace evlog {
 class Broker;
 class Cluster;
 class GroupCoordinator;
+class TransactionCoordinator;
 
 // A partition's offsets as its leader has them now.
 struct PartitionOffsets {
@@ -170,6 +171,9 @@ class ClientBackend {
   // A producer id never handed out before (Kafka InitProducerId, for an
   // idempotent producer; epoch 0). Errors: the id allocation's I/O errors.
   virtual absl::StatusOr<ProducerId> InitProducerId() = 0;
+  // The transaction coordinator. Errors: UNSUPPORTED_VERSION where the
+  // backend has none (Cluster, for now); loading its state.
+  virtual absl::StatusOr<TransactionCoordinator*> transaction_coordinator() = 0;
   // The coordinator of consumer groups. Errors: UNSUPPORTED_VERSION where
   // the backend has none (Cluster, for now).
   virtual absl::StatusOr<std::shared_ptr<GroupCoordinator>> group_coordinator() = 0;

@@ -116,6 +116,15 @@ struct ProducerOptions {
   // it twice. Unset: on when acks is all, as in Kafka 3.x. REQUIRES: acks
   // all when set to true.
   std::optional<bool> enable_idempotence;
+  // Transactions (transactional.id): with an id, sends happen inside
+  // BeginTransaction ... CommitTransaction / AbortTransaction, after one
+  // InitTransactions; the records of a transaction become visible to
+  // read_committed consumers together, when it commits. Needs idempotence
+  // (and so acks all). Broker only for now.
+  std::optional<std::string> transactional_id;
+  // How long a transaction may stay open before the coordinator aborts it
+  // and fences this producer (transaction.timeout.ms).
+  int64_t transaction_timeout_ms = 60'000;
   // Picks partitions for records without one. Unset: murmur2 for keyed
   // records, sticky (batch_size bytes per partition) for null keys, seeded
   // with partitioner_seed.
@@ -236,9 +245,36 @@ class Producer {
   // their callbacks. Always OK; idempotent.
   [[nodiscard]] absl::Status Close();
 
+  // --- Transactions (options.transactional_id) --------------------------------
+
+  // Registers the transactional id with the coordinator: fences any other
+  // producer with the same id and aborts its open transaction. Call once,
+  // before the first transaction. Errors: FailedPrecondition (no
+  // transactional_id, or called twice); the coordinator's
+  // (CONCURRENT_TRANSACTIONS: retry); UNSUPPORTED_VERSION on a Cluster.
+  [[nodiscard]] absl::Status InitTransactions();
+  // Starts a transaction: sends until the next Commit/Abort belong to it.
+  // Errors: INVALID_TXN_STATE (not initialised, or one is open).
+  [[nodiscard]] absl::Status BeginTransaction();
+  // Sends what is pending, then commits: every record sent in the
+  // transaction becomes visible to read_committed consumers at once.
+  // Errors: INVALID_TXN_STATE (none open); TRANSACTION_ABORTABLE (a record
+  // of it failed: AbortTransaction, then start again); PRODUCER_FENCED
+  // (another instance took over: this producer can only be closed).
+  [[nodiscard]] absl::Status CommitTransaction();
+  // Sends what is pending, then aborts: no record of the transaction ever
+  // reaches read_committed consumers. Errors: as CommitTransaction, but
+  // not TRANSACTION_ABORTABLE.
+  [[nodiscard]] absl::Status AbortTransaction();
+
   [[nodiscard]] ProducerMetrics metrics() const;
 
  private:
+  enum class TxnPhase { kUninitialized, kReady, kInTransaction, kEnding, kFenced };
+  absl::Status EndTransaction(bool commit);
+  // Gives every partition the producer id and epoch a transaction ended
+  // with, sequences from 0.
+  void ApplyEpoch(ProducerId producer_id, ProducerEpoch epoch);
   struct PendingRecord;
   struct Batch;
   struct Accumulator;
@@ -318,7 +354,20 @@ class Producer {
   // enable_idempotence as resolved at Create, and the producer id new
   // partitions start with.
   bool idempotent_ = false;
-  ProducerId producer_id_ = kNoProducerId;
+  // Read without a lock when a partition's accumulator is made; written by
+  // InitTransactions and the end of a transaction.
+  std::atomic<int64_t> producer_id_{kNoProducerId.value()};
+  std::atomic<int16_t> epoch_{0};
+
+  // Transactions.
+  bool transactional_ = false;
+  TransactionCoordinator* coordinator_ = nullptr;
+  std::mutex txn_mu_;
+  std::atomic<TxnPhase> phase_{TxnPhase::kUninitialized};
+  // Incremented by BeginTransaction: a partition's first batch in a newer
+  // transaction adds the partition to it.
+  std::atomic<uint64_t> txn_generation_{0};
+  std::atomic<uint64_t> txn_errors_{0};
 };
 
 }  // namespace evlog
