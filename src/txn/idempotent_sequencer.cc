@@ -10,6 +10,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "binary_io.h"
 #include "evlog/check.h"
 #include "evlog/record/control_record.h"
 #include "evlog/record/internal/big_endian.h"
@@ -20,6 +21,9 @@
 
 namespace evlog {
 namespace {
+
+using txn_internal::Put;
+using txn_internal::Reader;
 
 using internal::LoadBigEndian;
 using internal::StoreBigEndian;
@@ -47,30 +51,7 @@ constexpr size_t kHeaderBytes = 4 + 2 + 2 + 8 + 4;
 constexpr size_t kProducerBytes = 8 + 2 + 8 + 1;
 constexpr size_t kBatchBytes = 4 + 4 + 8 + 8 + 8;
 
-template <typename T>
-void Put(std::vector<std::byte>& out, T value) {
-  const size_t at = out.size();
-  out.resize(at + sizeof(T));
-  StoreBigEndian<T>(out.data() + at, value);
-}
-
 // Reads fixed-size fields, failing (not reading past the end) once short.
-class Reader {
- public:
-  explicit Reader(ByteView bytes) : bytes_(bytes) {}
-  template <typename T>
-  bool Get(T& value) {
-    if (bytes_.size() - at_ < sizeof(T)) return false;
-    value = LoadBigEndian<T>(bytes_.data() + at_);
-    at_ += sizeof(T);
-    return true;
-  }
-  size_t remaining() const { return bytes_.size() - at_; }
-
- private:
-  ByteView bytes_;
-  size_t at_ = 0;
-};
 
 absl::Status Corrupt(std::string_view why) {
   return MakeError(ErrorCode::kCorruptMessage,

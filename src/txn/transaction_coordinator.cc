@@ -7,11 +7,16 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "binary_io.h"
 #include "evlog/record/internal/big_endian.h"
 #include "evlog/status.h"
 
 namespace evlog {
 namespace {
+
+using txn_internal::Put;
+using txn_internal::PutString;
+using txn_internal::Reader;
 
 using internal::LoadBigEndian;
 using internal::StoreBigEndian;
@@ -20,42 +25,6 @@ using internal::ToAbsl;
 bool Preparing(TransactionState s) {
   return s == TransactionState::kPrepareCommit || s == TransactionState::kPrepareAbort;
 }
-
-template <typename T>
-void Put(std::vector<std::byte>& out, T value) {
-  const size_t at = out.size();
-  out.resize(at + sizeof(T));
-  StoreBigEndian<T>(out.data() + at, value);
-}
-
-void PutString(std::vector<std::byte>& out, std::string_view s) {
-  Put<uint16_t>(out, static_cast<uint16_t>(s.size()));
-  for (char c : s) out.push_back(static_cast<std::byte>(c));
-}
-
-class Reader {
- public:
-  explicit Reader(ByteView bytes) : bytes_(bytes) {}
-  template <typename T>
-  bool Get(T& value) {
-    if (bytes_.size() - at_ < sizeof(T)) return false;
-    value = LoadBigEndian<T>(bytes_.data() + at_);
-    at_ += sizeof(T);
-    return true;
-  }
-  bool GetString(std::string& s) {
-    uint16_t n = 0;
-    if (!Get(n) || bytes_.size() - at_ < n) return false;
-    s.assign(reinterpret_cast<const char*>(bytes_.data() + at_), n);
-    at_ += n;
-    return true;
-  }
-  size_t remaining() const { return bytes_.size() - at_; }
-
- private:
-  ByteView bytes_;
-  size_t at_ = 0;
-};
 
 constexpr uint16_t kMetadataVersion = 1;
 
