@@ -436,6 +436,30 @@ absl::Status Producer::EndTransaction(bool commit) {
   return absl::OkStatus();
 }
 
+void Producer::AddToTransaction(const std::vector<Accumulator*>& claimed) {
+  // The partitions not yet in the transaction, in one AddPartitions (one
+  // write of the transaction's state) rather than one each as their batches
+  // go out. The caller owns these drains: nothing else touches
+  // added_in_generation meanwhile.
+  const uint64_t generation = txn_generation_.load(std::memory_order_acquire);
+  std::vector<TopicPartition> fresh;
+  std::vector<Accumulator*> adding;
+  for (Accumulator* acc : claimed) {
+    if (acc->added_in_generation == generation) continue;
+    fresh.push_back(acc->partition->topic_partition());
+    adding.push_back(acc);
+  }
+  if (fresh.empty()) return;
+  // On failure each batch tries on its own, and fails with the reason.
+  if (!coordinator_
+           ->AddPartitions(*options_.transactional_id, adding[0]->producer_id, adding[0]->epoch,
+                           fresh)
+           .ok()) {
+    return;
+  }
+  for (Accumulator* acc : adding) acc->added_in_generation = generation;
+}
+
 void Producer::ApplyEpoch(ProducerId producer_id, ProducerEpoch epoch) {
   producer_id_.store(producer_id.value(), std::memory_order_release);
   epoch_.store(epoch.value(), std::memory_order_release);
@@ -771,15 +795,17 @@ absl::Status Producer::Flush() {
 
 void Producer::FlushAll() {
   std::vector<std::pair<Accumulator*, uint64_t>> targets;
+  std::vector<Accumulator*> claimed;
   for (Accumulator* acc : AllAccumulators()) {
     std::unique_lock lock(acc->mu);
     targets.emplace_back(acc, acc->accepted);
     if (acc->open) SealLocked(*acc);
     if (acc->ready.empty() || acc->draining) continue;
     acc->draining = true;
-    lock.unlock();
-    StartDrain(*acc);
+    claimed.push_back(acc);
   }
+  if (transactional_) AddToTransaction(claimed);
+  for (Accumulator* acc : claimed) StartDrain(*acc);
   for (auto [acc, accepted] : targets) {
     std::unique_lock lock(acc->mu);
     acc->completed_cv.wait(lock, [&] { return acc->completed >= accepted; });

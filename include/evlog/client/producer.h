@@ -321,6 +321,9 @@ class Producer {
   void Complete(Accumulator& acc, Batch& batch, const absl::StatusOr<AppendResult>& result);
   void OnLinger(Accumulator& acc, uint64_t batch_id);
   std::vector<Accumulator*> AllAccumulators();
+  // Adds the partitions of `claimed` (drains the caller owns) that are not
+  // in the open transaction yet, in one call to the coordinator.
+  void AddToTransaction(const std::vector<Accumulator*>& claimed);
   // Appends every open batch and waits for those accepted so far.
   void FlushAll();
 
