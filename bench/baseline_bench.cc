@@ -52,7 +52,9 @@ class ScratchFile {
   int fd_ = -1;
 };
 
+// Items are copies or writes (one per iteration), bytes their size.
 void SetBytes(benchmark::State& state, int64_t bytes_per_iteration) {
+  state.SetItemsProcessed(state.iterations());
   state.SetBytesProcessed(state.iterations() * bytes_per_iteration);
 }
 

@@ -444,6 +444,7 @@ void BM_EndToEndLatency(benchmark::State& state) {
   }
 
   state.SetItemsProcessed(static_cast<int64_t>(sent_total));
+  state.SetBytesProcessed(static_cast<int64_t>(sent_total * (kKeyBytes + kLatencyValueBytes)));
   state.counters["p50_us"] = PercentileUs(from_intended, 0.50);
   state.counters["p99_us"] = PercentileUs(from_intended, 0.99);
   state.counters["p999_us"] = PercentileUs(from_intended, 0.999);

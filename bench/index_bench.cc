@@ -17,6 +17,7 @@
 
 #include "evlog/io/mem_file_system.h"
 #include "evlog/io/posix_file_system.h"
+#include "evlog/storage/index_format.h"
 #include "evlog/storage/offset_index.h"
 #include "evlog/storage/time_index.h"
 
@@ -26,6 +27,9 @@ using evlog::IndexMode;
 using evlog::Offset;
 
 constexpr Offset kBase{1'000'000};
+// Bytes of a row: the index entries it finds, appends or scans.
+constexpr int64_t kOffsetEntryBytes = evlog::kOffsetIndexEntryBytes;
+constexpr int64_t kTimeEntryBytes = evlog::kTimeIndexEntryBytes;
 
 // Offset index with `n` entries, one per 1 KiB of log and 10 records (1 KiB
 // so that a full 10 MiB index stays within int32 file positions).
@@ -52,6 +56,7 @@ void BM_OffsetIndexLookupRandom(benchmark::State& state) {
     benchmark::DoNotOptimize(index->Lookup(targets[i++ & 4095]));
   }
   state.SetItemsProcessed(state.iterations());
+  state.SetBytesProcessed(state.iterations() * kOffsetEntryBytes);  // the entry found
 }
 BENCHMARK(BM_OffsetIndexLookupRandom)->Arg(256)->Arg(32768)->Arg(1'310'720);
 
@@ -71,6 +76,7 @@ void BM_OffsetIndexLookupTail(benchmark::State& state) {
     benchmark::DoNotOptimize(index->Lookup(targets[i++ & 4095]));
   }
   state.SetItemsProcessed(state.iterations());
+  state.SetBytesProcessed(state.iterations() * kOffsetEntryBytes);
 }
 BENCHMARK(BM_OffsetIndexLookupTail)->Arg(32768)->Arg(1'310'720);
 
@@ -93,6 +99,7 @@ void BM_TimeIndexLookupRandom(benchmark::State& state) {
     benchmark::DoNotOptimize((*index)->Lookup(targets[i++ & 4095]));
   }
   state.SetItemsProcessed(state.iterations());
+  state.SetBytesProcessed(state.iterations() * kTimeEntryBytes);
 }
 BENCHMARK(BM_TimeIndexLookupRandom)->Arg(32768)->Arg(873'812);  // full but the roll slot
 
@@ -113,6 +120,7 @@ void AppendUntilFull(benchmark::State& state, evlog::FileSystem& fs, const std::
     ++i;
   }
   state.SetItemsProcessed(state.iterations());
+  state.SetBytesProcessed(state.iterations() * kOffsetEntryBytes);
 }
 
 void BM_OffsetIndexAppendMem(benchmark::State& state) {
@@ -142,6 +150,7 @@ void BM_OffsetIndexSanityCheck(benchmark::State& state) {
     if (!index->SanityCheck(log_size).ok()) std::abort();
   }
   state.SetItemsProcessed(state.iterations() * n);
+  state.SetBytesProcessed(state.iterations() * n * kOffsetEntryBytes);
 }
 BENCHMARK(BM_OffsetIndexSanityCheck)->Arg(32768)->Arg(1'310'720);
 

@@ -538,6 +538,9 @@ void BM_Rebalance(benchmark::State& state, Protocol protocol, Scenario scenario)
   state.counters["poll_rounds"] = benchmark::Counter(static_cast<double>(poll_rounds), avg);
   state.counters["members"] = shape.members;
   state.counters["partitions"] = static_cast<double>(shape.partitions());
+  // Items: the group's partitions, assigned anew by every rebalance. No
+  // bytes: a rebalance moves no record bytes.
+  state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(shape.partitions()));
 }
 
 int RebalanceIterations() { return SmokeRun() ? 1 : 10; }
@@ -1052,6 +1055,8 @@ EVLOG_COMMIT_BENCH(posix_commit_async, Fs::kPosix, CommitVia::kCommitAsync);
 // The records of the auto-commit rows: 100-byte values appended in
 // batches of 100 to 10 partitions (a smoke run: 5,000 records on 2).
 constexpr int kConsumeBatchRecords = 100;
+// Value bytes of the consumed records (null keys): the bytes of a row.
+constexpr int64_t kConsumeValueBytes = 100;
 
 int64_t ConsumeRecords() { return SmokeRun() ? 5'000 : 100'000; }
 int32_t ConsumePartitions() { return SmokeRun() ? 2 : 10; }
@@ -1077,7 +1082,7 @@ void BM_ConsumeAutoCommit(benchmark::State& state, Fs fs) {
   const int32_t partitions = ConsumePartitions();
   const std::string topic = env.CreateTopics("events", 1, partitions).front();
   {
-    Batch batch(kConsumeBatchRecords, 100);
+    Batch batch(kConsumeBatchRecords, kConsumeValueBytes);
     const int64_t batches = records / kConsumeBatchRecords;
     for (int64_t b = 0; b < batches; ++b) {
       batch.AppendTo(*env.GetPartition(topic, static_cast<int32_t>(b % partitions)));
@@ -1123,6 +1128,8 @@ void BM_ConsumeAutoCommit(benchmark::State& state, Fs fs) {
     ++iterations;
   }
   state.SetItemsProcessed(iterations * records * static_cast<int64_t>(readers.size()));
+  state.SetBytesProcessed(iterations * records * static_cast<int64_t>(readers.size()) *
+                          kConsumeValueBytes);
   for (const Reader& r : readers) {
     const std::string suffix = absl::StrCat("_", r.name);
     state.counters["records_per_s" + suffix] =

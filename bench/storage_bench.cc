@@ -641,6 +641,7 @@ void BM_LogReopenClean(benchmark::State& state) {
     Must(log->Close(), "Close");
   }
   state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(fixture.segments));
+  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(fixture.bytes));
   state.counters["segments"] = static_cast<double>(fixture.segments);
   state.counters["log_mib"] = static_cast<double>(fixture.bytes) / (1 << 20);
 }
@@ -714,6 +715,7 @@ void BM_LogRecoverUnflushedTail(benchmark::State& state) {
     Must(log->Close(), "Close");
   }
   if (dropped != 0) state.SkipWithError("recovery dropped bytes of a complete log");
+  state.SetItemsProcessed(state.iterations());  // recoveries
   state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(fixture.bytes));
   state.counters["log_mib"] = static_cast<double>(fixture.bytes) / (1 << 20);
 }

@@ -3,6 +3,8 @@
 # per benchmark executable to build/release/bench-results/ (the figures in
 # BENCHMARKS.md come from these). Extra arguments go to each benchmark, e.g.
 #   ./scripts/bench.sh --benchmark_filter=BM_Pwrite --benchmark_repetitions=5
+# The comparisons with RocksDB, SQLite and librdkafka (bench/peers/) are
+# scripts/evlog-bench.sh.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
