@@ -21,10 +21,13 @@ build=build/release
 out=$build/bench-results/peers
 plots=${EVLOG_BENCH_PLOTS:-$out}
 
-# Only the peers whose package CMake found have a target.
+# Only the peers whose package CMake found have a target. (The target list
+# is read whole first: `grep -q` in a pipe would close it early, and with
+# pipefail the SIGPIPE would drop peers at random.)
+build_targets=$(cmake --build "$build" --target help)
 peers=()
 for peer in rocksdb sqlite rdkafka; do
-  if cmake --build "$build" --target help | grep -q "^evlog_peer_${peer}_bench:"; then
+  if grep -q "^evlog_peer_${peer}_bench:" <<<"$build_targets"; then
     peers+=("$peer")
   fi
 done
@@ -53,8 +56,12 @@ echo "evlog-bench: the suite took $((SECONDS - start)) s"
 
 table=$(python3 scripts/peer_bench_table.py --dat "$out/dat" "$out"/*.json)
 if command -v gnuplot >/dev/null 2>&1; then
-  gnuplot -e "dat='$out/dat'; out='$plots'" scripts/plot_peers.gp
-  echo "evlog-bench: charts in $plots/peers_{append,read_clients,latency}.png"
+  # The charts are a bonus: a gnuplot failure must not hide the table.
+  if gnuplot -e "dat='$out/dat'; out='$plots'" scripts/plot_peers.gp; then
+    echo "evlog-bench: charts in $plots/peers_{append,read_clients,latency}.png"
+  else
+    echo "evlog-bench: gnuplot could not draw the charts (the table follows)" >&2
+  fi
 fi
 echo "evlog-bench: results in $out/ (JSON per peer; scripts/peer_bench_table.py --all for every row)"
 echo
