@@ -2,9 +2,12 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
 
 #include "evlog/check.h"
+#include "evlog/record/internal/big_endian.h"
 #include "evlog/record/record_batch.h"
+#include "evlog/record/record_format.h"
 #include "evlog/status.h"
 
 namespace evlog {
@@ -56,6 +59,7 @@ absl::StatusOr<AppendResult> Partition::Append(MutableByteView batch,
   }
   absl::StatusOr<AppendResult> result = log_->Append(batch, options);
   if (producer_lock.owns_lock() && result.ok()) {
+    NoteTransactional(batch);
     hook_->Appended(batch, *result);
     MaybeCheckpointLocked();
   }
@@ -104,9 +108,19 @@ absl::StatusOr<LogReadResult> Partition::ReadReplica(Offset offset, std::vector<
   return result;
 }
 
+void Partition::NoteTransactional(ByteView batch) {
+  const auto attributes =
+      internal::LoadBigEndian<uint16_t>(batch.data() + record_format::kAttributesOffset);
+  if ((attributes & record_format::kTransactionalFlagMask) != 0) {
+    transactional_.store(true, std::memory_order_release);
+  }
+}
+
 Offset Partition::last_stable_offset() {
   const Offset hw = high_watermark();
-  if (hook_ == nullptr) return hw;
+  // Without a transactional batch ever, nothing is unstable: readers of
+  // partitions that never see transactions do not take the lock.
+  if (hook_ == nullptr || !transactional_.load(std::memory_order_acquire)) return hw;
   std::lock_guard lock(producer_mu_);
   const std::optional<Offset> unstable = hook_->FirstUnstableOffset(hw);
   return unstable ? std::min(*unstable, hw) : hw;
@@ -141,11 +155,16 @@ absl::Status Partition::SetProducerStateHook(std::unique_ptr<ProducerStateHook> 
         if (view.timestamp_type() == TimestampType::kLogAppendTime) {
           placed.log_append_time_ms = view.max_timestamp();
         }
+        NoteTransactional(one);
         hook->Appended(one, placed);
       }
       rest = rest.subspan(view.size_bytes());
     }
     at = read.next_offset;
+  }
+  // Transactions the hook restored from its saved state (no replay told us).
+  if (hook->FirstUnstableOffset(Offset(std::numeric_limits<int64_t>::max()))) {
+    transactional_.store(true, std::memory_order_release);
   }
   hook_ = std::move(hook);
   checkpointed_segments_ = log_->segment_count();

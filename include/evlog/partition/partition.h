@@ -276,6 +276,10 @@ class Partition {
   // The segment count at the hook's last checkpoint (a change is a roll).
   size_t checkpointed_segments_ = 0;
   uint32_t appends_since_roll_check_ = 0;
+  // Set once the hook may hold a transaction: a transactional batch reached
+  // it (appended or replayed), or it restored one from its saved state.
+  std::atomic<bool> transactional_{false};
+  void NoteTransactional(ByteView batch);
   void MaybeCheckpointLocked();
 
   std::mutex waiters_mu_;
