@@ -436,7 +436,7 @@ absl::Status Producer::EndTransaction(bool commit) {
   return absl::OkStatus();
 }
 
-void Producer::AddToTransaction(const std::vector<Accumulator*>& claimed) {
+absl::Status Producer::AddToTransaction(const std::vector<Accumulator*>& claimed) {
   // The partitions not yet in the transaction, in one AddPartitions (one
   // write of the transaction's state) rather than one each as their batches
   // go out. The caller owns these drains: nothing else touches
@@ -449,15 +449,11 @@ void Producer::AddToTransaction(const std::vector<Accumulator*>& claimed) {
     fresh.push_back(acc->partition->topic_partition());
     adding.push_back(acc);
   }
-  if (fresh.empty()) return;
-  // On failure each batch tries on its own, and fails with the reason.
-  if (!coordinator_
-           ->AddPartitions(*options_.transactional_id, adding[0]->producer_id, adding[0]->epoch,
-                           fresh)
-           .ok()) {
-    return;
-  }
+  if (fresh.empty()) return absl::OkStatus();
+  EVLOG_RETURN_IF_ERROR(coordinator_->AddPartitions(
+      *options_.transactional_id, adding[0]->producer_id, adding[0]->epoch, fresh));
   for (Accumulator* acc : adding) acc->added_in_generation = generation;
+  return absl::OkStatus();
 }
 
 void Producer::ApplyEpoch(ProducerId producer_id, ProducerEpoch epoch) {
@@ -642,18 +638,12 @@ bool Producer::Transmit(Accumulator& acc, bool drain_waits) {
   // A partition's first batch in a transaction adds the partition to it
   // first (Kafka's AddPartitionsToTxn), so that the coordinator writes a
   // marker there when the transaction ends.
-  const uint64_t generation = txn_generation_.load(std::memory_order_acquire);
-  if (transactional_ && acc.added_in_generation != generation) {
-    absl::Status added = coordinator_->AddPartitions(*options_.transactional_id, acc.producer_id,
-                                                     acc.epoch, {acc.partition->topic_partition()});
-    if (!added.ok()) {
-      done(std::move(added));
-      if (!drain_waits) return false;
-      return acc.arrivals.fetch_add(1, std::memory_order_acq_rel) != 0;
-    }
-    acc.added_in_generation = generation;
+  if (absl::Status added = transactional_ ? AddToTransaction({&acc}) : absl::OkStatus();
+      !added.ok()) {
+    done(std::move(added));
+  } else {
+    acc.partition->Append(batch.bytes, options_.acks, timeout_ms, std::move(done));
   }
-  acc.partition->Append(batch.bytes, options_.acks, timeout_ms, std::move(done));
   if (!drain_waits) return false;
   return acc.arrivals.fetch_add(1, std::memory_order_acq_rel) != 0;
 }
@@ -804,7 +794,9 @@ void Producer::FlushAll() {
     acc->draining = true;
     claimed.push_back(acc);
   }
-  if (transactional_) AddToTransaction(claimed);
+  // On failure each batch tries again on its own as it goes out (Transmit),
+  // and fails with the reason.
+  if (transactional_) (void)AddToTransaction(claimed);
   for (Accumulator* acc : claimed) StartDrain(*acc);
   for (auto [acc, accepted] : targets) {
     std::unique_lock lock(acc->mu);

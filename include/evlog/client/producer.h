@@ -322,8 +322,10 @@ class Producer {
   void OnLinger(Accumulator& acc, uint64_t batch_id);
   std::vector<Accumulator*> AllAccumulators();
   // Adds the partitions of `claimed` (drains the caller owns) that are not
-  // in the open transaction yet, in one call to the coordinator.
-  void AddToTransaction(const std::vector<Accumulator*>& claimed);
+  // in the open transaction yet, in one call to the coordinator (Kafka's
+  // AddPartitionsToTxn), so that it writes a marker there when the
+  // transaction ends. Errors: the coordinator's.
+  absl::Status AddToTransaction(const std::vector<Accumulator*>& claimed);
   // Appends every open batch and waits for those accepted so far.
   void FlushAll();
 
