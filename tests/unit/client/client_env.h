@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "evlog/broker/broker.h"
 #include "evlog/client/consumer.h"
@@ -66,6 +67,26 @@ inline std::vector<OwnedRecord> PollAll(Consumer& consumer, size_t count, int ma
     if (records->empty()) ++empty;
     for (const auto& r : *records) out.push_back(r.ToOwned());
   }
+  return out;
+}
+
+// Polls without waiting until a poll comes back empty (for tests that drive
+// the appends themselves): every record readable now.
+inline std::vector<OwnedRecord> PollNow(Consumer& consumer) {
+  std::vector<OwnedRecord> out;
+  for (;;) {
+    auto records = consumer.Poll(0);
+    INFO(records.status());
+    REQUIRE(records.ok());
+    if (records->empty()) return out;
+    for (const auto& r : *records) out.push_back(r.ToOwned());
+  }
+}
+
+// The values of PollNow's records, in the order read (null values as "").
+inline std::vector<std::string> PollValuesNow(Consumer& consumer) {
+  std::vector<std::string> out;
+  for (const OwnedRecord& r : PollNow(consumer)) out.push_back(r.value.value_or(""));
   return out;
 }
 

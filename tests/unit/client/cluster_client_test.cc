@@ -19,11 +19,13 @@
 #include "evlog/status.h"
 #include "tests/support/catch.h"
 #include "tests/support/cluster_env.h"
+#include "tests/unit/client/client_env.h"
 
 namespace evlog {
 namespace {
 
 using testing::ClusterEnv;
+using testing::PollNow;
 
 using Outcome = std::shared_ptr<std::optional<absl::StatusOr<RecordMetadata>>>;
 
@@ -76,18 +78,6 @@ bool AllDone(const std::vector<Outcome>& outcomes) {
   return true;
 }
 
-// Polls (without waiting: the test owns the clock) until nothing new comes.
-std::vector<OwnedRecord> Drain(Consumer& consumer) {
-  std::vector<OwnedRecord> out;
-  for (;;) {
-    auto records = consumer.Poll(0);
-    INFO(records.status());
-    REQUIRE(records.ok());
-    if (records->empty()) return out;
-    for (const auto& r : *records) out.push_back(r.ToOwned());
-  }
-}
-
 std::vector<TopicPartition> Partitions(const std::string& topic, int n) {
   std::vector<TopicPartition> out;
   for (int p = 0; p < n; ++p) out.emplace_back(topic, p);
@@ -119,7 +109,7 @@ TEST_CASE("a producer and a consumer run unchanged against a cluster") {
 
   auto consumer = MakeConsumer(*cluster);
   REQUIRE(consumer->Assign(Partitions("orders", 3)).ok());
-  std::vector<OwnedRecord> read = Drain(*consumer);
+  std::vector<OwnedRecord> read = PollNow(*consumer);
   REQUIRE(read.size() == 30);
   std::set<std::string> values;
   for (const OwnedRecord& r : read) {
@@ -171,7 +161,7 @@ TEST_CASE("sends retry through a leader crash and nothing is lost, reordered or 
 
   auto consumer = MakeConsumer(*cluster);
   REQUIRE(consumer->Assign({tp}).ok());
-  std::vector<OwnedRecord> read = Drain(*consumer);
+  std::vector<OwnedRecord> read = PollNow(*consumer);
   // Idempotent (the default): a batch retried after its acknowledgement
   // was lost is recognised, so each record is there once, in send order.
   std::vector<std::string> firsts;
@@ -197,15 +187,15 @@ TEST_CASE("a consumer keeps its position while the leader moves and reads on at 
   std::vector<Outcome> first;
   for (int i = 0; i < 10; ++i) first.push_back(Send(*producer, ProducerRecord("moves", "a")));
   REQUIRE(env.RunUntil([&] { return AllDone(first); }, 5'000));
-  CHECK(Drain(*consumer).size() == 10);
+  CHECK(PollNow(*consumer).size() == 10);
 
   REQUIRE(cluster->CrashBroker(cluster->Metadata(tp)->leader).ok());
   // No leader to read from: nothing, and no error.
-  CHECK(Drain(*consumer).empty());
+  CHECK(PollNow(*consumer).empty());
   std::vector<Outcome> second;
   for (int i = 0; i < 5; ++i) second.push_back(Send(*producer, ProducerRecord("moves", "b")));
   REQUIRE(env.RunUntil([&] { return AllDone(second); }, 20'000));
-  std::vector<OwnedRecord> read = Drain(*consumer);
+  std::vector<OwnedRecord> read = PollNow(*consumer);
   REQUIRE(read.size() == 5);
   for (size_t i = 0; i < read.size(); ++i) {
     CHECK(read[i].value == "b");

@@ -14,6 +14,7 @@ namespace evlog {
 namespace {
 
 using testing::ClientEnv;
+using testing::PollValuesNow;
 
 std::vector<std::byte> Batch(int64_t producer, int32_t sequence, bool transactional,
                              const std::vector<std::string>& values) {
@@ -39,16 +40,6 @@ void End(Partition& p, int64_t producer, ControlRecordType type) {
   Write(p, BuildEndTransactionMarkerBatch({type, 0}, ProducerId(producer), ProducerEpoch(0), 1));
 }
 
-std::vector<std::string> Values(Consumer& consumer) {
-  std::vector<std::string> out;
-  for (;;) {
-    auto records = consumer.Poll(0);
-    REQUIRE(records.ok());
-    if (records->empty()) return out;
-    for (const ConsumerRecord& r : *records) out.emplace_back(*r.value_string());
-  }
-}
-
 TEST_CASE("read_committed stops at an open transaction and skips aborted ones") {
   ClientEnv env;
   env.CreateTopic("ledger", 1);
@@ -72,17 +63,17 @@ TEST_CASE("read_committed stops at an open transaction and skips aborted ones") 
   Write(p, Batch(20, 0, true, {"b-1"}));  // transaction B opens
   Write(p, Batch(10, 2, true, {"a-3"}));
   // A is open: only what precedes it is stable.
-  CHECK(Values(*reader) == std::vector<std::string>{"plain-1"});
+  CHECK(PollValuesNow(*reader) == std::vector<std::string>{"plain-1"});
   End(p, 10, ControlRecordType::kAbort);
   // A aborted: B is now the earliest open transaction.
-  CHECK(Values(*reader) == std::vector<std::string>{"plain-2"});
+  CHECK(PollValuesNow(*reader) == std::vector<std::string>{"plain-2"});
   Write(p, Batch(20, 1, true, {"b-2"}));
   End(p, 20, ControlRecordType::kCommit);
   Write(p, Batch(-1, -1, false, {"plain-3"}));
-  CHECK(Values(*reader) == std::vector<std::string>{"b-1", "b-2", "plain-3"});
+  CHECK(PollValuesNow(*reader) == std::vector<std::string>{"b-1", "b-2", "plain-3"});
   // read_uncommitted sees every data record (never the markers).
-  CHECK(Values(*everything) == std::vector<std::string>{"plain-1", "a-1", "a-2", "plain-2", "b-1",
-                                                        "a-3", "b-2", "plain-3"});
+  CHECK(PollValuesNow(*everything) == std::vector<std::string>{"plain-1", "a-1", "a-2", "plain-2",
+                                                               "b-1", "a-3", "b-2", "plain-3"});
 
   // End offsets follow the isolation level.
   Write(p, Batch(30, 0, true, {"c-1"}));

@@ -13,6 +13,7 @@ namespace evlog {
 namespace {
 
 using testing::ClientEnv;
+using testing::PollValuesNow;
 
 std::unique_ptr<Producer> Transactional(ClientEnv& env, const std::string& id) {
   ProducerOptions options;
@@ -32,16 +33,6 @@ std::unique_ptr<Consumer> Reader(ClientEnv& env, IsolationLevel level) {
   return consumer;
 }
 
-std::vector<std::string> Values(Consumer& consumer) {
-  std::vector<std::string> out;
-  for (;;) {
-    auto records = consumer.Poll(0);
-    REQUIRE(records.ok());
-    if (records->empty()) return out;
-    for (const ConsumerRecord& r : *records) out.emplace_back(*r.value_string());
-  }
-}
-
 void SendOk(Producer& producer, const std::string& value, int partition) {
   REQUIRE(producer.Send(ProducerRecord("orders", value).WithPartition(partition), nullptr).ok());
 }
@@ -58,9 +49,9 @@ TEST_CASE("a committed transaction appears at once and an aborted one never") {
   SendOk(*producer, "b", 1);
   SendOk(*producer, "c", 0);
   REQUIRE(producer->Flush().ok());
-  CHECK(Values(*committed).empty());  // open: held at the last stable offset
+  CHECK(PollValuesNow(*committed).empty());  // open: held at the last stable offset
   REQUIRE(producer->CommitTransaction().ok());
-  std::vector<std::string> seen = Values(*committed);
+  std::vector<std::string> seen = PollValuesNow(*committed);
   std::sort(seen.begin(), seen.end());
   CHECK(seen == std::vector<std::string>{"a", "b", "c"});
 
@@ -72,8 +63,8 @@ TEST_CASE("a committed transaction appears at once and an aborted one never") {
   REQUIRE(producer->BeginTransaction().ok());
   SendOk(*producer, "d", 1);
   REQUIRE(producer->CommitTransaction().ok());
-  CHECK(Values(*committed) == std::vector<std::string>{"d"});
-  std::vector<std::string> all = Values(*everything);
+  CHECK(PollValuesNow(*committed) == std::vector<std::string>{"d"});
+  std::vector<std::string> all = PollValuesNow(*everything);
   std::sort(all.begin(), all.end());
   CHECK(all == std::vector<std::string>{"a", "b", "c", "d", "x", "y"});
   CHECK(producer->metrics().record_errors == 0);
@@ -95,7 +86,7 @@ TEST_CASE("a second instance fences the first and its transaction is lost") {
   CHECK(HasErrorCode(first->CommitTransaction(), ErrorCode::kProducerFenced));
   CHECK(HasErrorCode(first->BeginTransaction(), ErrorCode::kInvalidTxnState));
   auto committed = Reader(env, IsolationLevel::kReadCommitted);
-  CHECK(Values(*committed) == std::vector<std::string>{"fresh"});
+  CHECK(PollValuesNow(*committed) == std::vector<std::string>{"fresh"});
 }
 
 TEST_CASE("transactional calls out of order are refused") {
@@ -144,7 +135,7 @@ TEST_CASE("the coordinator's state survives a broker restart") {
   SendOk(*producer, "after", 1);
   REQUIRE(producer->CommitTransaction().ok());
   auto committed = Reader(env, IsolationLevel::kReadCommitted);
-  std::vector<std::string> seen = Values(*committed);
+  std::vector<std::string> seen = PollValuesNow(*committed);
   std::sort(seen.begin(), seen.end());
   CHECK(seen == std::vector<std::string>{"after", "before"});
 }
