@@ -13,49 +13,26 @@
 #include <vector>
 
 #include "absl/strings/str_format.h"
-#include "bench_support.h"
 #include "evlog/broker/broker.h"
 #include "evlog/client/producer.h"
+#include "producer_fixture.h"
 
 namespace evlog::bench {
 namespace {
 
-constexpr size_t kKeyBytes = 16;
-constexpr size_t kKeys = 1024;
-constexpr size_t kValueBytes = 100;
-
-struct Fixture {
-  TempDir dir{"idempotence"};
-  std::unique_ptr<Broker> broker;
-  std::vector<std::string> keys;
-  std::string value = std::string(kValueBytes, 'v');
-  int next_topic = 0;
-
-  Fixture() {
-    BrokerOptions options;
-    options.data_dir = dir.path();
-    broker = Must(Broker::Open(options), "Broker::Open");
-    std::mt19937_64 rng(7);
-    for (size_t i = 0; i < kKeys; ++i) {
-      keys.push_back(absl::StrFormat("user-%011d", rng() % 100'000'000'000ULL));
-    }
-  }
-};
-
-Fixture& TheFixture() {
-  static Fixture* fixture = new Fixture();
-  return *fixture;
-}
+using F = ProducerFixture;
+constexpr size_t kKeyBytes = F::kKeyBytes;
+constexpr size_t kValueBytes = F::kValueBytes;
 
 void BM_Produce(benchmark::State& state) {
-  Fixture& f = TheFixture();
+  ProducerFixture& f = ProducerFixture::Get();
   const bool idempotent = state.range(0) != 0;
-  const std::string topic = absl::StrFormat("idem-%d", f.next_topic++);
-  Must(f.broker->CreateTopic(topic, NewTopic(4)), "CreateTopic");
+  const std::string topic = f.NextName("idem");
+  Must(f.broker().CreateTopic(topic, NewTopic(4)), "CreateTopic");
   ProducerOptions options;
   options.enable_idempotence = idempotent;
   options.linger_ms = state.range(1);
-  auto producer = Must(Producer::Create(*f.broker, options), "Producer::Create");
+  auto producer = Must(Producer::Create(f.broker(), options), "Producer::Create");
   // Segment files exist before the timed loop.
   for (int p = 0; p < 4; ++p) {
     Must(producer->SendSync(ProducerRecord(topic, "warm-up").WithPartition(p)).status(),
@@ -65,8 +42,7 @@ void BM_Produce(benchmark::State& state) {
   uint64_t sent = 0;
   for (auto _ : state) {
     for (uint64_t n = 0; n < per_iteration; ++n, ++sent) {
-      Must(producer->Send(ProducerRecord(topic, f.keys[sent % kKeys], f.value), SendCallback()),
-           "Send");
+      Must(producer->Send(ProducerRecord(topic, f.key(sent), f.value()), SendCallback()), "Send");
     }
     Must(producer->Flush(), "Flush");
   }
@@ -75,7 +51,7 @@ void BM_Produce(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<int64_t>(sent * (kKeyBytes + kValueBytes)));
   Must(producer->Close(), "Producer::Close");
   producer.reset();
-  Must(f.broker->DeleteTopic(topic), "DeleteTopic");
+  Must(f.broker().DeleteTopic(topic), "DeleteTopic");
 }
 
 BENCHMARK(BM_Produce)

@@ -19,70 +19,47 @@
 #include <vector>
 
 #include "absl/strings/str_format.h"
-#include "bench_support.h"
 #include "evlog/broker/broker.h"
 #include "evlog/client/producer.h"
+#include "producer_fixture.h"
 
 namespace evlog::bench {
 namespace {
 
-constexpr size_t kKeyBytes = 16;
-constexpr size_t kKeys = 1024;
-constexpr size_t kValueBytes = 100;
-
-struct Fixture {
-  TempDir dir{"transaction"};
-  std::unique_ptr<Broker> broker;
-  std::vector<std::string> keys;
-  std::string value = std::string(kValueBytes, 'v');
-  int next = 0;
-
-  Fixture() {
-    BrokerOptions options;
-    options.data_dir = dir.path();
-    broker = Must(Broker::Open(options), "Broker::Open");
-    std::mt19937_64 rng(11);
-    for (size_t i = 0; i < kKeys; ++i) {
-      keys.push_back(absl::StrFormat("user-%011d", rng() % 100'000'000'000ULL));
-    }
-  }
-};
-
-Fixture& TheFixture() {
-  static Fixture* fixture = new Fixture();
-  return *fixture;
-}
+using F = ProducerFixture;
+constexpr size_t kKeyBytes = F::kKeyBytes;
+constexpr size_t kValueBytes = F::kValueBytes;
 
 uint64_t PerIteration() { return SmokeRun() ? 1'000 : 10'000; }
 
 struct Topic {
-  explicit Topic(Fixture& f) : f(f), name(absl::StrFormat("txn-%d", f.next++)) {
-    Must(f.broker->CreateTopic(name, NewTopic(4)), "CreateTopic");
+  explicit Topic(ProducerFixture& f) : f(f), name(f.NextName("txn")) {
+    Must(f.broker().CreateTopic(name, NewTopic(4)), "CreateTopic");
   }
-  ~Topic() { Must(f.broker->DeleteTopic(name), "DeleteTopic"); }
-  Fixture& f;
+  ~Topic() { Must(f.broker().DeleteTopic(name), "DeleteTopic"); }
+  ProducerFixture& f;
   std::string name;
 };
 
-std::unique_ptr<Producer> MakeProducer(Fixture& f, bool transactional) {
+std::unique_ptr<Producer> MakeProducer(ProducerFixture& f, bool transactional) {
   ProducerOptions options;
   options.linger_ms = 5;
-  if (transactional) options.transactional_id = absl::StrFormat("bench-%d", f.next++);
-  auto producer = Must(Producer::Create(*f.broker, options), "Producer::Create");
+  if (transactional) options.transactional_id = f.NextName("bench");
+  auto producer = Must(Producer::Create(f.broker(), options), "Producer::Create");
   if (transactional) Must(producer->InitTransactions(), "InitTransactions");
   return producer;
 }
 
-void SendRecords(Fixture& f, Producer& producer, const std::string& topic, uint64_t first,
+void SendRecords(ProducerFixture& f, Producer& producer, const std::string& topic, uint64_t first,
                  uint64_t count) {
   for (uint64_t n = first; n < first + count; ++n) {
-    Must(producer.Send(ProducerRecord(topic, f.keys[n % kKeys], f.value), SendCallback()), "Send");
+    Must(producer.Send(ProducerRecord(topic, f.key(n), f.value()), SendCallback()), "Send");
   }
 }
 
 // Args: transactional (0/1), records per transaction.
 void BM_Produce(benchmark::State& state) {
-  Fixture& f = TheFixture();
+  ProducerFixture& f = ProducerFixture::Get();
   const bool transactional = state.range(0) != 0;
   const auto per_txn = static_cast<uint64_t>(state.range(1));
   Topic topic(f);
@@ -117,7 +94,7 @@ BENCHMARK(BM_Produce)
 // Args: records per transaction. Times CommitTransaction only (manual
 // time); p50/p99 over every commit of the run.
 void BM_Commit(benchmark::State& state) {
-  Fixture& f = TheFixture();
+  ProducerFixture& f = ProducerFixture::Get();
   const auto per_txn = static_cast<uint64_t>(state.range(0));
   Topic topic(f);
   auto producer = MakeProducer(f, true);
