@@ -122,6 +122,17 @@ inline constexpr ProducerId kNoProducerId{-1};
 inline constexpr ProducerEpoch kNoProducerEpoch{-1};
 inline constexpr Sequence kNoSequence{-1};
 
+// A transaction that ended with an ABORT marker: its producer's
+// transactional batches in [first_offset, last_offset] (the marker) are
+// not for read_committed readers, and compaction removes them.
+struct AbortedTransaction {
+  ProducerId producer_id;
+  Offset first_offset;
+  Offset last_offset;
+
+  friend bool operator==(const AbortedTransaction&, const AbortedTransaction&) = default;
+};
+
 }  // namespace evlog
 
 template <typename Tag, typename Rep>

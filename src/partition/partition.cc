@@ -262,7 +262,12 @@ absl::StatusOr<size_t> Partition::DeleteOldSegments() {
 absl::Status Partition::MaybeCompact() {
   if (closed()) return ClosedError();
   if (settings_.log.cleanup_policy == CleanupPolicy::kDelete) return absl::OkStatus();
-  return log_->Compact().status();
+  CompactionOptions options;
+  // Not past what readers may see, nor into an open transaction: its
+  // outcome decides which record of each of its keys is the newest.
+  options.max_offset = last_stable_offset();
+  options.aborted_transactions = AbortedTransactions(log_->log_start_offset(), *options.max_offset);
+  return log_->Compact(options).status();
 }
 
 absl::Status Partition::DeleteRecordsBefore(Offset offset) {

@@ -62,6 +62,29 @@ void KeepBatchBounds(MutableByteView batch, const RecordBatchView& original, boo
   UpdateBatchCrc(batch);
 }
 
+// Whether a batch belongs to an aborted transaction.
+class AbortedBatches {
+ public:
+  explicit AbortedBatches(const std::vector<AbortedTransaction>& aborted) {
+    for (const AbortedTransaction& t : aborted) {
+      by_producer_[t.producer_id.value()].push_back({t.first_offset, t.last_offset});
+    }
+  }
+
+  bool Contains(const RecordBatchView& view) const {
+    if (!view.is_transactional() || view.is_control() || by_producer_.empty()) return false;
+    auto it = by_producer_.find(view.producer_id().value());
+    if (it == by_producer_.end()) return false;
+    const Offset base = view.base_offset();
+    return std::any_of(it->second.begin(), it->second.end(), [base](const auto& range) {
+      return range.first <= base && base <= range.second;
+    });
+  }
+
+ private:
+  absl::flat_hash_map<int64_t, std::vector<std::pair<Offset, Offset>>> by_producer_;
+};
+
 struct Filtered {
   std::vector<RecordView> kept;
   int64_t removed = 0;
@@ -156,12 +179,14 @@ void RemoveQuietly(FileSystem& fs, const std::string& path) { (void)fs.Remove(pa
 }  // namespace
 
 absl::StatusOr<KeyOffsetMap> BuildKeyOffsetMap(FileSystem& fs,
-                                               const std::vector<CleanerSource>& sources) {
+                                               const std::vector<CleanerSource>& sources,
+                                               const CleanerParams& params) {
   KeyOffsetMap latest;
+  const AbortedBatches aborted(params.aborted_transactions);
   std::vector<std::byte> decompressed;
   for (const CleanerSource& source : sources) {
     EVLOG_RETURN_IF_ERROR(ForEachBatch(fs, source.log_path, [&](const RecordBatchView& view) {
-      if (view.is_control()) return absl::OkStatus();
+      if (view.is_control() || aborted.Contains(view)) return absl::OkStatus();
       EVLOG_ASSIGN_OR_RETURN(RecordIterator records, view.Records({}, &decompressed));
       for (const RecordView& record : records) {
         if (record.key) latest[KeyHash(*record.key)] = record.offset.value();
@@ -186,6 +211,7 @@ absl::StatusOr<std::vector<CleanedSegment>> WriteCleanedSegments(
     }));
   }
 
+  const AbortedBatches aborted(params.aborted_transactions);
   std::vector<CleanedSegment> done;
   std::vector<std::string> written;
   auto fail = [&](absl::Status status) {
@@ -219,7 +245,13 @@ absl::StatusOr<std::vector<CleanedSegment>> WriteCleanedSegments(
       segment.replaced.push_back(sources[k].base);
       absl::Status s = ForEachBatch(fs, sources[k].log_path, [&](const RecordBatchView& view) {
         if (view.is_control()) return writer.Write(view.bytes());
-        absl::StatusOr<Filtered> filtered = FilterRecords(view, latest, params, decompressed);
+        absl::StatusOr<Filtered> filtered;
+        if (aborted.Contains(view)) {
+          filtered = Filtered{.kept = {}, .removed = view.record_count(), .tombstones_removed = 0};
+          result.aborted_records_removed += view.record_count();
+        } else {
+          filtered = FilterRecords(view, latest, params, decompressed);
+        }
         if (absl::IsUnimplemented(filtered.status())) {
           return writer.Write(view.bytes());  // a codec evlog cannot read: keep as is
         }

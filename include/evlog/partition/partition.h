@@ -101,17 +101,6 @@ struct PartitionMetrics {
   uint64_t reads = 0;
 };
 
-// A transaction that ended with an ABORT marker: its producer's
-// transactional batches in [first_offset, last_offset] (the marker) are
-// not for read_committed readers.
-struct AbortedTransaction {
-  ProducerId producer_id;
-  Offset first_offset;
-  Offset last_offset;
-
-  friend bool operator==(const AbortedTransaction&, const AbortedTransaction&) = default;
-};
-
 // What the partition tells the layer that tracks producers (the txn
 // layer's idempotence, MakeProducerStateHook in evlog/txn/idempotent_sequencer.h)
 // about its batches.

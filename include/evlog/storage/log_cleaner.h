@@ -48,6 +48,12 @@ struct CompactionOptions {
   // Records at or above this offset are not compacted (e.g. the high
   // watermark or last stable offset); segments reaching it are left alone.
   std::optional<Offset> max_offset;
+  // The transactions below max_offset that ended with an ABORT marker. Their
+  // batches are removed, and their records never count as a newer value of
+  // their key: an aborted write must not make compaction drop the committed
+  // value it would have replaced (Kafka's cleaner does the same). The
+  // markers themselves are kept.
+  std::vector<AbortedTransaction> aborted_transactions;
 };
 
 struct CompactionResult {
@@ -61,6 +67,8 @@ struct CompactionResult {
   uint64_t bytes_after = 0;
   int64_t records_removed = 0;
   int64_t tombstones_removed = 0;
+  // Records removed because their transaction was aborted.
+  int64_t aborted_records_removed = 0;
 };
 
 namespace internal {
@@ -78,6 +86,8 @@ struct CleanerParams {
   int64_t delete_retention_ms = 0;
   // Output segments are grouped so each stays below this many input bytes.
   uint64_t segment_bytes = 0;
+  // As CompactionOptions::aborted_transactions.
+  std::vector<AbortedTransaction> aborted_transactions;
 };
 
 // One output segment: it replaces `replaced` (oldest first; the first has
@@ -93,8 +103,10 @@ struct CleanedSegment {
 // happen in practice).
 using KeyOffsetMap = absl::flat_hash_map<std::pair<uint64_t, uint64_t>, int64_t>;
 
+// Records of aborted transactions (params.aborted_transactions) are left out.
 absl::StatusOr<KeyOffsetMap> BuildKeyOffsetMap(FileSystem& fs,
-                                               const std::vector<CleanerSource>& sources);
+                                               const std::vector<CleanerSource>& sources,
+                                               const CleanerParams& params);
 
 // Writes the compacted form of `sources` (consecutive sealed segments, oldest
 // first) into new files in `dir`, grouped by params.segment_bytes, and

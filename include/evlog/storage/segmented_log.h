@@ -1157,6 +1157,7 @@ absl::StatusOr<CompactionResult> SegmentedLog<FS, ClockT>::Compact(
     params.now_ms = clock_.WallMs();
     params.delete_retention_ms = config_.delete_retention_ms;
     params.segment_bytes = config_.segment_bytes;
+    params.aborted_transactions = options.aborted_transactions;
     uint64_t dirty_bytes = 0;
     for (auto it = segments_.begin(); std::next(it) != segments_.end(); ++it) {
       LogSegment& segment = *it->second;
@@ -1179,7 +1180,8 @@ absl::StatusOr<CompactionResult> SegmentedLog<FS, ClockT>::Compact(
     epoch = segments_epoch_;
   }
   result.segments_before = sources.size();
-  EVLOG_ASSIGN_OR_RETURN(internal::KeyOffsetMap latest, internal::BuildKeyOffsetMap(fs_, sources));
+  EVLOG_ASSIGN_OR_RETURN(internal::KeyOffsetMap latest,
+                         internal::BuildKeyOffsetMap(fs_, sources, params));
   EVLOG_ASSIGN_OR_RETURN(
       std::vector<internal::CleanedSegment> cleaned,
       internal::WriteCleanedSegments(fs_, dir_, sources, latest, params, result));

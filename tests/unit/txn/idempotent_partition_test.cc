@@ -9,6 +9,7 @@
 #include "evlog/io/mem_file_system.h"
 #include "evlog/partition/partition.h"
 #include "evlog/record/control_record.h"
+#include "evlog/record/record_batch.h"
 #include "evlog/record/record_batch_builder.h"
 #include "evlog/status.h"
 #include "evlog/txn/idempotent_sequencer.h"
@@ -307,6 +308,95 @@ TEST_CASE("a marker with a newer epoch fences the producer's older instance") {
   std::vector<std::byte> zombie = TxnBatch(5, 1, 1);
   CHECK(HasErrorCode(p->Append(zombie).status(), ErrorCode::kInvalidProducerEpoch));
   CHECK(p->log_end_offset() == Offset(2));
+}
+
+}  // namespace
+}  // namespace evlog
+
+namespace evlog {
+namespace {
+
+// One keyed record per batch: `key`=`value` (nullopt: no producer).
+std::vector<std::byte> KeyedBatch(const std::string& key, const std::string& value,
+                                  std::optional<int64_t> txn_producer, int32_t sequence = 0) {
+  RecordBatchOptions options;
+  if (txn_producer) {
+    options.producer_id = ProducerId(*txn_producer);
+    options.producer_epoch = ProducerEpoch(0);
+    options.base_sequence = Sequence(sequence);
+    options.is_transactional = true;
+  }
+  RecordBatchBuilder builder(options);
+  // Padded so that every batch fills a segment of 1 KiB.
+  const std::string padded = value + std::string(700, ' ');
+  REQUIRE(builder.Append(1'000, AsBytes(key), AsBytes(padded)).ok());
+  auto bytes = builder.Finish();
+  REQUIRE(bytes.ok());
+  return std::vector<std::byte>(bytes->begin(), bytes->end());
+}
+
+// key=value of every record readable from the start.
+std::vector<std::string> Contents(Partition& p) {
+  std::vector<std::string> out;
+  std::vector<std::byte> buffer;
+  std::vector<std::byte> decompressed;
+  for (Offset at = p.log_start_offset(); at < p.high_watermark();) {
+    auto read = p.Read(at, buffer);
+    REQUIRE(read.ok());
+    ByteView rest = read->batches;
+    while (!rest.empty()) {
+      auto batch = RecordBatchView::Parse(rest);
+      REQUIRE(batch.ok());
+      rest = rest.subspan(batch->size_bytes());
+      if (batch->is_control()) continue;
+      auto records = batch->Records({}, &decompressed);
+      REQUIRE(records.ok());
+      for (const RecordView& r : *records) {
+        std::string value = ToString(*r.value);
+        value.erase(value.find(' '));
+        out.push_back(ToString(*r.key) + "=" + value);
+      }
+    }
+    at = read->next_offset;
+  }
+  return out;
+}
+
+TEST_CASE("compaction drops aborted writes without losing the value they would have replaced") {
+  Env env;
+  LogConfig config;
+  config.segment_index_bytes = 64 << 10;
+  config.segment_bytes = 1024;  // every keyed batch rolls a segment
+  config.cleanup_policy = CleanupPolicy::kCompact;
+  config.min_cleanable_dirty_ratio = 0;
+  auto log = PartitionLog::Open(env.fs, env.clock, "/offsets-0", config);
+  REQUIRE(log.ok());
+  TopicSettings settings;
+  settings.log = config;
+  auto p = std::make_shared<Partition>("offsets", PartitionId(0), *std::move(log), settings);
+  REQUIRE(p->SetProducerStateHook(MakeProducerStateHook(env.clock)).ok());
+
+  Append(*p, KeyedBatch("a", "1", std::nullopt));     // 0
+  Append(*p, KeyedBatch("b", "1", std::nullopt));     // 1
+  Append(*p, KeyedBatch("a", "aborted", 7));          // 2, txn of 7
+  Append(*p, Marker(7, ControlRecordType::kAbort));   // 3
+  Append(*p, KeyedBatch("b", "committed", 8));        // 4, txn of 8
+  Append(*p, Marker(8, ControlRecordType::kCommit));  // 5
+  Append(*p, KeyedBatch("a", "open", 9));             // 6, txn of 9: open
+  Append(*p, KeyedBatch("c", "1", std::nullopt));     // 7
+  Append(*p, KeyedBatch("d", "1", std::nullopt));     // 8 (active segment)
+  REQUIRE(p->last_stable_offset() == Offset(6));
+
+  REQUIRE(p->MaybeCompact().ok());
+  // The aborted a=aborted is gone and did not displace a=1; b=1 gave way to
+  // the committed b; the open transaction and what follows it are untouched.
+  CHECK(Contents(*p) == std::vector<std::string>{"a=1", "b=committed", "a=open", "c=1", "d=1"});
+
+  // Once the open transaction aborts too, a=1 is still the value of a.
+  Append(*p, Marker(9, ControlRecordType::kAbort));  // 9
+  Append(*p, KeyedBatch("e", "1", std::nullopt));    // 10
+  REQUIRE(p->MaybeCompact().ok());
+  CHECK(Contents(*p) == std::vector<std::string>{"a=1", "b=committed", "c=1", "d=1", "e=1"});
 }
 
 }  // namespace
