@@ -123,6 +123,7 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::Open(BrokerOptions options) {
   EVLOG_RETURN_IF_ERROR(TopicConfig().ApplyTo(options.topic_defaults).status());
   std::unique_ptr<Broker> broker(new Broker(std::move(options)));
   EVLOG_RETURN_IF_ERROR(broker->Load());
+  broker->ResumeTransactions();
   return broker;
 }
 

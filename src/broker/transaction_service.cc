@@ -9,6 +9,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "evlog/broker/broker.h"
+#include "evlog/group/group_coordinator.h"
+#include "evlog/group/offset_store.h"
 #include "evlog/record/control_record.h"
 #include "evlog/record/record_batch.h"
 #include "evlog/record/record_batch_builder.h"
@@ -96,6 +98,14 @@ class PartitionMarkerWriter final : public MarkerWriter {
   explicit PartitionMarkerWriter(Broker& broker) : broker_(broker) {}
   absl::Status WriteMarker(const TopicPartition& tp, ProducerId producer_id, ProducerEpoch epoch,
                            ControlRecordType type) override {
+    if (tp.topic == OffsetStore::kTopic) {
+      // A transaction's consumer offsets: the group coordinator writes the
+      // marker and makes them committed (or drops them) in one step, as
+      // Kafka's WriteTxnMarkers hands `__consumer_offsets` to it.
+      EVLOG_ASSIGN_OR_RETURN(std::shared_ptr<GroupCoordinator> groups,
+                             GroupCoordinator::ForBroker(broker_));
+      return groups->CompleteTransaction(tp.partition, producer_id, epoch, type);
+    }
     EVLOG_ASSIGN_OR_RETURN(std::shared_ptr<Partition> partition, broker_.GetPartition(tp));
     std::vector<std::byte> batch = BuildEndTransactionMarkerBatch(
         {type, /*coordinator_epoch=*/0}, producer_id, epoch, broker_.clock().WallMs());
@@ -149,6 +159,20 @@ class TransactionService final : public BrokerService {
 };
 
 }  // namespace
+
+void Broker::ResumeTransactions() {
+  // A crash may have left transactions between their two phases, or open
+  // with consumer offsets pending on them: the coordinator finishes or
+  // times them out only while it runs, so it starts with the broker, as
+  // Kafka's loads its partitions at startup.
+  // One that cannot load does not stop the broker: its clients get the
+  // error, and the next call tries again.
+  if (!GetTopic(kTopic).ok()) return;
+  if (absl::Status s = transaction_coordinator().status(); !s.ok()) {
+    Log(LogLevel::kError,
+        absl::StrCat("the transaction coordinator did not start: ", s.ToString()));
+  }
+}
 
 absl::StatusOr<TransactionCoordinator*> Broker::transaction_coordinator() {
   EVLOG_ASSIGN_OR_RETURN(

@@ -271,6 +271,7 @@ absl::StatusOr<size_t> Consumer::FetchFrom(PartitionState& s, size_t max_bytes) 
     return MakeError(ErrorCode::kUnknownTopicOrPartition,
                      absl::StrCat(s.tp.ToString(), " no longer exists (its topic was deleted)"));
   }
+  if (s.awaiting_committed) return 0;
   absl::StatusOr<PartitionOffsets> offsets = s.partition->Offsets();
   if (!offsets.ok()) {
     if (LeaderMoving(offsets.status())) return 0;
@@ -396,6 +397,8 @@ absl::Status Consumer::FetchAll() {
 bool Consumer::HasData() const {
   for (const auto& s : assigned_) {
     if (s->partition->deleted()) return true;
+    // Its committed offset is fetched again on a timer (GroupWaitBudgetMs).
+    if (s->awaiting_committed) continue;
     absl::StatusOr<PartitionOffsets> offsets = s->partition->Offsets();
     // A moving leader: the waiter is woken when the metadata changes.
     if (!offsets.ok()) continue;

@@ -103,6 +103,10 @@ struct Consumer::Membership {
   std::map<std::string, int32_t> assigned_partition_counts;
   std::set<std::string> group_topics;
 
+  // Partitions awaiting a committed offset out of a transaction: the next
+  // fetch of it.
+  int64_t committed_retry_at_ms = 0;
+
   // Auto-commit.
   int64_t next_auto_commit_ms = 0;
   std::map<TopicPartition, Offset> last_committed;
@@ -501,17 +505,46 @@ absl::Status Consumer::ApplyGroupAssignment(std::vector<TopicPartition> assigned
   EVLOG_RETURN_IF_ERROR(SetAssignment(usable));
   // New partitions start at the committed offset; without one, Poll
   // applies auto_offset_reset.
-  if (!added.empty()) {
-    const std::map<TopicPartition, CommittedOffset> committed =
-        g.coordinator->FetchOffsets(options_.group_id, std::span<const TopicPartition>(added));
-    for (const auto& [tp, value] : committed) {
-      if (PartitionState* s = Find(tp); s != nullptr) s->position = value.offset;
-    }
-  }
+  if (!added.empty()) EVLOG_RETURN_IF_ERROR(LoadCommittedPositions(added));
   if (g.listener != nullptr) g.listener->OnPartitionsAssigned(added);
   if (g.next_auto_commit_ms == 0) {
     g.next_auto_commit_ms =
         backend_->clock().MonotonicNs() / 1'000'000 + options_.auto_commit_interval_ms;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Consumer::LoadCommittedPositions(const std::vector<TopicPartition>& partitions) {
+  Membership& g = *group_;
+  const std::span<const TopicPartition> wanted(partitions);
+  std::map<TopicPartition, CommittedOffset> committed;
+  if (options_.isolation_level == IsolationLevel::kReadCommitted) {
+    // KIP-447: an offset in a transaction that has not ended is not yet the
+    // place to resume from. Reading from the older committed offset would
+    // process input again whose output the transaction may still commit.
+    absl::StatusOr<std::map<TopicPartition, CommittedOffset>> stable =
+        g.coordinator->FetchStableOffsets(options_.group_id, wanted);
+    if (!stable.ok()) {
+      if (!HasErrorCode(stable.status(), ErrorCode::kUnstableOffsetCommit)) return stable.status();
+      for (const TopicPartition& tp : partitions) {
+        if (PartitionState* s = Find(tp); s != nullptr) {
+          s->awaiting_committed = true;
+          s->position.reset();
+        }
+      }
+      g.committed_retry_at_ms =
+          backend_->clock().MonotonicNs() / 1'000'000 + options_.retry_backoff_ms;
+      return absl::OkStatus();
+    }
+    committed = *std::move(stable);
+  } else {
+    committed = g.coordinator->FetchOffsets(options_.group_id, wanted);
+  }
+  for (const TopicPartition& tp : partitions) {
+    PartitionState* s = Find(tp);
+    if (s == nullptr) continue;
+    s->awaiting_committed = false;
+    if (auto it = committed.find(tp); it != committed.end()) s->position = it->second.offset;
   }
   return absl::OkStatus();
 }
@@ -597,6 +630,14 @@ absl::Status Consumer::PollGroup() {
     MaybeAutoCommit(/*force=*/false);
   }
 
+  if (now >= g.committed_retry_at_ms) {
+    std::vector<TopicPartition> awaiting;
+    for (const auto& s : assigned_) {
+      if (s->awaiting_committed) awaiting.push_back(s->tp);
+    }
+    if (!awaiting.empty()) EVLOG_RETURN_IF_ERROR(LoadCommittedPositions(awaiting));
+  }
+
   // Drive the join/sync exchange as far as it goes without waiting: with
   // one member, or the last member joining, it completes in this call.
   for (int step = 0; step < 8; ++step) {
@@ -638,6 +679,12 @@ int64_t Consumer::GroupWaitBudgetMs() const {
   if (g.rejoin_needed) take(g.retry_at_ms);
   if (options_.enable_auto_commit && g.phase == Membership::Phase::kStable) {
     take(g.next_auto_commit_ms);
+  }
+  for (const auto& s : assigned_) {
+    if (s->awaiting_committed) {
+      take(g.committed_retry_at_ms);
+      break;
+    }
   }
   // Metadata changes do not wake a parked Poll: look again now and then.
   take(now + 100);

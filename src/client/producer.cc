@@ -10,6 +10,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "evlog/check.h"
+#include "evlog/client/consumer.h"
+#include "evlog/group/group_coordinator.h"
+#include "evlog/group/offset_store.h"
 #include "evlog/partition/default_partitioner.h"
 #include "evlog/record/record_batch_builder.h"
 #include "evlog/status.h"
@@ -433,6 +436,69 @@ absl::Status Producer::EndTransaction(bool commit) {
   absl::StatusOr<TransactionMetadata> state = coordinator_->Describe(*options_.transactional_id);
   ApplyEpoch(state.ok() ? state->producer_id : producer_id, *next);
   phase_.store(TxnPhase::kReady);
+  return absl::OkStatus();
+}
+
+absl::Status Producer::SendOffsetsToTransaction(
+    const std::map<TopicPartition, OffsetAndMetadata>& offsets,
+    const ConsumerGroupMetadata& group) {
+  std::lock_guard lock(txn_mu_);
+  if (phase_.load() == TxnPhase::kFenced) {
+    return MakeError(ErrorCode::kProducerFenced,
+                     "another instance took over this transactional id");
+  }
+  if (phase_.load() != TxnPhase::kInTransaction) {
+    return MakeError(ErrorCode::kInvalidTxnState,
+                     "SendOffsetsToTransaction needs an open transaction");
+  }
+  EVLOG_ASSIGN_OR_RETURN(std::shared_ptr<GroupCoordinator> groups, backend_->group_coordinator());
+  const ProducerId producer_id(producer_id_.load());
+  const ProducerEpoch epoch(epoch_.load());
+  auto fail = [&](absl::Status status) {
+    if (HasErrorCode(status, ErrorCode::kProducerFenced) ||
+        HasErrorCode(status, ErrorCode::kInvalidProducerEpoch)) {
+      // Kafka's producer treats either as fenced: a newer instance or the
+      // transaction timeout bumped the epoch.
+      phase_.store(TxnPhase::kFenced);
+      return MakeError(ErrorCode::kProducerFenced, internal::FromAbsl(status.message()));
+    }
+    if (HasErrorCode(status, ErrorCode::kIllegalGeneration) ||
+        HasErrorCode(status, ErrorCode::kUnknownMemberId) ||
+        HasErrorCode(status, ErrorCode::kFencedInstanceId)) {
+      // The input may be another member's by now: this transaction must
+      // not commit (Kafka's CommitFailedException, abortable).
+      txn_errors_.fetch_add(1);
+    }
+    return status;
+  };
+  // Kafka's AddOffsetsToTxn: the coordinator will write the transaction's
+  // marker on the group's partition of `__consumer_offsets` too.
+  const uint64_t generation = txn_generation_.load(std::memory_order_acquire);
+  if (offsets_generation_ != generation) {
+    offsets_partitions_.clear();
+    offsets_generation_ = generation;
+  }
+  const PartitionId partition = groups->OffsetsPartitionFor(group.group_id);
+  if (std::find(offsets_partitions_.begin(), offsets_partitions_.end(), partition) ==
+      offsets_partitions_.end()) {
+    if (absl::Status s = coordinator_->AddPartitions(
+            *options_.transactional_id, producer_id, epoch,
+            {TopicPartition(std::string(OffsetStore::kTopic), partition)});
+        !s.ok()) {
+      return fail(std::move(s));
+    }
+    offsets_partitions_.push_back(partition);
+  }
+  // Kafka's TxnOffsetCommit.
+  TxnOffsetCommitRequest request;
+  request.group_id = group.group_id;
+  request.producer_id = producer_id;
+  request.producer_epoch = epoch;
+  request.generation = group.generation;
+  request.member_id = group.member_id;
+  request.group_instance_id = group.group_instance_id;
+  request.offsets = offsets;
+  if (absl::Status s = groups->TxnCommitOffsets(request); !s.ok()) return fail(std::move(s));
   return absl::OkStatus();
 }
 

@@ -1009,6 +1009,54 @@ absl::Status GroupCoordinator::CommitOffsets(const OffsetCommitRequest& request)
   return store_->CommitOffsets(request.group_id, request.offsets, broker_.clock().WallMs());
 }
 
+absl::Status GroupCoordinator::TxnCommitOffsets(const TxnOffsetCommitRequest& request) {
+  if (request.group_id.empty()) {
+    return MakeError(ErrorCode::kInvalidGroupId, "the group id is empty");
+  }
+  auto commit = [&] {
+    return store_->TxnCommitOffsets(request.group_id, request.producer_id, request.producer_epoch,
+                                    request.offsets, broker_.clock().WallMs());
+  };
+  std::shared_ptr<Group> group = FindGroup(request.group_id, /*create=*/false);
+  if (group == nullptr) {
+    {
+      std::lock_guard lock(mu_);
+      if (shut_down_) return NotAvailable();
+    }
+    if (!request.member_id.empty()) return UnknownMember(request.member_id);
+    if (request.generation.value() >= 0) {
+      return MakeError(ErrorCode::kIllegalGeneration,
+                       absl::StrCat("group ", request.group_id, " has no generation ",
+                                    request.generation.value()));
+    }
+    return commit();
+  }
+  // Shared: the generation cannot move while the batch is written.
+  std::shared_lock lock(group->mu);
+  if (group->state == GroupState::kDead) return NotAvailable();
+  // Kafka's checks for TxnOffsetCommit (KIP-447): each field given is
+  // checked; -1 and an empty member id skip theirs.
+  if (!request.member_id.empty() || request.group_instance_id.has_value()) {
+    EVLOG_RETURN_IF_ERROR(CheckMember(*group, request.member_id, request.group_instance_id));
+  }
+  if (request.generation.value() >= 0 && request.generation != group->generation) {
+    return MakeError(ErrorCode::kIllegalGeneration,
+                     absl::StrCat("generation ", request.generation.value(), " is not group ",
+                                  group->id, "'s ", group->generation.value()));
+  }
+  return commit();
+}
+
+absl::Status GroupCoordinator::CompleteTransaction(PartitionId partition, ProducerId producer_id,
+                                                   ProducerEpoch epoch, ControlRecordType type) {
+  return store_->CompleteTransaction(partition, producer_id, epoch, type);
+}
+
+absl::StatusOr<std::map<TopicPartition, CommittedOffset>> GroupCoordinator::FetchStableOffsets(
+    std::string_view group_id, std::optional<std::span<const TopicPartition>> partitions) const {
+  return store_->FetchStableOffsets(group_id, partitions);
+}
+
 std::map<TopicPartition, CommittedOffset> GroupCoordinator::FetchOffsets(
     std::string_view group_id, std::optional<std::span<const TopicPartition>> partitions) const {
   return store_->FetchOffsets(group_id, partitions);

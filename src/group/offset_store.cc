@@ -218,8 +218,19 @@ absl::Status OffsetStore::Replay(Partition& partition) {
       ++replay_stats_.batches;
       if (batch.is_control()) {
         ++replay_stats_.control_batches;
+        EVLOG_ASSIGN_OR_RETURN(RecordIterator records, batch.Records({}, &decompressed));
+        for (const RecordView& record : records) {
+          absl::StatusOr<ControlRecordType> type = ParseControlRecordType(record);
+          if (batch.is_transactional() && type.ok() &&
+              (*type == ControlRecordType::kCommit || *type == ControlRecordType::kAbort)) {
+            ResolvePendingLocked(batch.producer_id(), partition.id(),
+                                 *type == ControlRecordType::kCommit);
+          }
+        }
+        EVLOG_RETURN_IF_ERROR(records.status());
         continue;
       }
+      const bool transactional = batch.is_transactional();
       EVLOG_ASSIGN_OR_RETURN(RecordIterator records, batch.Records({}, &decompressed));
       for (const RecordView& record : records) {
         if (!record.key) {
@@ -249,11 +260,16 @@ absl::Status OffsetStore::Replay(Partition& partition) {
         update[0].topic_partition = TopicPartition(std::move(key.topic), key.partition);
         if (record.value) {
           EVLOG_ASSIGN_OR_RETURN(update[0].value, DecodeOffsetCommitValue(*record.value));
-          ++replay_stats_.offset_commits;
+          ++(transactional ? replay_stats_.transactional_offset_commits
+                           : replay_stats_.offset_commits);
         } else {
           ++replay_stats_.tombstones;
         }
-        ApplyLocked(key.group, update, record.offset);
+        if (transactional) {
+          AddPendingLocked(batch.producer_id(), key.group, update, record.offset);
+        } else {
+          ApplyLocked(key.group, update, record.offset);
+        }
       }
       EVLOG_RETURN_IF_ERROR(records.status());
     }
@@ -263,6 +279,15 @@ absl::Status OffsetStore::Replay(Partition& partition) {
   return absl::OkStatus();
 }
 
+void OffsetStore::ApplyValueLocked(GroupOffsets& offsets, const TopicPartition& tp,
+                                   const Entry& entry) {
+  auto [it, inserted] = offsets.try_emplace(tp, entry);
+  // A concurrent commit of the same key with a later record may have been
+  // applied first, or a transaction's offsets may be committed after a
+  // plain commit written later: the log's order decides.
+  if (!inserted && it->second.record_offset < entry.record_offset) it->second = entry;
+}
+
 void OffsetStore::ApplyLocked(const std::string& group, const std::vector<Update>& updates,
                               Offset base_offset) {
   auto it = groups_.find(group);
@@ -270,13 +295,7 @@ void OffsetStore::ApplyLocked(const std::string& group, const std::vector<Update
   for (const Update& update : updates) {
     if (update.value) {
       if (it == groups_.end()) it = groups_.emplace(group, GroupOffsets()).first;
-      auto [entry, inserted] =
-          it->second.try_emplace(update.topic_partition, Entry{*update.value, record_offset});
-      // A concurrent commit of the same key with a later record may have
-      // been applied first; the log's order decides.
-      if (!inserted && entry->second.record_offset < record_offset) {
-        entry->second = Entry{*update.value, record_offset};
-      }
+      ApplyValueLocked(it->second, update.topic_partition, Entry{*update.value, record_offset});
     } else if (it != groups_.end()) {
       // Tombstones are written under the partition's exclusive lock, so no
       // older record of the key can still be on its way.
@@ -287,10 +306,49 @@ void OffsetStore::ApplyLocked(const std::string& group, const std::vector<Update
   if (it != groups_.end() && it->second.empty()) groups_.erase(it);
 }
 
+void OffsetStore::AddPendingLocked(ProducerId producer, const std::string& group,
+                                   const std::vector<Update>& updates, Offset base_offset) {
+  GroupOffsets& offsets = pending_[producer][group];
+  Offset record_offset = base_offset;
+  for (const Update& update : updates) {
+    // Transactions write values only (a tombstone in one would be Kafka's
+    // own business, which it never does).
+    if (update.value) {
+      ApplyValueLocked(offsets, update.topic_partition, Entry{*update.value, record_offset});
+    }
+    ++record_offset;
+  }
+}
+
+void OffsetStore::ResolvePendingLocked(ProducerId producer, PartitionId partition, bool commit) {
+  auto it = pending_.find(producer);
+  if (it == pending_.end()) return;
+  for (auto group = it->second.begin(); group != it->second.end();) {
+    if (PartitionFor(group->first) != partition) {
+      ++group;
+      continue;
+    }
+    if (commit) {
+      GroupOffsets& committed = groups_[group->first];
+      for (const auto& [tp, entry] : group->second) ApplyValueLocked(committed, tp, entry);
+    }
+    group = it->second.erase(group);
+  }
+  if (it->second.empty()) pending_.erase(it);
+}
+
 absl::StatusOr<Offset> OffsetStore::AppendBatch(Partition& partition, std::string_view group,
-                                                const std::vector<Update>& updates,
-                                                int64_t now_ms) {
-  RecordBatchBuilder builder;
+                                                const std::vector<Update>& updates, int64_t now_ms,
+                                                const TxnProducer* txn) {
+  RecordBatchOptions batch_options;
+  if (txn != nullptr) {
+    // As Kafka's coordinator writes them: the producer's id and epoch, no
+    // sequence.
+    batch_options.producer_id = txn->id;
+    batch_options.producer_epoch = txn->epoch;
+    batch_options.is_transactional = true;
+  }
+  RecordBatchBuilder builder(batch_options);
   OffsetCommitKey key;
   key.group = std::string(group);
   for (const Update& update : updates) {
@@ -308,6 +366,7 @@ absl::StatusOr<Offset> OffsetStore::AppendBatch(Partition& partition, std::strin
   EVLOG_ASSIGN_OR_RETURN(MutableByteView batch, builder.Finish());
   AppendOptions append;
   append.trusted = true;
+  if (txn != nullptr) append.origin = AppendOrigin::kCoordinator;
   absl::StatusOr<AppendResult> appended = partition.Append(batch, append);
   if (!appended.ok()) {
     const ErrorCode code = GetErrorCode(appended.status());
@@ -324,9 +383,9 @@ absl::StatusOr<Offset> OffsetStore::AppendBatch(Partition& partition, std::strin
   return appended->base_offset;
 }
 
-absl::Status OffsetStore::CommitOffsets(std::string_view group,
-                                        const std::map<TopicPartition, OffsetAndMetadata>& offsets,
-                                        int64_t now_ms) {
+absl::StatusOr<std::vector<OffsetStore::Update>> OffsetStore::PrepareCommit(
+    std::string_view group, const std::map<TopicPartition, OffsetAndMetadata>& offsets,
+    int64_t now_ms) const {
   EVLOG_RETURN_IF_ERROR(CheckGroupId(group));
   for (const auto& [tp, committed] : offsets) {
     if (absl::Status s = ValidateTopicName(tp.topic); !s.ok()) {
@@ -348,8 +407,6 @@ absl::Status OffsetStore::CommitOffsets(std::string_view group,
                                     " bytes (at most ", options_.metadata_max_bytes, ")"));
     }
   }
-  if (offsets.empty()) return absl::OkStatus();
-
   std::vector<Update> updates;
   updates.reserve(offsets.size());
   for (const auto& [tp, committed] : offsets) {
@@ -360,6 +417,14 @@ absl::Status OffsetStore::CommitOffsets(std::string_view group,
     value.commit_timestamp_ms = now_ms;
     updates.push_back(Update{tp, std::move(value)});
   }
+  return updates;
+}
+
+absl::Status OffsetStore::CommitOffsets(std::string_view group,
+                                        const std::map<TopicPartition, OffsetAndMetadata>& offsets,
+                                        int64_t now_ms) {
+  EVLOG_ASSIGN_OR_RETURN(std::vector<Update> updates, PrepareCommit(group, offsets, now_ms));
+  if (updates.empty()) return absl::OkStatus();
   EVLOG_ASSIGN_OR_RETURN(auto partitions, Partitions(/*create=*/true));
   const PartitionId id = PartitionFor(group);
   std::shared_lock partition_lock(partition_locks_[static_cast<size_t>(id.value())]);
@@ -371,10 +436,75 @@ absl::Status OffsetStore::CommitOffsets(std::string_view group,
   return absl::OkStatus();
 }
 
+absl::Status OffsetStore::TxnCommitOffsets(
+    std::string_view group, ProducerId producer_id, ProducerEpoch epoch,
+    const std::map<TopicPartition, OffsetAndMetadata>& offsets, int64_t now_ms) {
+  EVLOG_ASSIGN_OR_RETURN(std::vector<Update> updates, PrepareCommit(group, offsets, now_ms));
+  if (producer_id.value() < 0 || epoch.value() < 0) {
+    return MakeError(ErrorCode::kInvalidRequest,
+                     absl::StrCat("transactional offsets of producer ", producer_id.value(),
+                                  " epoch ", epoch.value()));
+  }
+  if (updates.empty()) return absl::OkStatus();
+  EVLOG_ASSIGN_OR_RETURN(auto partitions, Partitions(/*create=*/true));
+  const PartitionId id = PartitionFor(group);
+  // Shared, as plain commits: only CompleteTransaction (exclusive) must
+  // not pass a batch between its append and its pending entry.
+  std::shared_lock partition_lock(partition_locks_[static_cast<size_t>(id.value())]);
+  const TxnProducer txn{producer_id, epoch};
+  EVLOG_ASSIGN_OR_RETURN(
+      const Offset base_offset,
+      AppendBatch(*(*partitions)[static_cast<size_t>(id.value())], group, updates, now_ms, &txn));
+  std::lock_guard lock(mu_);
+  AddPendingLocked(producer_id, std::string(group), updates, base_offset);
+  return absl::OkStatus();
+}
+
+absl::Status OffsetStore::CompleteTransaction(PartitionId partition, ProducerId producer_id,
+                                              ProducerEpoch epoch, ControlRecordType type) {
+  if (partition.value() < 0 || partition.value() >= partition_count_) {
+    return MakeError(ErrorCode::kUnknownTopicOrPartition,
+                     absl::StrCat(ToAbsl(kTopic), "-", partition.value(), " does not exist"));
+  }
+  EVLOG_ASSIGN_OR_RETURN(auto partitions, Partitions(/*create=*/true));
+  const auto index = static_cast<size_t>(partition.value());
+  std::unique_lock partition_lock(partition_locks_[index]);
+  std::vector<std::byte> marker = BuildEndTransactionMarkerBatch(
+      {type, /*coordinator_epoch=*/0}, producer_id, epoch, broker_.clock().WallMs());
+  EVLOG_RETURN_IF_ERROR((*partitions)[index]->Append(marker).status());
+  std::lock_guard lock(mu_);
+  ResolvePendingLocked(producer_id, partition, type == ControlRecordType::kCommit);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::map<TopicPartition, CommittedOffset>> OffsetStore::FetchStableOffsets(
+    std::string_view group, std::optional<std::span<const TopicPartition>> partitions) const {
+  std::lock_guard lock(mu_);
+  for (const auto& [producer, groups] : pending_) {
+    auto it = groups.find(group);
+    if (it == groups.end()) continue;
+    for (const auto& [tp, entry] : it->second) {
+      if (partitions &&
+          std::find(partitions->begin(), partitions->end(), tp) == partitions->end()) {
+        continue;
+      }
+      return MakeError(ErrorCode::kUnstableOffsetCommit,
+                       absl::StrCat("group \"", ToAbsl(group), "\" has offsets of ", tp.ToString(),
+                                    " in the open transaction of producer ", producer.value()));
+    }
+  }
+  return FetchLocked(group, partitions);
+}
+
 std::map<TopicPartition, CommittedOffset> OffsetStore::FetchOffsets(
     std::string_view group, std::optional<std::span<const TopicPartition>> partitions) const {
-  std::map<TopicPartition, CommittedOffset> out;
   std::lock_guard lock(mu_);
+  return FetchLocked(group, partitions);
+}
+
+std::map<TopicPartition, CommittedOffset> OffsetStore::FetchLocked(
+    std::string_view group, std::optional<std::span<const TopicPartition>> partitions) const {
+  std::map<TopicPartition, CommittedOffset> out;
   auto it = groups_.find(group);
   if (it == groups_.end()) return out;
   if (!partitions) {

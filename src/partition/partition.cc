@@ -45,7 +45,7 @@ absl::StatusOr<AppendResult> Partition::Append(MutableByteView batch,
   if (hook_ != nullptr && hook_->Concerns(batch)) {
     producer_lock = std::unique_lock(producer_mu_);
     if (options.assign_offsets) {
-      absl::StatusOr<std::optional<AppendResult>> earlier = hook_->Check(batch);
+      absl::StatusOr<std::optional<AppendResult>> earlier = hook_->Check(batch, options.origin);
       if (!earlier.ok()) {
         append_errors_.fetch_add(1, std::memory_order_relaxed);
         return earlier.status();

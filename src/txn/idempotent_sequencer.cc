@@ -157,7 +157,7 @@ void IdempotentSequencer::Record(const ProducerBatchInfo& batch, const BatchPlac
   state.last_update_ms = std::max(state.last_update_ms, now_ms);
 }
 
-void IdempotentSequencer::ObserveMarker(ProducerId producer_id, ProducerEpoch epoch,
+void IdempotentSequencer::ObserveEpoch(ProducerId producer_id, ProducerEpoch epoch,
                                         int64_t now_ms) {
   auto [it, fresh] = producers_.try_emplace(producer_id);
   ProducerStateEntry& state = it->second;
@@ -336,14 +336,16 @@ class IdempotenceHook final : public ProducerStateHook {
            ProducerBatchInfo::OfHeader(batch).idempotent();
   }
 
-  absl::StatusOr<std::optional<AppendResult>> Check(ByteView batch) override {
+  absl::StatusOr<std::optional<AppendResult>> Check(ByteView batch, AppendOrigin origin) override {
     const ProducerBatchInfo info = ProducerBatchInfo::OfHeader(batch);
-    if (IsControl(batch)) {
-      // A coordinator's marker carries no sequence: only its epoch counts.
+    if (IsControl(batch) || origin == AppendOrigin::kCoordinator) {
+      // A coordinator's batch (a marker, transactional offsets) carries no
+      // sequence: only its epoch counts.
       const ProducerStateEntry* state = sequencer_.producer(info.producer_id);
       if (state != nullptr && info.producer_epoch < state->epoch) {
         return MakeError(ErrorCode::kInvalidProducerEpoch,
-                         absl::StrCat("marker of producer ", info.producer_id.value(), " epoch ",
+                         absl::StrCat(IsControl(batch) ? "marker" : "batch", " of producer ",
+                                      info.producer_id.value(), " epoch ",
                                       info.producer_epoch.value(), " is older than its epoch ",
                                       state->epoch.value()));
       }
@@ -360,9 +362,9 @@ class IdempotenceHook final : public ProducerStateHook {
 
   void Appended(ByteView batch, const AppendResult& result) override {
     TrackTransactions(batch, result);
-    if (IsControl(batch)) {
-      const ProducerBatchInfo info = ProducerBatchInfo::OfHeader(batch);
-      sequencer_.ObserveMarker(
+    const ProducerBatchInfo info = ProducerBatchInfo::OfHeader(batch);
+    if (IsControl(batch) || info.first_sequence == kNoSequence) {
+      sequencer_.ObserveEpoch(
           info.producer_id, info.producer_epoch,
           internal::LoadBigEndian<int64_t>(batch.data() + record_format::kMaxTimestampOffset));
       return;

@@ -222,6 +222,8 @@ class Broker {
 
   explicit Broker(BrokerOptions options);
   absl::Status Load();
+  // Starts the transaction coordinator when `__transaction_state` exists.
+  void ResumeTransactions();
   absl::Status ReplayMetadata(std::map<std::string, TopicRecord>& topics);
   absl::Status WriteMetadata(std::string_view name, const TopicRecord* record);
   absl::StatusOr<std::shared_ptr<Partition>> OpenPartition(const std::string& topic, PartitionId id,
@@ -257,7 +259,10 @@ class Broker {
   std::unique_ptr<ProducerIdManager> producer_ids_;
 
   // Not mu_: a service's creation may call the broker's admin methods.
-  std::mutex services_mu_;
+  // Recursive: it may also start another service it uses (the transaction
+  // coordinator finishing a commit starts the group coordinator, whose
+  // offsets the commit includes), which then shuts down after it.
+  std::recursive_mutex services_mu_;
   bool services_closed_ = false;
   // In creation order; shut down in reverse.
   std::vector<std::pair<std::string, std::shared_ptr<BrokerService>>> services_;

@@ -112,7 +112,10 @@ struct ConsumerOptions {
   bool check_crcs = true;
   // read_uncommitted (Kafka's default) or read_committed. With
   // read_committed, SeekToEnd, EndOffsets and auto_offset_reset latest use
-  // the last stable offset instead of the high watermark.
+  // the last stable offset instead of the high watermark, and a group
+  // member given a partition whose committed offset is still in an open
+  // transaction (SendOffsetsToTransaction) waits for the transaction to end
+  // rather than start from an offset that may be about to move (KIP-447).
   IsolationLevel isolation_level = IsolationLevel::kReadUncommitted;
   // Spin this long looking for data before parking (0: park at once).
   int64_t poll_spin_us = 0;
@@ -382,6 +385,10 @@ class Consumer {
     TopicPartition tp;
     std::shared_ptr<ClientPartition> partition;
     std::optional<Offset> position;
+    // A group member's partition whose committed offset is still in an
+    // open transaction (read_committed): no position, and not reset by
+    // auto_offset_reset either, until the offset is known.
+    bool awaiting_committed = false;
     std::vector<std::byte> buffer;
   };
 
@@ -399,6 +406,9 @@ class Consumer {
   absl::Status OnJoinResponse(JoinGroupResponse response);
   absl::Status OnSyncResponse(SyncGroupResponse response);
   absl::Status ApplyGroupAssignment(std::vector<TopicPartition> assigned);
+  // Positions `partitions` at their committed offsets; read_committed
+  // consumers mark them awaiting_committed while a transaction holds them.
+  absl::Status LoadCommittedPositions(const std::vector<TopicPartition>& partitions);
   void LoseAssignment(std::string_view why);
   void RevokeAll();
   absl::Status LeaveGroup();

@@ -57,6 +57,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <future>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -80,6 +81,10 @@
 #include "evlog/types.h"
 
 namespace evlog {
+
+// evlog/client/consumer.h and evlog/group/offset_store.h.
+struct ConsumerGroupMetadata;
+struct OffsetAndMetadata;
 
 struct ProducerOptions {
   // Target size of a batch in bytes (Kafka batch.size); a record larger
@@ -267,6 +272,25 @@ class Producer {
   // not TRANSACTION_ABORTABLE.
   [[nodiscard]] absl::Status AbortTransaction();
 
+  // Puts a consumer group's offsets in the open transaction (Kafka
+  // sendOffsetsToTransaction): they become the group's committed offsets
+  // when the transaction commits, together with its records, and never if
+  // it aborts. Consuming input and producing its output then happen exactly
+  // once: `offsets` are those of the input the transaction's records were
+  // made from (the next offset to read), `group` the consumer's
+  // GroupMetadata(). Blocks until the offsets are written.
+  // Errors: INVALID_TXN_STATE (no transaction open); PRODUCER_FENCED (as
+  // CommitTransaction); ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID or
+  // FENCED_INSTANCE_ID when the consumer has lost its partitions to a
+  // rebalance since (KIP-447: another member may be processing them), after
+  // which the transaction can only be aborted (CommitTransaction says
+  // TRANSACTION_ABORTABLE); the offsets' own (INVALID_GROUP_ID,
+  // INVALID_REQUEST, OFFSET_METADATA_TOO_LARGE); UNSUPPORTED_VERSION on a
+  // Cluster.
+  [[nodiscard]] absl::Status SendOffsetsToTransaction(
+      const std::map<TopicPartition, OffsetAndMetadata>& offsets,
+      const ConsumerGroupMetadata& group);
+
   [[nodiscard]] ProducerMetrics metrics() const;
 
  private:
@@ -373,6 +397,10 @@ class Producer {
   // transaction adds the partition to it.
   std::atomic<uint64_t> txn_generation_{0};
   std::atomic<uint64_t> txn_errors_{0};
+  // Partitions of `__consumer_offsets` in the open transaction, and the
+  // txn_generation_ they were added in. Under txn_mu_.
+  std::vector<PartitionId> offsets_partitions_;
+  uint64_t offsets_generation_ = 0;
 };
 
 }  // namespace evlog

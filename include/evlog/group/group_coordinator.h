@@ -224,6 +224,21 @@ struct OffsetCommitRequest {
   std::map<TopicPartition, OffsetAndMetadata> offsets;
 };
 
+// Offsets committed in a transaction (Kafka TxnOffsetCommit): the
+// producer's id and epoch, and the consumer's group membership
+// (ConsumerGroupMetadata) for KIP-447's fencing.
+struct TxnOffsetCommitRequest {
+  std::string group_id;
+  ProducerId producer_id = kNoProducerId;
+  ProducerEpoch producer_epoch{0};
+  // -1 with an empty member id: not checked against the group (a producer
+  // that does not consume through a group).
+  Generation generation{-1};
+  std::string member_id;
+  std::optional<std::string> group_instance_id;
+  std::map<TopicPartition, OffsetAndMetadata> offsets;
+};
+
 struct GroupListing {
   std::string group_id;
   std::string protocol_type;
@@ -308,6 +323,35 @@ class GroupCoordinator final : public BrokerService {
   [[nodiscard]] std::map<TopicPartition, CommittedOffset> FetchOffsets(
       std::string_view group_id,
       std::optional<std::span<const TopicPartition>> partitions = std::nullopt) const;
+
+  // FetchOffsets for read_committed consumers (OffsetFetch with
+  // require_stable): UNSTABLE_OFFSET_COMMIT (retriable) while an open
+  // transaction holds offsets of those partitions (OffsetStore).
+  [[nodiscard]] absl::StatusOr<std::map<TopicPartition, CommittedOffset>> FetchStableOffsets(
+      std::string_view group_id,
+      std::optional<std::span<const TopicPartition>> partitions = std::nullopt) const;
+
+  // Commits offsets in a producer's transaction (Kafka TxnOffsetCommit):
+  // they take effect when the transaction commits (CompleteTransaction).
+  // KIP-447 fencing, with nothing written on error: UNKNOWN_MEMBER_ID (a
+  // member id that is not the group's), ILLEGAL_GENERATION (a generation
+  // >= 0 that is not the group's: the consumer was rebalanced away, and a
+  // zombie's offsets would overwrite its successor's), FENCED_INSTANCE_ID,
+  // COORDINATOR_NOT_AVAILABLE; the offset store's (INVALID_PRODUCER_EPOCH
+  // for a producer fenced on that partition). Unlike CommitOffsets, it is
+  // accepted while the group completes a rebalance, as in Kafka.
+  [[nodiscard]] absl::Status TxnCommitOffsets(const TxnOffsetCommitRequest& request);
+
+  // The transaction coordinator's marker on partition `partition` of
+  // `__consumer_offsets` (OffsetStore::CompleteTransaction).
+  [[nodiscard]] absl::Status CompleteTransaction(PartitionId partition, ProducerId producer_id,
+                                                 ProducerEpoch epoch, ControlRecordType type);
+
+  // The partition of `__consumer_offsets` that holds `group_id`'s offsets:
+  // a transaction with offsets of the group includes it (AddOffsetsToTxn).
+  [[nodiscard]] PartitionId OffsetsPartitionFor(std::string_view group_id) const {
+    return store_->PartitionFor(group_id);
+  }
 
   // Groups with members or committed offsets, by id.
   [[nodiscard]] std::vector<GroupListing> ListGroups() const;

@@ -22,6 +22,17 @@
 // coordinator above it checks those before it commits, and tells
 // ExpireOffsets which groups are empty.
 //
+// Offsets in transactions (Kafka's TxnOffsetCommit, KIP-98/KIP-447).
+// TxnCommitOffsets writes a transactional batch under the producer's id and
+// epoch; its offsets stay pending — FetchOffsets does not see them, and
+// FetchStableOffsets of those partitions fails with UNSTABLE_OFFSET_COMMIT —
+// until the transaction coordinator's marker for that producer reaches the
+// group's partition (CompleteTransaction): COMMIT makes them committed
+// offsets, at the position of their own record (so a plain commit written
+// after them still wins), ABORT drops them. Open() replays the same way, so
+// a transaction still open at a crash stays pending until its coordinator
+// finishes it.
+//
 // Ordering. Commits of one group may run concurrently (their appends share
 // an fsync); the cache applies each key's records in log order, so a
 // FetchOffsets after CommitOffsets returns never sees an older offset than
@@ -54,6 +65,7 @@
 #include "evlog/broker/broker.h"
 #include "evlog/group/offset_commit_record.h"
 #include "evlog/partition/partition.h"
+#include "evlog/record/control_record.h"
 #include "evlog/types.h"
 
 namespace evlog {
@@ -116,7 +128,8 @@ struct OffsetStoreReplayStats {
   int64_t tombstones = 0;       // null values applied
   int64_t group_metadata = 0;   // Kafka group metadata records (key version 2), skipped
   int64_t other_records = 0;    // other key versions (Kafka's newer group records), skipped
-  int64_t control_batches = 0;  // transaction markers, skipped
+  int64_t control_batches = 0;  // transaction markers
+  int64_t transactional_offset_commits = 0;  // values in transactional batches
 };
 
 // An offset ExpireOffsets deleted.
@@ -186,6 +199,36 @@ class OffsetStore {
       std::string_view group,
       std::optional<std::span<const TopicPartition>> partitions = std::nullopt) const;
 
+  // FetchOffsets for a read_committed consumer (Kafka's OffsetFetch with
+  // require_stable, KIP-447): fails with UNSTABLE_OFFSET_COMMIT (retriable)
+  // while a transaction holds pending offsets of `group` for any of
+  // `partitions` (any partition when not given), because the offset to
+  // resume from is not decided yet.
+  [[nodiscard]] absl::StatusOr<std::map<TopicPartition, CommittedOffset>> FetchStableOffsets(
+      std::string_view group,
+      std::optional<std::span<const TopicPartition>> partitions = std::nullopt) const;
+
+  // Writes `offsets` of `group` in the transaction of `producer_id` at
+  // `epoch`: one transactional batch, synced, whose offsets stay pending
+  // until CompleteTransaction (see above). The caller (the group
+  // coordinator) has checked the member and generation; the partition
+  // checks the epoch. Errors: as CommitOffsets, before anything is
+  // written; INVALID_PRODUCER_EPOCH when a newer epoch of the producer
+  // already reached the partition (a fenced producer).
+  [[nodiscard]] absl::Status TxnCommitOffsets(
+      std::string_view group, ProducerId producer_id, ProducerEpoch epoch,
+      const std::map<TopicPartition, OffsetAndMetadata>& offsets, int64_t now_ms);
+
+  // Appends the COMMIT or ABORT marker of `producer_id` at `epoch` to
+  // `partition` of the topic (the transaction coordinator's WriteTxnMarkers
+  // for `__consumer_offsets`), then commits or drops that producer's
+  // pending offsets of the groups on that partition. A marker for a
+  // producer with nothing pending is written all the same. Errors:
+  // UNKNOWN_TOPIC_OR_PARTITION (no such partition of the topic); the log's
+  // (nothing resolved: the coordinator writes the marker again).
+  [[nodiscard]] absl::Status CompleteTransaction(PartitionId partition, ProducerId producer_id,
+                                                 ProducerEpoch epoch, ControlRecordType type);
+
   // Deletes every committed offset of `group`: one batch of tombstones,
   // synced, then the cache. Returns how many were deleted (0: nothing
   // written). Whether the group may be deleted (Kafka NON_EMPTY_GROUP) is
@@ -244,13 +287,36 @@ class OffsetStore {
   // when it does not exist yet).
   absl::StatusOr<const std::vector<std::shared_ptr<Partition>>*> Partitions(bool create);
   absl::Status AdoptTopic();
-  // Appends `updates` of `group` as one batch; returns its base offset.
+  // The producer of a transactional batch.
+  struct TxnProducer {
+    ProducerId id;
+    ProducerEpoch epoch;
+  };
+  // Appends `updates` of `group` as one batch (transactional for `txn`);
+  // returns its base offset.
   absl::StatusOr<Offset> AppendBatch(Partition& partition, std::string_view group,
-                                     const std::vector<Update>& updates, int64_t now_ms);
+                                     const std::vector<Update>& updates, int64_t now_ms,
+                                     const TxnProducer* txn = nullptr);
+  // Validates a commit's group and offsets, and makes its updates.
+  absl::StatusOr<std::vector<Update>> PrepareCommit(
+      std::string_view group, const std::map<TopicPartition, OffsetAndMetadata>& offsets,
+      int64_t now_ms) const;
+  // FetchOffsets. REQUIRES: mu_ held.
+  std::map<TopicPartition, CommittedOffset> FetchLocked(
+      std::string_view group, std::optional<std::span<const TopicPartition>> partitions) const;
   // Applies records base_offset, base_offset + 1, ... to the cache.
   // REQUIRES: mu_ held.
   void ApplyLocked(const std::string& group, const std::vector<Update>& updates,
                    Offset base_offset);
+  // Applies one value at its record's position. REQUIRES: mu_ held.
+  void ApplyValueLocked(GroupOffsets& offsets, const TopicPartition& tp, const Entry& entry);
+  // Holds records base_offset, ... of `producer`'s transaction as pending.
+  // REQUIRES: mu_ held.
+  void AddPendingLocked(ProducerId producer, const std::string& group,
+                        const std::vector<Update>& updates, Offset base_offset);
+  // Commits or drops `producer`'s pending offsets of the groups on
+  // `partition`. REQUIRES: mu_ held.
+  void ResolvePendingLocked(ProducerId producer, PartitionId partition, bool commit);
   // Appends tombstones for the cached offsets of `group` that `select`
   // picks, then removes them from the cache.
   absl::StatusOr<std::vector<TopicPartition>> DeleteSelected(
@@ -277,6 +343,8 @@ class OffsetStore {
 
   mutable std::mutex mu_;
   std::map<std::string, GroupOffsets, std::less<>> groups_;
+  // Offsets of transactions not yet ended, by producer and group.
+  std::map<ProducerId, std::map<std::string, GroupOffsets, std::less<>>> pending_;
 };
 
 }  // namespace evlog

@@ -113,7 +113,10 @@ class ProducerStateHook {
   // it is appended: nullopt to append it; an AppendResult for a retry
   // already in the log (nothing is appended, the caller gets that result);
   // an error to refuse it (nothing is appended).
-  virtual absl::StatusOr<std::optional<AppendResult>> Check(ByteView batch) = 0;
+  // `origin` says whether a producer (sequence checked) or a coordinator on
+  // its behalf (epoch only) asks.
+  virtual absl::StatusOr<std::optional<AppendResult>> Check(ByteView batch,
+                                                            AppendOrigin origin) = 0;
   // `batch` is in the log at `result`: a client's append, a follower's copy
   // of its leader's, or the replay of the log when the hook is installed.
   virtual void Appended(ByteView batch, const AppendResult& result) = 0;

@@ -95,6 +95,18 @@
 
 namespace evlog {
 
+// Who asks for an append, for the producer-state checks a Partition makes
+// before the log sees the batch (Kafka's AppendOrigin).
+enum class AppendOrigin : int8_t {
+  // A producer: an idempotent batch must follow its producer's sequence.
+  kClient,
+  // A coordinator writing on a producer's behalf — the group coordinator's
+  // transactional offset commits — with the producer's id and epoch but no
+  // sequence: only the epoch is checked, so a fenced producer's commit is
+  // still refused.
+  kCoordinator,
+};
+
 // How an append treats the batch's offsets and epoch.
 struct AppendOptions {
   // True (a leader, or a log without replication): the log sets the batch's
@@ -109,6 +121,8 @@ struct AppendOptions {
   // checked again; the framing (length, magic) still is. Never set it for
   // bytes that came from outside the process.
   bool trusted = false;
+  // Ignored by the log; see AppendOrigin.
+  AppendOrigin origin = AppendOrigin::kClient;
 };
 
 struct AppendResult {

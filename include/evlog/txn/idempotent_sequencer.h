@@ -126,10 +126,11 @@ class IdempotentSequencer {
   // ExpireIdle.
   void Record(const ProducerBatchInfo& batch, const BatchPlacement& placement, int64_t now_ms);
 
-  // A transaction marker of `producer_id` at `epoch` (written by the
-  // coordinator): a newer epoch replaces the producer's state, so that its
-  // older instance's batches are refused from now on.
-  void ObserveMarker(ProducerId producer_id, ProducerEpoch epoch, int64_t now_ms);
+  // A batch of `producer_id` at `epoch` without a sequence, written by a
+  // coordinator (a transaction marker, transactional offsets): a newer
+  // epoch replaces the producer's state, so that its older instance's
+  // batches are refused from now on.
+  void ObserveEpoch(ProducerId producer_id, ProducerEpoch epoch, int64_t now_ms);
 
   // Forgets producers that appended nothing for `expiration_ms`
   // (producer.id.expiration.ms) before `now_ms`. Returns how many.

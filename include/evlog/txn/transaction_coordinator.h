@@ -25,9 +25,10 @@
 // of an id with an ongoing transaction — a restarted instance — aborts it and
 // bumps the epoch: the previous instance is fenced (PRODUCER_FENCED).
 //
-// Not here yet: offsets in transactions (SendOffsetsToTransaction, KIP-447)
-// and the broker wiring (the `__transaction_state` log and the markers
-// through partitions).
+// Consumer offsets in a transaction (Kafka AddOffsetsToTxn) are one more
+// partition of it: the group's partition of `__consumer_offsets`, whose
+// marker the group coordinator writes and applies (Broker wiring:
+// src/broker/transaction_service.cc; GroupCoordinator::TxnCommitOffsets).
 //
 // Thread-safety: thread-safe; calls are serialised.
 #pragma once

@@ -595,3 +595,128 @@ TEST_CASE("A SyncGroup after a rebalance interrupted the handover is refused",
 
 }  // namespace
 }  // namespace evlog
+
+namespace evlog {
+namespace {
+
+TxnOffsetCommitRequest TxnCommit(const JoinGroupResponse& member, int64_t producer, int64_t offset,
+                                 int16_t epoch = 0) {
+  TxnOffsetCommitRequest r;
+  r.group_id = "g";
+  r.producer_id = ProducerId(producer);
+  r.producer_epoch = ProducerEpoch(epoch);
+  r.generation = member.generation;
+  r.member_id = member.member_id;
+  r.offsets[{"t", 0}] = OffsetAndMetadata{Offset(offset), kNoLeaderEpoch, ""};
+  return r;
+}
+
+TEST_CASE("Transactional offsets are fenced by generation and wait for their transaction's marker",
+          "[group_coordinator]") {
+  Env env;
+  GroupCoordinator& c = *env.coordinator;
+  const JoinGroupResponse first = StableAlone(env);
+  const PartitionId partition = c.OffsetsPartitionFor("g");
+
+  // KIP-447: only the current generation's members commit; each refusal
+  // writes nothing.
+  TxnOffsetCommitRequest stranger = TxnCommit(first, 1, 5);
+  stranger.member_id = "stranger";
+  CHECK(Is(c.TxnCommitOffsets(stranger), ErrorCode::kUnknownMemberId));
+  TxnOffsetCommitRequest future = TxnCommit(first, 1, 5);
+  future.generation = Generation(7);
+  CHECK(Is(c.TxnCommitOffsets(future), ErrorCode::kIllegalGeneration));
+  CHECK(c.FetchStableOffsets("g").ok());
+
+  REQUIRE(c.TxnCommitOffsets(TxnCommit(first, 1, 5)).ok());
+  // Pending: not committed, and the stable fetch says so.
+  CHECK(c.FetchOffsets("g").empty());
+  CHECK(Is(c.FetchStableOffsets("g").status(), ErrorCode::kUnstableOffsetCommit));
+  const std::vector<TopicPartition> other{{"t", 1}};
+  CHECK(c.FetchStableOffsets("g", std::span<const TopicPartition>(other)).ok());
+
+  // A second member joins: the first one's generation is over once the
+  // rebalance completes, and a zombie's transactional offsets are refused.
+  JoinSlot second = Join(c, Request("", "range", "m2"));
+  JoinSlot again = Join(c, Request(first.member_id));
+  REQUIRE(again->has_value());
+  REQUIRE(second->has_value());
+  CHECK(Is(c.TxnCommitOffsets(TxnCommit(first, 2, 9)), ErrorCode::kIllegalGeneration));
+  // The new generation may commit even before it synced (Kafka does not
+  // check the state for TxnOffsetCommit).
+  REQUIRE(c.TxnCommitOffsets(TxnCommit(**second, 2, 8)).ok());
+
+  // Producer 1 commits, producer 2 aborts.
+  REQUIRE(
+      c.CompleteTransaction(partition, ProducerId(1), ProducerEpoch(0), ControlRecordType::kCommit)
+          .ok());
+  CHECK(c.FetchOffsets("g").at({"t", 0}).offset == Offset(5));
+  CHECK(Is(c.FetchStableOffsets("g").status(), ErrorCode::kUnstableOffsetCommit));
+  REQUIRE(
+      c.CompleteTransaction(partition, ProducerId(2), ProducerEpoch(0), ControlRecordType::kAbort)
+          .ok());
+  auto stable = c.FetchStableOffsets("g");
+  REQUIRE(stable.ok());
+  CHECK(stable->at({"t", 0}).offset == Offset(5));
+
+  // A producer fenced on the partition (its abort marker carried a newer
+  // epoch) cannot add offsets with its old epoch.
+  REQUIRE(
+      c.CompleteTransaction(partition, ProducerId(3), ProducerEpoch(4), ControlRecordType::kAbort)
+          .ok());
+  CHECK(Is(c.TxnCommitOffsets(TxnCommit(**second, 3, 11, /*epoch=*/3)),
+           ErrorCode::kInvalidProducerEpoch));
+  CHECK(c.FetchStableOffsets("g").ok());
+}
+
+TEST_CASE("A restarted coordinator replays transactional offsets: committed, aborted and pending",
+          "[group_coordinator]") {
+  Env env;
+  GroupCoordinator* c = env.coordinator.get();
+  const PartitionId partition = c->OffsetsPartitionFor("g");
+  TxnOffsetCommitRequest outside;  // a producer that consumes outside a group
+  outside.group_id = "g";
+  auto txn = [&](int64_t producer, int32_t p, int64_t offset) {
+    TxnOffsetCommitRequest r = outside;
+    r.producer_id = ProducerId(producer);
+    r.offsets[{"t", p}] = OffsetAndMetadata{Offset(offset), kNoLeaderEpoch, "m"};
+    return r;
+  };
+  REQUIRE(c->TxnCommitOffsets(txn(1, 0, 10)).ok());
+  REQUIRE(c->TxnCommitOffsets(txn(2, 1, 20)).ok());
+  REQUIRE(c->TxnCommitOffsets(txn(3, 2, 30)).ok());
+  // A plain commit of t-0 written after producer 1's record wins over it,
+  // even though the transaction commits later.
+  OffsetCommitRequest plain;
+  plain.group_id = "g";
+  plain.offsets[{"t", 0}] = OffsetAndMetadata{Offset(12), kNoLeaderEpoch, ""};
+  REQUIRE(c->CommitOffsets(plain).ok());
+  REQUIRE(
+      c->CompleteTransaction(partition, ProducerId(1), ProducerEpoch(0), ControlRecordType::kCommit)
+          .ok());
+  REQUIRE(
+      c->CompleteTransaction(partition, ProducerId(2), ProducerEpoch(0), ControlRecordType::kAbort)
+          .ok());
+  auto before = c->FetchOffsets("g");
+  CHECK(before.size() == 1);
+  CHECK(before.at({"t", 0}).offset == Offset(12));
+
+  env.Reopen();
+  c = env.coordinator.get();
+  CHECK(c->FetchOffsets("g") == before);
+  // Producer 3's transaction is still open after the restart.
+  CHECK(Is(c->FetchStableOffsets("g").status(), ErrorCode::kUnstableOffsetCommit));
+  REQUIRE(
+      c->CompleteTransaction(partition, ProducerId(3), ProducerEpoch(0), ControlRecordType::kCommit)
+          .ok());
+  auto after = c->FetchStableOffsets("g");
+  REQUIRE(after.ok());
+  CHECK(after->size() == 2);
+  CHECK(after->at({"t", 2}).offset == Offset(30));
+  CHECK(after->at({"t", 2}).metadata == "m");
+  env.Reopen();
+  CHECK(env.coordinator->FetchStableOffsets("g").value() == *after);
+}
+
+}  // namespace
+}  // namespace evlog
