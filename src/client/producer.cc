@@ -67,6 +67,20 @@ struct Producer::Batch {
   size_t reserved_bytes = 0;
 };
 
+// A batch sent, with the producer id and epoch it was stamped with, and
+// its outcome once known.
+struct Producer::Sent {
+  Batch batch;
+  ProducerId producer_id = kNoProducerId;
+  ProducerEpoch epoch{0};
+  // Sent again out of Accumulator::retry: every batch kept there is later.
+  bool again = false;
+  // Its last attempt was refused as out of sequence: certainly not in the
+  // log, so it may be stamped anew.
+  bool refused = false;
+  std::optional<absl::StatusOr<AppendResult>> outcome;
+};
+
 // Per partition: the open batch, the batches ready to append in order,
 // and who is appending them.
 struct Producer::Accumulator {
@@ -79,11 +93,17 @@ struct Producer::Accumulator {
   size_t message_bytes_max = 0;  // the topic's max.message.bytes
   std::optional<Batch> open;
   std::deque<Batch> ready;
-  // The batch sent and not yet settled, its outcome, and who settles it
-  // (see Transmit). Touched only by the drain's owner.
-  std::optional<Batch> in_flight;
-  absl::StatusOr<AppendResult> in_flight_result;
-  std::atomic<int> arrivals{0};
+  // Sent and not yet settled, oldest first (at most max_in_flight).
+  std::deque<std::unique_ptr<Sent>> in_flight;
+  // After a retriable failure: the failed batches to send again, oldest
+  // first, and the later ones held behind them so that completions stay
+  // in order (those with an outcome are only completed). Nothing new is
+  // sent until it empties and nothing is in flight.
+  std::deque<std::unique_ptr<Sent>> retry;
+  bool recovering = false;
+  // The backoff before the next send of retry.front() has passed.
+  bool retry_due = false;
+  // Whoever holds it works the partition's batches (Drain).
   bool draining = false;
   uint64_t next_batch_id = 1;
   Executor::TaskId linger_timer = 0;
@@ -142,6 +162,7 @@ absl::StatusOr<std::unique_ptr<Producer>> Producer::Create(std::unique_ptr<Clien
   if (options.max_request_size < 1) return bad("max_request_size must be >= 1");
   if (options.request_timeout_ms < 1) return bad("request_timeout_ms must be >= 1");
   if (options.retry_backoff_ms < 0) return bad("retry_backoff_ms must be >= 0");
+  if (options.max_in_flight < 1) return bad("max_in_flight must be >= 1");
   if (options.delivery_timeout_ms < options.linger_ms + options.request_timeout_ms) {
     return bad("delivery_timeout_ms must be >= linger_ms + request_timeout_ms");
   }
@@ -164,6 +185,11 @@ absl::StatusOr<std::unique_ptr<Producer>> Producer::Create(std::unique_ptr<Clien
       transactional || options.enable_idempotence.value_or(options.acks == Acks::kAll);
   if (idempotent && options.acks != Acks::kAll) {
     return bad("enable_idempotence needs acks = all");
+  }
+  if (idempotent && options.max_in_flight > 5) {
+    // A partition remembers a producer's last five batches: a retry of an
+    // older one could not be recognised.
+    return bad("enable_idempotence needs max_in_flight <= 5");
   }
   ProducerId producer_id = kNoProducerId;
   // A transactional producer gets its id from InitTransactions.
@@ -607,7 +633,7 @@ absl::Status Producer::Enqueue(Accumulator& acc, const ProducerRecord& record, i
   // append running, the batch stays open to gather more records; the
   // drainer takes it next.
   if (acc.open->builder->size_bytes() >= acc.batch_bytes_max ||
-      ((flush_now || options_.linger_ms == 0) && !acc.draining)) {
+      ((flush_now || (options_.linger_ms == 0 && CanSendLocked(acc))) && !acc.draining)) {
     SealLocked(acc);
   }
   if (acc.ready.empty() || acc.draining) return absl::OkStatus();
@@ -645,48 +671,109 @@ void Producer::OnLinger(Accumulator& acc, uint64_t batch_id) {
   Drain(acc);
 }
 
+namespace {
+
+Sequence AdvanceSequence(int32_t from, int32_t records) {
+  return Sequence(static_cast<int32_t>((int64_t{from} + records) %
+                                       (int64_t{std::numeric_limits<int32_t>::max()} + 1)));
+}
+
+}  // namespace
+
+bool Producer::CanSendLocked(const Accumulator& acc) const {
+  return !acc.recovering && acc.in_flight.size() < static_cast<size_t>(options_.max_in_flight);
+}
+
 void Producer::Drain(Accumulator& acc) {
   std::unique_lock lock(acc.mu);
   EVLOG_DCHECK(acc.draining);
-  for (int rounds = 0;; ++rounds) {
+  for (int sent = 0;;) {
+    // Outcomes first, in send order: a later batch's waits for the ones
+    // before it, so that callbacks run in offset order.
+    if (!acc.in_flight.empty() && acc.in_flight.front()->outcome.has_value()) {
+      std::unique_ptr<Sent> done = std::move(acc.in_flight.front());
+      acc.in_flight.pop_front();
+      lock.unlock();
+      Settle(acc, std::move(done));
+      lock.lock();
+      continue;
+    }
+    if (acc.recovering) {
+      // Wait for the whole window, then send the failed batches again, one
+      // at a time, completing the held ones as their turn comes.
+      if (!acc.in_flight.empty()) break;
+      if (acc.retry.empty()) {
+        acc.recovering = false;
+        continue;
+      }
+      if (acc.retry.front()->outcome.has_value()) {
+        std::unique_ptr<Sent> held = std::move(acc.retry.front());
+        acc.retry.pop_front();
+        const absl::StatusOr<AppendResult> result = *std::move(held->outcome);
+        lock.unlock();
+        Finish(acc, *held, result);
+        lock.lock();
+        continue;
+      }
+      if (!acc.retry_due) break;  // the backoff timer comes back
+      std::unique_ptr<Sent> again = std::move(acc.retry.front());
+      acc.retry.pop_front();
+      if (idempotent_ && again->refused &&
+          (again->producer_id != acc.producer_id || again->epoch != acc.epoch)) {
+        // Stamped before its partition moved to a new producer id (a batch
+        // before it failed for good), and refused under the old one: it
+        // continues the new id's sequence. One whose outcome is unknown (a
+        // lost answer, a timeout) goes again as it was first stamped, so
+        // that a copy already in the log is recognised, not written twice.
+        again->producer_id = acc.producer_id;
+        again->epoch = acc.epoch;
+        SetBatchProducer(again->batch.bytes, acc.producer_id, acc.epoch,
+                         Sequence(acc.next_sequence));
+        acc.next_sequence =
+            AdvanceSequence(acc.next_sequence, again->batch.builder->record_count()).value();
+      }
+      again->again = true;
+      Sent& ref = *again;
+      acc.in_flight.push_back(std::move(again));
+      lock.unlock();
+      retries_.fetch_add(1, std::memory_order_relaxed);
+      Transmit(acc, ref);
+      lock.lock();
+      continue;
+    }
     if (acc.ready.empty() && acc.open && options_.linger_ms == 0) SealLocked(acc);
-    if (acc.ready.empty()) break;
+    if (acc.ready.empty() || !CanSendLocked(acc)) break;
     // Other threads keep filling batches while this one appends; after a
     // while the rest goes to the executor, so that this Send() returns.
-    if (rounds == kMaxBatchesPerDrain && tasks_.Schedule([this, &acc] { Drain(acc); })) return;
-    acc.in_flight = std::move(acc.ready.front());
+    if (++sent > kMaxBatchesPerDrain && tasks_.Schedule([this, &acc] { Drain(acc); })) return;
+    auto next = std::make_unique<Sent>();
+    next->batch = std::move(acc.ready.front());
     acc.ready.pop_front();
+    next->producer_id = acc.producer_id;
+    next->epoch = acc.epoch;
     if (idempotent_) {
       // Sequences in send order, fixed for the batch's retries.
-      RecordBatchBuilder& builder = *acc.in_flight->builder;
+      RecordBatchBuilder& builder = *next->batch.builder;
       builder.SetProducer(acc.producer_id, acc.epoch, Sequence(acc.next_sequence));
-      acc.next_sequence =
-          static_cast<int32_t>((int64_t{acc.next_sequence} + builder.record_count()) %
-                               (int64_t{std::numeric_limits<int32_t>::max()} + 1));
+      acc.next_sequence = AdvanceSequence(acc.next_sequence, builder.record_count()).value();
     }
+    Sent& ref = *next;
+    acc.in_flight.push_back(std::move(next));
     lock.unlock();
-
-    absl::StatusOr<MutableByteView> bytes = acc.in_flight->builder->Finish();
-    if (!bytes.ok()) {
-      acc.in_flight_result = bytes.status();
+    absl::StatusOr<MutableByteView> bytes = ref.batch.builder->Finish();
+    if (bytes.ok()) {
+      ref.batch.bytes = *bytes;
+      Transmit(acc, ref);
     } else {
-      acc.in_flight->bytes = *bytes;
-      // Completed asynchronously: that completion settles it and drains on.
-      if (!Transmit(acc, /*drain_waits=*/true)) return;
+      OnOutcome(acc, ref, bytes.status());
     }
-    // A retry was scheduled: it drains on when it completes.
-    if (!Settle(acc)) return;
     lock.lock();
   }
   acc.draining = false;
 }
 
-bool Producer::Transmit(Accumulator& acc, bool drain_waits) {
-  // Whoever of this call and the completion gets here second settles the
-  // batch: the completion may run inline (one broker, acks reached at
-  // once), on another thread before Append returns, or much later.
-  acc.arrivals.store(drain_waits ? 0 : 1, std::memory_order_relaxed);
-  Batch& batch = *acc.in_flight;
+void Producer::Transmit(Accumulator& acc, Sent& sent) {
+  Batch& batch = sent.batch;
   // A first attempt always has request_timeout_ms left (Create checks
   // delivery_timeout_ms >= linger_ms + request_timeout_ms); a retry gets
   // what remains. No clock read on the common path.
@@ -696,70 +783,123 @@ bool Producer::Transmit(Accumulator& acc, bool drain_waits) {
                             options_.delivery_timeout_ms;
     timeout_ms = std::clamp<int64_t>(left_ms, 1, options_.request_timeout_ms);
   }
-  auto done = [this, &acc](absl::StatusOr<AppendResult> result) {
-    acc.in_flight_result = std::move(result);
-    if (acc.arrivals.fetch_add(1, std::memory_order_acq_rel) == 0) return;
-    if (Settle(acc)) Drain(acc);
-  };
   // A partition's first batch in a transaction adds the partition to it
   // first (Kafka's AddPartitionsToTxn), so that the coordinator writes a
   // marker there when the transaction ends.
   if (absl::Status added = transactional_ ? AddToTransaction({&acc}) : absl::OkStatus();
       !added.ok()) {
-    done(std::move(added));
-  } else {
-    acc.partition->Append(batch.bytes, options_.acks, timeout_ms, std::move(done));
+    OnOutcome(acc, sent, std::move(added));
+    return;
   }
-  if (!drain_waits) return false;
-  return acc.arrivals.fetch_add(1, std::memory_order_acq_rel) != 0;
+  acc.partition->Append(batch.bytes, options_.acks, timeout_ms,
+                        [this, &acc, &sent](absl::StatusOr<AppendResult> result) {
+                          OnOutcome(acc, sent, std::move(result));
+                        });
 }
 
-bool Producer::Settle(Accumulator& acc) {
-  Batch& batch = *acc.in_flight;
-  absl::StatusOr<AppendResult> result = std::move(acc.in_flight_result);
-  acc.in_flight_result = absl::UnknownError("no outcome yet");
+void Producer::OnOutcome(Accumulator& acc, Sent& sent, absl::StatusOr<AppendResult> result) {
+  std::unique_lock lock(acc.mu);
+  sent.outcome = std::move(result);
+  // The drain's owner (perhaps this thread, inside Transmit) looks at the
+  // outcomes before it lets go of the partition.
+  if (acc.draining) return;
+  acc.draining = true;
+  lock.unlock();
+  Drain(acc);
+}
+
+void Producer::ScheduleRetry(Accumulator& acc) {
+  // REQUIRES: acc.mu held.
+  acc.retry_due = false;
+  const Executor::TaskId task = tasks_.ScheduleAfter(options_.retry_backoff_ms, [this, &acc] {
+    std::unique_lock lock(acc.mu);
+    acc.retry_due = true;
+    if (acc.draining) return;
+    acc.draining = true;
+    lock.unlock();
+    Drain(acc);
+  });
+  if (task != 0) return;
+  // Only a producer being destroyed refuses tasks: what waits fails.
+  for (std::unique_ptr<Sent>& s : acc.retry) {
+    if (!s->outcome.has_value()) {
+      s->outcome = MakeError(ErrorCode::kRequestTimedOut,
+                             "the producer closed before it could send the batch again");
+    }
+  }
+  acc.retry_due = true;
+}
+
+void Producer::Settle(Accumulator& acc, std::unique_ptr<Sent> sent) {
+  Batch& batch = sent->batch;
+  absl::StatusOr<AppendResult> result = *std::move(sent->outcome);
+  sent->outcome.reset();
+  std::unique_lock lock(acc.mu);
   if (!result.ok()) {
     const ErrorCode code = GetErrorCode(result.status());
     const int64_t now_ns = backend_->clock().MonotonicNs();
     const bool in_time = now_ns + options_.retry_backoff_ms * 1'000'000 <
                          batch.opened_ns + options_.delivery_timeout_ms * 1'000'000;
+    // Out of sequence because a batch before it is to be sent again, or
+    // failed for good and took its producer id along: it goes again after
+    // that one.
+    const bool behind = code == ErrorCode::kOutOfOrderSequenceNumber && idempotent_ &&
+                        (!acc.retry.empty() || sent->producer_id != acc.producer_id);
+    sent->refused = code == ErrorCode::kOutOfOrderSequenceNumber;
     // A deleted topic does not come back: fail at once, as on one broker.
-    if (IsRetriable(code) && code != ErrorCode::kCorruptMessage && !acc.partition->deleted()) {
-      if (!in_time) {
-        result = Annotate(result.status(),
-                          absl::StrCat("delivery_timeout_ms (", options_.delivery_timeout_ms,
-                                       ") passed after ", batch.attempts, " attempts"));
-      } else if (tasks_.ScheduleAfter(options_.retry_backoff_ms, [this, &acc] {
-                   retries_.fetch_add(1, std::memory_order_relaxed);
-                   Transmit(acc, /*drain_waits=*/false);
-                 }) != 0) {
-        return false;
+    const bool retriable = ((IsRetriable(code) && code != ErrorCode::kCorruptMessage) || behind) &&
+                           !acc.partition->deleted();
+    if (retriable && in_time) {
+      if (sent->again) {
+        // Failed again: still the first to go, after another backoff.
+        acc.retry.push_front(std::move(sent));
+        ScheduleRetry(acc);
       } else {
-        // Only a producer being destroyed refuses tasks.
-        result = Annotate(result.status(), "the producer closed before it could retry");
+        acc.retry.push_back(std::move(sent));
+        if (!acc.recovering) {
+          acc.recovering = true;
+          ScheduleRetry(acc);
+        }
+      }
+      return;
+    }
+    if (retriable) {
+      result = Annotate(result.status(),
+                        absl::StrCat("delivery_timeout_ms (", options_.delivery_timeout_ms,
+                                     ") passed after ", batch.attempts, " attempts"));
+    }
+    if (transactional_) txn_errors_.fetch_add(1, std::memory_order_relaxed);
+    // A batch that failed for good may or may not be in the log: the next
+    // sequence would be a gap or a repeat. Later batches start afresh under
+    // a new producer id. (A transactional producer's epoch moves with its
+    // transactions instead.)
+    if (idempotent_ && !transactional_ && sent->producer_id == acc.producer_id) {
+      lock.unlock();
+      absl::StatusOr<ProducerId> id = backend_->InitProducerId();
+      lock.lock();
+      if (id.ok()) {
+        acc.producer_id = *id;
+        acc.next_sequence = 0;
       }
     }
   } else {
     bytes_sent_.fetch_add(batch.bytes.size(), std::memory_order_relaxed);
   }
-  // A batch that failed for good may or may not be in the log: the next
-  // sequence would be a gap or a repeat. Later batches start afresh under
-  // a new producer id.
-  std::optional<ProducerId> fresh_id;
-  if (!result.ok() && transactional_) txn_errors_.fetch_add(1, std::memory_order_relaxed);
-  // (A transactional producer's epoch moves with its transactions instead.)
-  if (idempotent_ && !transactional_ && !result.ok()) {
-    absl::StatusOr<ProducerId> id = backend_->InitProducerId();
-    if (id.ok()) fresh_id = *id;
+  if (!sent->again && !acc.retry.empty()) {
+    // Completed after the batches before it.
+    sent->outcome = std::move(result);
+    acc.retry.push_back(std::move(sent));
+    return;
   }
+  lock.unlock();
+  Finish(acc, *sent, result);
+}
+
+void Producer::Finish(Accumulator& acc, Sent& sent, const absl::StatusOr<AppendResult>& result) {
+  Batch& batch = sent.batch;
   const size_t count = batch.records.size();
   Complete(acc, batch, result);
-
   std::lock_guard lock(acc.mu);
-  if (fresh_id) {
-    acc.producer_id = *fresh_id;
-    acc.next_sequence = 0;
-  }
   acc.completed += count;
   if (acc.free_buffers.size() < kMaxPooledBuffers && batch.buffer.size() == acc.batch_bytes_max) {
     acc.free_buffers.push_back(std::move(batch.buffer));
@@ -768,9 +908,7 @@ bool Producer::Settle(Accumulator& acc) {
     batch.records.clear();  // Complete() cleared it; keeps the capacity
     acc.free_record_lists.push_back(std::move(batch.records));
   }
-  acc.in_flight.reset();
   acc.completed_cv.notify_all();
-  return true;
 }
 
 void Producer::Complete(Accumulator& acc, Batch& batch,

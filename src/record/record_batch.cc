@@ -350,6 +350,15 @@ void UpdateBatchCrc(MutableByteView batch) {
   StoreBigEndian<uint32_t>(batch.data() + F::kCrcOffset, crc);
 }
 
+void SetBatchProducer(MutableByteView batch, ProducerId producer_id, ProducerEpoch epoch,
+                      Sequence base_sequence) {
+  EVLOG_CHECK_GE(batch.size(), F::kRecordBatchOverhead);
+  StoreBigEndian<int64_t>(batch.data() + F::kProducerIdOffset, producer_id.value());
+  StoreBigEndian<int16_t>(batch.data() + F::kProducerEpochOffset, epoch.value());
+  StoreBigEndian<int32_t>(batch.data() + F::kBaseSequenceOffset, base_sequence.value());
+  UpdateBatchCrc(batch);
+}
+
 void SetLogAppendTime(MutableByteView batch, int64_t timestamp_ms) {
   EVLOG_CHECK_GE(batch.size(), F::kRecordBatchOverhead);
   auto attributes = LoadBigEndian<uint16_t>(batch.data() + F::kAttributesOffset);

@@ -27,10 +27,16 @@
 // retriable (leader moving: NOT_LEADER_OR_FOLLOWER, LEADER_NOT_AVAILABLE;
 // NOT_ENOUGH_REPLICAS, REQUEST_TIMED_OUT, ...) are retried every
 // retry_backoff_ms until delivery_timeout_ms after the batch was opened;
-// then the last error reaches the callbacks. One batch per partition is in
-// flight at a time (Kafka's max.in.flight.requests.per.connection = 1), so
-// retries never reorder a partition's records. A retry after a lost
-// acknowledgement would write the batch twice; with idempotence (the
+// then the last error reaches the callbacks. Up to max_in_flight batches
+// per partition are sent before the first is acknowledged (Kafka's
+// max.in.flight.requests.per.connection, 5). When one fails retriably, the
+// partition stops sending, waits for the rest of its window, and sends the
+// failed batches again in their order, one at a time, before it pipelines
+// again: with idempotence a batch behind a failed one is refused as out of
+// sequence and retried after it, so retries never reorder a partition's
+// records (without idempotence, as in Kafka, a batch behind a failed one
+// may land first; set max_in_flight to 1 to forbid that). A retry after a
+// lost acknowledgement would write the batch twice; with idempotence (the
 // default with acks=all) the partition recognises the retry by its
 // producer id and sequence and answers with the first copy's offsets.
 // After a batch fails for good, its partition's later batches continue
@@ -106,6 +112,12 @@ struct ProducerOptions {
   int32_t max_request_size = 1 << 20;
   // Append on the executor instead of the sending thread.
   bool async_send = false;
+  // Batches per partition sent and not yet acknowledged (Kafka
+  // max.in.flight.requests.per.connection). 1 to 5 with idempotence, as in
+  // Kafka (a partition remembers a producer's last five batches); any
+  // number >= 1 without. One broker acknowledges at once, so this matters
+  // against a Cluster, where acks=all waits for the followers.
+  int32_t max_in_flight = 5;
   // How long an append waits for `acks` at the leader before it fails with
   // REQUEST_TIMED_OUT (request.timeout.ms).
   int64_t request_timeout_ms = 30'000;
@@ -330,18 +342,26 @@ class Producer {
                        size_t reserved, SendCallback callback, bool flush_now);
   // Under acc.mu: moves the open batch to the ready queue.
   void SealLocked(Accumulator& acc);
-  // Sends acc's ready batches in order, one in flight at a time, until
-  // none is left; the caller claimed the drain (acc.draining), which passes
-  // to whoever completes a batch sent asynchronously.
+  struct Sent;
+  // Works acc's batches as far as it can: settles the outcomes that came
+  // in, in send order; sends batches again after a failure; sends ready
+  // batches while fewer than max_in_flight are out. The caller claimed
+  // acc.draining, which this releases when nothing is left to do now (an
+  // outcome arriving later claims it again).
   void Drain(Accumulator& acc);
   void StartDrain(Accumulator& acc);
-  // Sends acc.in_flight. With `drain_waits`, returns true when it completed
-  // before the call returned (the caller then settles it); otherwise its
-  // completion settles it and drains on.
-  bool Transmit(Accumulator& acc, bool drain_waits);
-  // Takes acc.in_flight's outcome: schedules a retry (returns false), or
-  // completes its records and frees it (returns true).
-  bool Settle(Accumulator& acc);
+  // Whether a sealed batch could go out now. REQUIRES: acc.mu held.
+  bool CanSendLocked(const Accumulator& acc) const;
+  // Sends `sent` (in acc.in_flight); its outcome comes to OnOutcome.
+  void Transmit(Accumulator& acc, Sent& sent);
+  void OnOutcome(Accumulator& acc, Sent& sent, absl::StatusOr<AppendResult> result);
+  // Takes the outcome of the oldest batch in flight: completes it, or
+  // keeps it to be sent again. Called by the drain's owner, without acc.mu.
+  void Settle(Accumulator& acc, std::unique_ptr<Sent> sent);
+  // Completes `sent`'s records with `result` and recycles its buffers.
+  void Finish(Accumulator& acc, Sent& sent, const absl::StatusOr<AppendResult>& result);
+  // Lets the batches kept for a retry go after retry_backoff_ms.
+  void ScheduleRetry(Accumulator& acc);
   void Complete(Accumulator& acc, Batch& batch, const absl::StatusOr<AppendResult>& result);
   void OnLinger(Accumulator& acc, uint64_t batch_id);
   std::vector<Accumulator*> AllAccumulators();

@@ -273,4 +273,10 @@ void SetLogAppendTime(MutableByteView batch, int64_t timestamp_ms);
 // that edits CRC-covered fields.
 void UpdateBatchCrc(MutableByteView batch);
 
+// Stamps a finished batch with another producer id, epoch and base
+// sequence and recomputes its CRC (a producer re-sequencing a batch under
+// a new producer id). REQUIRES: `batch` is exactly one batch.
+void SetBatchProducer(MutableByteView batch, ProducerId producer_id, ProducerEpoch epoch,
+                      Sequence base_sequence);
+
 }  // namespace evlog
