@@ -135,13 +135,13 @@ def client_rows(rows, everything):
         modes = [(1, 0), (0, 0)] if everything else [(1, 0)]
         for idem, txn in modes + [(1, 1)]:
             e = find(rows, peer, "BM_ProduceConsume", "evlog", value=value, idempotence=idem,
-                     transactional=0)
+                     transactional=txn)
             p = find(rows, peer, "BM_ProduceConsume", "rdkafka", value=value, idempotence=idem,
                      transactional=txn)
             if e is None or p is None:
                 continue
             record_bytes = e["record_bytes"]
-            mode = "transactional (evlog: idempotent)" if txn else (
+            mode = "transactional" if txn else (
                 "idempotent" if idem else "not idempotent")
             parts = [("produce", "produce_per_second"), ("consume", "consume_per_second"),
                      ("consume once flowing", "consume_after_first_per_second"),
