@@ -23,12 +23,10 @@
 //
 // Without data-dir it uses a fresh temporary directory and removes it after.
 // Exits non-zero unless every order was billed exactly once.
-#include <unistd.h>
 
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
-#include <filesystem>
 #include <map>
 #include <memory>
 #include <set>
@@ -43,6 +41,7 @@
 #include "evlog/client/producer.h"
 #include "evlog/group/offset_store.h"
 #include "evlog/status.h"
+#include "run_in_data_dir.h"
 
 namespace {
 
@@ -244,24 +243,5 @@ absl::Status Run(const std::string& data_dir) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string data_dir;
-  bool temporary = false;
-  if (argc > 1) {
-    data_dir = argv[1];
-  } else {
-    data_dir = (std::filesystem::temp_directory_path() /
-                absl::StrFormat("evlog-exactly-once-%d", static_cast<int>(getpid())))
-                   .string();
-    temporary = true;
-  }
-  const absl::Status status = Run(data_dir);
-  if (temporary) {
-    std::error_code ignored;
-    std::filesystem::remove_all(data_dir, ignored);
-  }
-  if (!status.ok()) {
-    std::fprintf(stderr, "error: %s\n", status.ToString().c_str());
-    return 1;
-  }
-  return 0;
+  return evlog::examples::RunInDataDir(argc, argv, "exactly-once", Run);
 }

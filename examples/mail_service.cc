@@ -12,13 +12,11 @@
 //
 // Without data-dir it uses a fresh temporary directory and removes it after.
 // Exits non-zero unless the mail service saw every event exactly once.
-#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
-#include <filesystem>
 #include <iterator>
 #include <map>
 #include <memory>
@@ -35,6 +33,7 @@
 #include "evlog/client/consumer.h"
 #include "evlog/client/producer.h"
 #include "evlog/status.h"
+#include "run_in_data_dir.h"
 
 namespace {
 
@@ -244,24 +243,5 @@ absl::Status Run(const std::string& data_dir) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string data_dir;
-  bool temporary = false;
-  if (argc > 1) {
-    data_dir = argv[1];
-  } else {
-    data_dir = (std::filesystem::temp_directory_path() /
-                absl::StrFormat("evlog-mail-service-%d", static_cast<int>(getpid())))
-                   .string();
-    temporary = true;
-  }
-  const absl::Status status = Run(data_dir);
-  if (temporary) {
-    std::error_code ignored;
-    std::filesystem::remove_all(data_dir, ignored);
-  }
-  if (!status.ok()) {
-    std::fprintf(stderr, "error: %s\n", status.ToString().c_str());
-    return 1;
-  }
-  return 0;
+  return evlog::examples::RunInDataDir(argc, argv, "mail-service", Run);
 }

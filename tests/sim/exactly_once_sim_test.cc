@@ -49,6 +49,7 @@
 #include "evlog/status.h"
 #include "tests/support/catch.h"
 #include "tests/support/cluster_env.h"
+#include "tests/support/forwarding_backend.h"
 
 namespace evlog {
 namespace {
@@ -66,14 +67,11 @@ struct LinkFaults {
 
 // The client's view of the broker through a lossy link. Single-threaded
 // (the simulation's), so one generator serves every call.
-class LossyPartition final : public ClientPartition {
+class LossyPartition final : public testing::ForwardingPartition {
  public:
   LossyPartition(std::shared_ptr<ClientPartition> base, std::mt19937_64& rng,
                  const LinkFaults& faults)
-      : ClientPartition(base->topic_partition()),
-        base_(std::move(base)),
-        rng_(rng),
-        faults_(faults) {}
+      : ForwardingPartition(std::move(base)), rng_(rng), faults_(faults) {}
 
   void Append(MutableByteView batch, Acks acks, int64_t timeout_ms, AppendCallback done) override {
     if (Roll(faults_.drop_append)) {
@@ -81,7 +79,7 @@ class LossyPartition final : public ClientPartition {
       return;
     }
     const bool lose = Roll(faults_.lose_ack);
-    base_->Append(batch, acks, timeout_ms,
+    base().Append(batch, acks, timeout_ms,
                   [lose, done = std::move(done)](absl::StatusOr<AppendResult> r) mutable {
                     if (lose) r = MakeError(ErrorCode::kNetworkException, "the answer was lost");
                     done(std::move(r));
@@ -90,74 +88,23 @@ class LossyPartition final : public ClientPartition {
   absl::StatusOr<LogReadResult> Read(Offset offset, std::vector<std::byte>& buffer,
                                      const LogReadOptions& options) override {
     if (Roll(faults_.fail_read)) return MakeError(ErrorCode::kLeaderNotAvailable, "link down");
-    return base_->Read(offset, buffer, options);
+    return base().Read(offset, buffer, options);
   }
-  absl::StatusOr<PartitionOffsets> Offsets() override { return base_->Offsets(); }
-  absl::StatusOr<std::optional<TimestampAndOffset>> OffsetForTimestamp(int64_t ts) override {
-    return base_->OffsetForTimestamp(ts);
-  }
-  absl::StatusOr<std::vector<AbortedTransaction>> AbortedTransactions(Offset from,
-                                                                      Offset to) override {
-    return base_->AbortedTransactions(from, to);
-  }
-  void AddWaiter(DataWaiter* waiter) override { base_->AddWaiter(waiter); }
-  void RemoveWaiter(DataWaiter* waiter) override { base_->RemoveWaiter(waiter); }
-  bool deleted() const override { return base_->deleted(); }
 
  private:
   bool Roll(int per_mille) { return per_mille > 0 && static_cast<int>(rng_() % 1000) < per_mille; }
 
-  std::shared_ptr<ClientPartition> base_;
   std::mt19937_64& rng_;
   const LinkFaults& faults_;
 };
 
-class LossyTopic final : public ClientTopic {
- public:
-  LossyTopic(std::shared_ptr<ClientTopic> base, std::mt19937_64& rng, const LinkFaults& faults)
-      : ClientTopic(base->name(), base->settings()),
-        base_(std::move(base)),
-        rng_(rng),
-        faults_(faults) {}
-  int32_t partition_count() const override { return base_->partition_count(); }
-  bool deleted() const override { return base_->deleted(); }
-  absl::StatusOr<std::shared_ptr<ClientPartition>> partition(PartitionId id) override {
-    EVLOG_ASSIGN_OR_RETURN(std::shared_ptr<ClientPartition> p, base_->partition(id));
-    return std::make_shared<LossyPartition>(std::move(p), rng_, faults_);
-  }
-
- private:
-  std::shared_ptr<ClientTopic> base_;
-  std::mt19937_64& rng_;
-  const LinkFaults& faults_;
-};
-
-class LossyBackend final : public ClientBackend {
- public:
-  LossyBackend(Broker& broker, std::mt19937_64& rng, const LinkFaults& faults)
-      : base_(MakeClientBackend(broker)), rng_(rng), faults_(faults) {}
-  Clock& clock() const override { return base_->clock(); }
-  Executor& executor() const override { return base_->executor(); }
-  LogSink& log_sink() const override { return base_->log_sink(); }
-  std::vector<std::string> ListTopics() const override { return base_->ListTopics(); }
-  absl::StatusOr<std::shared_ptr<ClientTopic>> GetTopic(std::string_view name,
-                                                        bool auto_create) override {
-    EVLOG_ASSIGN_OR_RETURN(std::shared_ptr<ClientTopic> t, base_->GetTopic(name, auto_create));
-    return std::make_shared<LossyTopic>(std::move(t), rng_, faults_);
-  }
-  absl::StatusOr<ProducerId> InitProducerId() override { return base_->InitProducerId(); }
-  absl::StatusOr<TransactionCoordinator*> transaction_coordinator() override {
-    return base_->transaction_coordinator();
-  }
-  absl::StatusOr<std::shared_ptr<GroupCoordinator>> group_coordinator() override {
-    return base_->group_coordinator();
-  }
-
- private:
-  std::unique_ptr<ClientBackend> base_;
-  std::mt19937_64& rng_;
-  const LinkFaults& faults_;
-};
+std::unique_ptr<ClientBackend> LossyBackend(Broker& broker, std::mt19937_64& rng,
+                                            const LinkFaults& faults) {
+  return std::make_unique<testing::ForwardingBackend>(
+      MakeClientBackend(broker), [&rng, &faults](std::shared_ptr<ClientPartition> p) {
+        return std::make_shared<LossyPartition>(std::move(p), rng, faults);
+      });
+}
 
 // One instance of the application.
 struct App {
@@ -228,8 +175,7 @@ struct Sim {
     po.retry_backoff_ms = 20;
     po.request_timeout_ms = 1'000;
     po.delivery_timeout_ms = 20'000;
-    auto producer =
-        Producer::Create(std::make_unique<LossyBackend>(*broker, rng, faults), std::move(po));
+    auto producer = Producer::Create(LossyBackend(*broker, rng, faults), std::move(po));
     REQUIRE(producer.ok());
     a->producer = *std::move(producer);
     absl::Status init = a->producer->InitTransactions();
@@ -245,8 +191,7 @@ struct Sim {
     co.max_poll_interval_ms = 60'000;
     co.retry_backoff_ms = 20;
     co.max_poll_records = 1 + static_cast<int32_t>(rng() % 6);
-    auto consumer =
-        Consumer::Create(std::make_unique<LossyBackend>(*broker, rng, faults), std::move(co));
+    auto consumer = Consumer::Create(LossyBackend(*broker, rng, faults), std::move(co));
     REQUIRE(consumer.ok());
     a->consumer = *std::move(consumer);
     REQUIRE(a->consumer->Subscribe({"orders"}).ok());

@@ -15,6 +15,7 @@
 #include "evlog/client/client_backend.h"
 #include "evlog/status.h"
 #include "tests/support/catch.h"
+#include "tests/support/forwarding_backend.h"
 #include "tests/unit/client/client_env.h"
 
 namespace evlog {
@@ -69,78 +70,21 @@ struct Link {
   }
 };
 
-class HeldPartition final : public ClientPartition {
+class HeldPartition final : public testing::ForwardingPartition {
  public:
   HeldPartition(std::shared_ptr<ClientPartition> base, Link& link)
-      : ClientPartition(base->topic_partition()), base_(std::move(base)), link_(link) {}
+      : ForwardingPartition(std::move(base)), link_(link) {}
   void Append(MutableByteView batch, Acks acks, int64_t timeout_ms, AppendCallback done) override {
     {
       std::lock_guard lock(link_.mu);
-      link_.target = base_;
+      link_.target = base_ptr();
       link_.pending.push_back(
           {std::vector<std::byte>(batch.begin(), batch.end()), acks, timeout_ms, std::move(done)});
     }
     link_.cv.notify_all();
   }
-  absl::StatusOr<LogReadResult> Read(Offset offset, std::vector<std::byte>& buffer,
-                                     const LogReadOptions& options) override {
-    return base_->Read(offset, buffer, options);
-  }
-  absl::StatusOr<PartitionOffsets> Offsets() override { return base_->Offsets(); }
-  absl::StatusOr<std::optional<TimestampAndOffset>> OffsetForTimestamp(int64_t ts) override {
-    return base_->OffsetForTimestamp(ts);
-  }
-  absl::StatusOr<std::vector<AbortedTransaction>> AbortedTransactions(Offset from,
-                                                                      Offset to) override {
-    return base_->AbortedTransactions(from, to);
-  }
-  void AddWaiter(DataWaiter* waiter) override { base_->AddWaiter(waiter); }
-  void RemoveWaiter(DataWaiter* waiter) override { base_->RemoveWaiter(waiter); }
-  bool deleted() const override { return base_->deleted(); }
 
  private:
-  std::shared_ptr<ClientPartition> base_;
-  Link& link_;
-};
-
-class HeldTopic final : public ClientTopic {
- public:
-  HeldTopic(std::shared_ptr<ClientTopic> base, Link& link)
-      : ClientTopic(base->name(), base->settings()), base_(std::move(base)), link_(link) {}
-  int32_t partition_count() const override { return base_->partition_count(); }
-  bool deleted() const override { return base_->deleted(); }
-  absl::StatusOr<std::shared_ptr<ClientPartition>> partition(PartitionId id) override {
-    EVLOG_ASSIGN_OR_RETURN(std::shared_ptr<ClientPartition> p, base_->partition(id));
-    return std::make_shared<HeldPartition>(std::move(p), link_);
-  }
-
- private:
-  std::shared_ptr<ClientTopic> base_;
-  Link& link_;
-};
-
-class HeldBackend final : public ClientBackend {
- public:
-  HeldBackend(Broker& broker, Link& link) : base_(MakeClientBackend(broker)), link_(link) {}
-  Clock& clock() const override { return base_->clock(); }
-  Executor& executor() const override { return base_->executor(); }
-  LogSink& log_sink() const override { return base_->log_sink(); }
-  std::vector<std::string> ListTopics() const override { return base_->ListTopics(); }
-  absl::StatusOr<std::shared_ptr<ClientTopic>> GetTopic(std::string_view name,
-                                                        bool auto_create) override {
-    EVLOG_ASSIGN_OR_RETURN(std::shared_ptr<ClientTopic> t, base_->GetTopic(name, auto_create));
-    return std::make_shared<HeldTopic>(std::move(t), link_);
-  }
-  absl::StatusOr<ProducerId> InitProducerId() override { return base_->InitProducerId(); }
-  absl::StatusOr<TransactionCoordinator*> transaction_coordinator() override {
-    return base_->transaction_coordinator();
-  }
-  absl::StatusOr<std::shared_ptr<GroupCoordinator>> group_coordinator() override {
-    return base_->group_coordinator();
-  }
-
- private:
-  std::unique_ptr<ClientBackend> base_;
   Link& link_;
 };
 
@@ -157,7 +101,11 @@ struct InFlightEnv : ClientEnv {
     o.batch_size = 1;  // one record per batch
     o.max_in_flight = max_in_flight;
     o.retry_backoff_ms = 1;
-    auto p = Producer::Create(std::make_unique<HeldBackend>(*broker, link), o);
+    auto backend = std::make_unique<testing::ForwardingBackend>(
+        MakeClientBackend(*broker), [this](std::shared_ptr<ClientPartition> p) {
+          return std::make_shared<HeldPartition>(std::move(p), link);
+        });
+    auto p = Producer::Create(std::move(backend), o);
     REQUIRE(p.ok());
     return *std::move(p);
   }
