@@ -895,6 +895,7 @@ int64_t ReplicaSet<Log, TransportT>::ApplyFetchResponse(FetchResponse& response,
     if (last < log_.log_end_offset()) continue;  // already have it
     AppendOptions append_options;
     append_options.assign_offsets = false;
+    append_options.verify_records = false;  // the leader's append did; the CRC still counts
     if (!log_.Append(batch, append_options).ok()) return options_.fetch_backoff_ms;
   }
   log_.SetHighWatermark(std::min(response.high_watermark, log_.log_end_offset()));

@@ -876,3 +876,35 @@ TEST_CASE("a roll whose checkpoint write fails keeps its new segment") {
 
 }  // namespace
 }  // namespace evlog
+
+namespace evlog {
+namespace {
+
+TEST_CASE("an append that skips the record check still refuses a batch whose CRC is wrong") {
+  MemFileSystem fs;
+  ManualClock clock(1'000'000);
+  auto log = MemLog::Open(fs, clock, kDir, LogConfig{});
+  REQUIRE(log.ok());
+  // A record length that runs past the batch, under a CRC that matches.
+  std::vector<std::byte> bad_record = testing::MakeBatch({"abc"});
+  bad_record[record_format::kRecordBatchOverhead] = std::byte{0x7E};
+  UpdateBatchCrc(MutableByteView(bad_record));
+  AppendOptions full;
+  AppendOptions crc_only;
+  crc_only.verify_records = false;
+  std::vector<std::byte> copy = bad_record;
+  CHECK(HasErrorCode((*log)->Append(copy, full).status(), ErrorCode::kCorruptMessage));
+  CHECK((*log)->log_end_offset() == Offset(0));
+  // Without the record check it goes in: a follower trusts its leader's
+  // records once their CRC holds.
+  copy = bad_record;
+  CHECK((*log)->Append(copy, crc_only).ok());
+  // A damaged copy is refused either way, and nothing is written.
+  std::vector<std::byte> damaged = testing::MakeBatch({"def"});
+  damaged.back() ^= std::byte{0x01};
+  CHECK(HasErrorCode((*log)->Append(damaged, crc_only).status(), ErrorCode::kCorruptMessage));
+  CHECK((*log)->log_end_offset() == Offset(1));
+}
+
+}  // namespace
+}  // namespace evlog
