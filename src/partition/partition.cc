@@ -256,7 +256,15 @@ void Partition::RemoveWaiter(DataWaiter* waiter) {
 
 absl::StatusOr<size_t> Partition::DeleteOldSegments() {
   if (closed()) return ClosedError();
-  return log_->DeleteOldSegments();
+  absl::StatusOr<size_t> deleted = log_->DeleteOldSegments();
+  if (deleted.ok() && *deleted > 0) NoteLogStart();
+  return deleted;
+}
+
+void Partition::NoteLogStart() {
+  if (hook_ == nullptr) return;
+  std::lock_guard lock(producer_mu_);
+  hook_->LogStartMoved(log_->log_start_offset());
 }
 
 absl::Status Partition::MaybeCompact() {
@@ -277,7 +285,9 @@ absl::Status Partition::DeleteRecordsBefore(Offset offset) {
                      absl::StrCat("cannot delete records before ", offset.value(),
                                   ": past the high watermark ", high_watermark().value()));
   }
-  return log_->DeleteRecordsBefore(offset);
+  EVLOG_RETURN_IF_ERROR(log_->DeleteRecordsBefore(offset));
+  NoteLogStart();
+  return absl::OkStatus();
 }
 
 absl::Status Partition::Flush() {

@@ -158,7 +158,7 @@ void IdempotentSequencer::Record(const ProducerBatchInfo& batch, const BatchPlac
 }
 
 void IdempotentSequencer::ObserveEpoch(ProducerId producer_id, ProducerEpoch epoch,
-                                        int64_t now_ms) {
+                                       int64_t now_ms) {
   auto [it, fresh] = producers_.try_emplace(producer_id);
   ProducerStateEntry& state = it->second;
   if (fresh || epoch > state.epoch) {
@@ -292,9 +292,23 @@ class IdempotenceHook final : public ProducerStateHook {
         (void)fs_->Remove(SnapshotPath(*it));
         continue;
       }
-      if (Load(*it)) return Offset(*it);
+      if (Load(*it)) {
+        LogStartMoved(log_start);
+        return Offset(*it);
+      }
     }
     return log_start;
+  }
+
+  void LogStartMoved(Offset log_start) override {
+    // An aborted transaction wholly before the log start is nothing a
+    // reader can meet any more (Kafka deletes its .txnindex entries with
+    // the segments); without this the list would grow with every abort.
+    // aborted_ is in marker order.
+    auto first_kept = std::find_if(
+        aborted_.begin(), aborted_.end(),
+        [log_start](const AbortedTransaction& t) { return t.last_offset >= log_start; });
+    aborted_.erase(aborted_.begin(), first_kept);
   }
 
   absl::Status Checkpoint(Offset end) override {
@@ -343,11 +357,11 @@ class IdempotenceHook final : public ProducerStateHook {
       // sequence: only its epoch counts.
       const ProducerStateEntry* state = sequencer_.producer(info.producer_id);
       if (state != nullptr && info.producer_epoch < state->epoch) {
-        return MakeError(ErrorCode::kInvalidProducerEpoch,
-                         absl::StrCat(IsControl(batch) ? "marker" : "batch", " of producer ",
-                                      info.producer_id.value(), " epoch ",
-                                      info.producer_epoch.value(), " is older than its epoch ",
-                                      state->epoch.value()));
+        return MakeError(
+            ErrorCode::kInvalidProducerEpoch,
+            absl::StrCat(IsControl(batch) ? "marker" : "batch", " of producer ",
+                         info.producer_id.value(), " epoch ", info.producer_epoch.value(),
+                         " is older than its epoch ", state->epoch.value()));
       }
       return std::nullopt;
     }

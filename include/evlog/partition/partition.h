@@ -123,6 +123,9 @@ class ProducerStateHook {
   // The log now ends at `end` (truncated); everything from `end` on is gone.
   // After a full truncation (nothing remains) `end` is 0.
   virtual void Truncated(Offset end) = 0;
+  // The log now starts at `log_start` (retention, DeleteRecordsBefore):
+  // what lies wholly before it can be forgotten.
+  virtual void LogStartMoved(Offset log_start) = 0;
   // Whether `batch` concerns the hook at all (cheap, no lock): the
   // partition skips its lock and the hook for the rest.
   virtual bool Concerns(ByteView batch) const = 0;
@@ -271,6 +274,8 @@ class Partition {
   // Set once the hook may hold a transaction: a transactional batch reached
   // it (appended or replayed), or it restored one from its saved state.
   std::atomic<bool> transactional_{false};
+  // Tells the producer-state hook where the log starts now.
+  void NoteLogStart();
   void NoteTransactional(ByteView batch);
   void MaybeCheckpointLocked();
 

@@ -401,3 +401,33 @@ TEST_CASE("compaction drops aborted writes without losing the value they would h
 
 }  // namespace
 }  // namespace evlog
+
+namespace evlog {
+namespace {
+
+TEST_CASE("aborted transactions before the log start are forgotten") {
+  Env env;
+  LogConfig config;
+  config.segment_index_bytes = 64 << 10;
+  config.retention_ms = -1;  // the batches' timestamps are from 1970
+  auto log = PartitionLog::Open(env.fs, env.clock, "/orders-0", config);
+  REQUIRE(log.ok());
+  TopicSettings settings;
+  settings.log = config;
+  auto p = std::make_shared<Partition>("orders", PartitionId(0), *std::move(log), settings);
+  REQUIRE(p->SetProducerStateHook(MakeProducerStateHook(env.clock)).ok());
+  Append(*p, TxnBatch(1, 0, 2));                     // 0-1
+  Append(*p, Marker(1, ControlRecordType::kAbort));  // 2
+  Append(*p, TxnBatch(2, 0, 1));                     // 3
+  Append(*p, Marker(2, ControlRecordType::kAbort));  // 4
+  Append(*p, ProducerBatch(-1, -1, -1, 1));          // 5
+  REQUIRE(p->AbortedTransactions(Offset(0), Offset(6)).size() == 2);
+  REQUIRE(p->DeleteRecordsBefore(Offset(3)).ok());
+  CHECK(p->AbortedTransactions(Offset(0), Offset(6)) ==
+        std::vector<AbortedTransaction>{{ProducerId(2), Offset(3), Offset(4)}});
+  REQUIRE(p->DeleteRecordsBefore(Offset(5)).ok());
+  CHECK(p->AbortedTransactions(Offset(0), Offset(6)).empty());
+}
+
+}  // namespace
+}  // namespace evlog
