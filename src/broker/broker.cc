@@ -520,17 +520,32 @@ absl::Status Broker::ServiceSlot(
     std::string_view name,
     const std::function<absl::StatusOr<std::shared_ptr<BrokerService>>()>& create,
     std::shared_ptr<BrokerService>& out) {
-  std::lock_guard lock(services_mu_);
-  if (services_closed_) return absl::FailedPreconditionError("the broker is closed");
-  for (const auto& [service_name, service] : services_) {
-    if (service_name == name) {
-      out = service;
-      return absl::OkStatus();
+  std::unique_lock lock(services_mu_);
+  auto starting = [&] {
+    return std::find(services_starting_.begin(), services_starting_.end(), name) !=
+           services_starting_.end();
+  };
+  for (;;) {
+    if (services_closed_) return absl::FailedPreconditionError("the broker is closed");
+    for (const auto& [service_name, service] : services_) {
+      if (service_name == name) {
+        out = service;
+        return absl::OkStatus();
+      }
     }
+    if (!starting()) break;
+    services_cv_.wait(lock);
   }
+  services_starting_.emplace_back(name);
+  lock.unlock();
   absl::StatusOr<std::shared_ptr<BrokerService>> made = create();
+  lock.lock();
+  std::erase(services_starting_, name);
+  services_cv_.notify_all();
   if (!made.ok()) return made.status();
   EVLOG_CHECK(*made != nullptr);
+  // Close() waits for services being made, so it cannot have passed.
+  EVLOG_CHECK(!services_closed_);
   services_.emplace_back(std::string(name), *made);
   out = *std::move(made);
   return absl::OkStatus();
@@ -541,7 +556,9 @@ absl::Status Broker::Close() {
   // tasks on the executor.
   std::vector<std::pair<std::string, std::shared_ptr<BrokerService>>> services;
   {
-    std::lock_guard lock(services_mu_);
+    std::unique_lock lock(services_mu_);
+    // A service being made finishes first, so that it is shut down too.
+    services_cv_.wait(lock, [&] { return services_starting_.empty(); });
     services_closed_ = true;
     services.swap(services_);
   }

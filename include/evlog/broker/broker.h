@@ -32,6 +32,7 @@
 #pragma once
 
 #include <concepts>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -259,10 +260,14 @@ class Broker {
   std::unique_ptr<ProducerIdManager> producer_ids_;
 
   // Not mu_: a service's creation may call the broker's admin methods.
-  // Recursive: it may also start another service it uses (the transaction
-  // coordinator finishing a commit starts the group coordinator, whose
-  // offsets the commit includes), which then shuts down after it.
-  std::recursive_mutex services_mu_;
+  // Not held while a service is made: making one may start another it
+  // uses (the transaction coordinator finishing a commit at startup starts
+  // the group coordinator, whose offsets the commit includes) and take that
+  // service's locks, which callers of this one may hold already.
+  std::mutex services_mu_;
+  std::condition_variable services_cv_;
+  // Services being made (by name); others asking for one wait for it.
+  std::vector<std::string> services_starting_;
   bool services_closed_ = false;
   // In creation order; shut down in reverse.
   std::vector<std::pair<std::string, std::shared_ptr<BrokerService>>> services_;
