@@ -46,16 +46,21 @@ void ThreadPoolExecutor::Schedule(Task task) {
 Executor::TaskId ThreadPoolExecutor::ScheduleAfter(int64_t delay_ms, Task task) {
   EVLOG_CHECK(delay_ms >= 0);
   TaskId id;
+  bool earliest;
   {
     std::lock_guard lock(mu_);
     id = next_id_++;
     if (stopping_) return id;
     const int64_t deadline = NowNs() + delay_ms * kNsPerMs;
+    earliest = timers_.empty() || deadline < timers_.begin()->first.first;
     timers_.emplace(std::make_pair(deadline, id), std::move(task));
     pending_ids_.emplace(id, deadline);
   }
-  // Every worker may be sleeping until a later deadline.
-  cv_.notify_all();
+  // Only a new earliest deadline changes how long a sleeping worker should
+  // wait, and one worker awake for it is enough: it runs the timer or hands
+  // it to whoever is free. (Waking every worker for every timer — linger,
+  // request timeouts — cost a wake-up per worker per batch.)
+  if (earliest) cv_.notify_one();
   return id;
 }
 
