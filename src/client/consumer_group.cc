@@ -908,9 +908,16 @@ absl::StatusOr<std::map<TopicPartition, OffsetAndMetadata>> Consumer::Committed(
   if (group_ == nullptr) {
     return MakeError(ErrorCode::kInvalidGroupId, "Committed needs options.group_id");
   }
+  const std::span<const TopicPartition> wanted(partitions);
+  std::map<TopicPartition, CommittedOffset> committed;
+  if (options_.isolation_level == IsolationLevel::kReadCommitted) {
+    EVLOG_ASSIGN_OR_RETURN(committed,
+                           group_->coordinator->FetchStableOffsets(options_.group_id, wanted));
+  } else {
+    committed = group_->coordinator->FetchOffsets(options_.group_id, wanted);
+  }
   std::map<TopicPartition, OffsetAndMetadata> out;
-  for (auto& [tp, value] : group_->coordinator->FetchOffsets(
-           options_.group_id, std::span<const TopicPartition>(partitions))) {
+  for (auto& [tp, value] : committed) {
     out[tp] = OffsetAndMetadata{value.offset, value.leader_epoch, value.metadata};
   }
   return out;

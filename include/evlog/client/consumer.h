@@ -328,7 +328,10 @@ class Consumer {
   void CommitAsync(std::map<TopicPartition, OffsetAndMetadata> offsets,
                    OffsetCommitCallback callback = nullptr);
   // The group's committed offsets of `partitions` (absent: none
-  // committed). Errors: INVALID_GROUP_ID (no group_id).
+  // committed). Errors: INVALID_GROUP_ID (no group_id); for a
+  // read_committed consumer, UNSTABLE_OFFSET_COMMIT (retriable) while an
+  // open transaction holds offsets of these partitions (KIP-447, as
+  // Kafka's committed() with read_committed).
   [[nodiscard]] absl::StatusOr<std::map<TopicPartition, OffsetAndMetadata>> Committed(
       const std::vector<TopicPartition>& partitions) const;
   // The member's group id, generation and member id now.

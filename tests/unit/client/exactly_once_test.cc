@@ -151,6 +151,7 @@ TEST_CASE("a read_committed member waits for offsets of an open transaction inst
   REQUIRE(producer->SendOffsetsToTransaction(At(7), outside).ok());
 
   auto member = env.Member();
+  CHECK(Is(member->Committed({{"orders", 0}}).status(), ErrorCode::kUnstableOffsetCommit));
   // Without KIP-447's wait it would reset to the earliest offset and read
   // the ten orders again.
   for (int i = 0; i < 10; ++i) {
@@ -160,6 +161,9 @@ TEST_CASE("a read_committed member waits for offsets of an open transaction inst
   }
   CHECK(member->Assignment().size() == 1);
   REQUIRE(producer->CommitTransaction().ok());
+  auto committed = member->Committed({{"orders", 0}});
+  REQUIRE(committed.ok());
+  CHECK(committed->at({"orders", 0}).offset == Offset(7));
   std::vector<OwnedRecord> rest = PollAll(*member, 3);
   REQUIRE(rest.size() == 3);
   CHECK(rest.front().offset == Offset(7));
