@@ -11,6 +11,7 @@
 #include "evlog/record/record_batch.h"
 #include "evlog/record/record_batch_builder.h"
 #include "evlog/status.h"
+#include "evlog/storage/internal/scan_batches.h"
 #include "open_partition.h"
 
 namespace evlog {
@@ -190,32 +191,23 @@ absl::Status Broker::Load() {
 }
 
 absl::Status Broker::ReplayMetadata(std::map<std::string, TopicRecord>& topics) {
-  std::vector<std::byte> buffer;
-  Offset offset = metadata_log_->log_start_offset();
-  while (offset < metadata_log_->log_end_offset()) {
-    EVLOG_ASSIGN_OR_RETURN(LogReadResult read, metadata_log_->Read(offset, buffer));
-    ByteView rest = read.batches;
-    while (!rest.empty()) {
-      EVLOG_ASSIGN_OR_RETURN(RecordBatchView batch, RecordBatchView::Parse(rest));
-      rest = rest.subspan(batch.size_bytes());
-      EVLOG_ASSIGN_OR_RETURN(RecordIterator records, batch.Records());
-      for (const RecordView& record : records) {
-        if (!record.key) {
-          return MakeError(ErrorCode::kCorruptMessage, "metadata record without a key");
+  return internal::ScanBatches(
+      *metadata_log_, metadata_log_->log_start_offset(), metadata_log_->log_end_offset(),
+      [&topics](const RecordBatchView& batch) -> absl::Status {
+        EVLOG_ASSIGN_OR_RETURN(RecordIterator records, batch.Records());
+        for (const RecordView& record : records) {
+          if (!record.key) {
+            return MakeError(ErrorCode::kCorruptMessage, "metadata record without a key");
+          }
+          const std::string name(AsStringView(*record.key));
+          if (!record.value) {
+            topics.erase(name);
+            continue;
+          }
+          EVLOG_ASSIGN_OR_RETURN(topics[name], TopicRecord::Decode(name, *record.value));
         }
-        const std::string name(AsStringView(*record.key));
-        if (!record.value) {
-          topics.erase(name);
-          continue;
-        }
-        EVLOG_ASSIGN_OR_RETURN(topics[name], TopicRecord::Decode(name, *record.value));
-      }
-      EVLOG_RETURN_IF_ERROR(records.status());
-    }
-    if (read.next_offset <= offset) break;
-    offset = read.next_offset;
-  }
-  return absl::OkStatus();
+        return records.status();
+      });
 }
 
 absl::Status Broker::WriteMetadata(std::string_view name, const TopicRecord* record) {

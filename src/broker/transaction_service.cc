@@ -15,6 +15,7 @@
 #include "evlog/record/record_batch.h"
 #include "evlog/record/record_batch_builder.h"
 #include "evlog/status.h"
+#include "evlog/storage/internal/scan_batches.h"
 #include "evlog/txn/transaction_coordinator.h"
 
 namespace evlog {
@@ -41,24 +42,19 @@ class TopicTransactionLog final : public TransactionLog {
   absl::StatusOr<std::vector<TransactionMetadata>> Load() override {
     EVLOG_ASSIGN_OR_RETURN(std::shared_ptr<Partition> partition, LogPartition(/*create=*/false));
     std::map<std::string, TransactionMetadata> last;
-    std::vector<std::byte> buffer;
-    for (Offset at = partition ? partition->log_start_offset() : Offset(0);
-         partition && at < partition->high_watermark();) {
-      EVLOG_ASSIGN_OR_RETURN(LogReadResult read, partition->Read(at, buffer));
-      ByteView rest = read.batches;
-      while (!rest.empty()) {
-        EVLOG_ASSIGN_OR_RETURN(RecordBatchView batch, RecordBatchView::Parse(rest));
-        rest = rest.subspan(batch.size_bytes());
-        EVLOG_ASSIGN_OR_RETURN(RecordIterator it, batch.Records());
-        for (; it.Valid(); it.Next()) {
-          if (!it.record().value) continue;
-          EVLOG_ASSIGN_OR_RETURN(TransactionMetadata m,
-                                 DecodeTransactionMetadata(*it.record().value));
-          last[m.transactional_id] = std::move(m);
-        }
-        EVLOG_RETURN_IF_ERROR(it.status());
-      }
-      at = read.next_offset;
+    if (partition) {
+      EVLOG_RETURN_IF_ERROR(internal::ScanBatches(
+          *partition, partition->log_start_offset(), partition->high_watermark(),
+          [&last](const RecordBatchView& batch) -> absl::Status {
+            EVLOG_ASSIGN_OR_RETURN(RecordIterator it, batch.Records());
+            for (; it.Valid(); it.Next()) {
+              if (!it.record().value) continue;
+              EVLOG_ASSIGN_OR_RETURN(TransactionMetadata m,
+                                     DecodeTransactionMetadata(*it.record().value));
+              last[m.transactional_id] = std::move(m);
+            }
+            return it.status();
+          }));
     }
     std::vector<TransactionMetadata> out;
     for (auto& [id, m] : last) out.push_back(std::move(m));

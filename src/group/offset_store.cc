@@ -10,6 +10,7 @@
 #include "evlog/record/record_batch.h"
 #include "evlog/record/record_batch_builder.h"
 #include "evlog/status.h"
+#include "evlog/storage/internal/scan_batches.h"
 
 namespace evlog {
 
@@ -204,79 +205,68 @@ absl::StatusOr<const std::vector<std::shared_ptr<Partition>>*> OffsetStore::Part
 }
 
 absl::Status OffsetStore::Replay(Partition& partition) {
-  std::vector<std::byte> buffer;
   std::vector<std::byte> decompressed;
   bool warned = false;
   std::lock_guard lock(mu_);
-  Offset offset = partition.log_start_offset();
-  while (offset < partition.high_watermark()) {
-    EVLOG_ASSIGN_OR_RETURN(LogReadResult read, partition.Read(offset, buffer));
-    ByteView rest = read.batches;
-    while (!rest.empty()) {
-      EVLOG_ASSIGN_OR_RETURN(RecordBatchView batch, RecordBatchView::Parse(rest));
-      rest = rest.subspan(batch.size_bytes());
-      ++replay_stats_.batches;
-      if (batch.is_control()) {
-        ++replay_stats_.control_batches;
-        EVLOG_ASSIGN_OR_RETURN(RecordIterator records, batch.Records({}, &decompressed));
-        for (const RecordView& record : records) {
-          absl::StatusOr<ControlRecordType> type = ParseControlRecordType(record);
-          if (batch.is_transactional() && type.ok() &&
-              (*type == ControlRecordType::kCommit || *type == ControlRecordType::kAbort)) {
-            ResolvePendingLocked(batch.producer_id(), partition.id(),
-                                 *type == ControlRecordType::kCommit);
-          }
-        }
-        EVLOG_RETURN_IF_ERROR(records.status());
-        continue;
-      }
-      const bool transactional = batch.is_transactional();
+  auto replay = [&](const RecordBatchView& batch) -> absl::Status {
+    ++replay_stats_.batches;
+    if (batch.is_control()) {
+      ++replay_stats_.control_batches;
       EVLOG_ASSIGN_OR_RETURN(RecordIterator records, batch.Records({}, &decompressed));
       for (const RecordView& record : records) {
-        if (!record.key) {
-          return MakeError(ErrorCode::kCorruptMessage,
-                           absl::StrCat(partition.topic(), "-", partition.id().value(), " offset ",
-                                        record.offset.value(), ": a record without a key"));
-        }
-        EVLOG_ASSIGN_OR_RETURN(const int16_t version, PeekConsumerOffsetsKeyVersion(*record.key));
-        if (version == fmt::kGroupMetadataKeyVersion) {
-          ++replay_stats_.group_metadata;
-          continue;
-        }
-        if (version != fmt::kOffsetCommitKeyVersion0 && version != fmt::kOffsetCommitKeyVersion) {
-          // Kafka's loader skips record types it does not know ("a left
-          // over from an aborted upgrade") rather than refusing to load.
-          ++replay_stats_.other_records;
-          if (!warned && (version < 0 || version > fmt::kLastKnownGroupRecordKeyVersion)) {
-            warned = true;
-            Log(LogLevel::kWarning,
-                absl::StrCat("skipping records of unknown type ", version, " in ",
-                             partition.topic(), "-", partition.id().value()));
-          }
-          continue;
-        }
-        EVLOG_ASSIGN_OR_RETURN(OffsetCommitKey key, DecodeOffsetCommitKey(*record.key));
-        std::vector<Update> update(1);
-        update[0].topic_partition = TopicPartition(std::move(key.topic), key.partition);
-        if (record.value) {
-          EVLOG_ASSIGN_OR_RETURN(update[0].value, DecodeOffsetCommitValue(*record.value));
-          ++(transactional ? replay_stats_.transactional_offset_commits
-                           : replay_stats_.offset_commits);
-        } else {
-          ++replay_stats_.tombstones;
-        }
-        if (transactional) {
-          AddPendingLocked(batch.producer_id(), key.group, update, record.offset);
-        } else {
-          ApplyLocked(key.group, update, record.offset);
+        absl::StatusOr<ControlRecordType> type = ParseControlRecordType(record);
+        if (batch.is_transactional() && type.ok() &&
+            (*type == ControlRecordType::kCommit || *type == ControlRecordType::kAbort)) {
+          ResolvePendingLocked(batch.producer_id(), partition.id(),
+                               *type == ControlRecordType::kCommit);
         }
       }
-      EVLOG_RETURN_IF_ERROR(records.status());
+      return records.status();
     }
-    if (read.next_offset <= offset) break;
-    offset = read.next_offset;
-  }
-  return absl::OkStatus();
+    const bool transactional = batch.is_transactional();
+    EVLOG_ASSIGN_OR_RETURN(RecordIterator records, batch.Records({}, &decompressed));
+    for (const RecordView& record : records) {
+      if (!record.key) {
+        return MakeError(ErrorCode::kCorruptMessage,
+                         absl::StrCat(partition.topic(), "-", partition.id().value(), " offset ",
+                                      record.offset.value(), ": a record without a key"));
+      }
+      EVLOG_ASSIGN_OR_RETURN(const int16_t version, PeekConsumerOffsetsKeyVersion(*record.key));
+      if (version == fmt::kGroupMetadataKeyVersion) {
+        ++replay_stats_.group_metadata;
+        continue;
+      }
+      if (version != fmt::kOffsetCommitKeyVersion0 && version != fmt::kOffsetCommitKeyVersion) {
+        // Kafka's loader skips record types it does not know ("a left
+        // over from an aborted upgrade") rather than refusing to load.
+        ++replay_stats_.other_records;
+        if (!warned && (version < 0 || version > fmt::kLastKnownGroupRecordKeyVersion)) {
+          warned = true;
+          Log(LogLevel::kWarning, absl::StrCat("skipping records of unknown type ", version, " in ",
+                                               partition.topic(), "-", partition.id().value()));
+        }
+        continue;
+      }
+      EVLOG_ASSIGN_OR_RETURN(OffsetCommitKey key, DecodeOffsetCommitKey(*record.key));
+      std::vector<Update> update(1);
+      update[0].topic_partition = TopicPartition(std::move(key.topic), key.partition);
+      if (record.value) {
+        EVLOG_ASSIGN_OR_RETURN(update[0].value, DecodeOffsetCommitValue(*record.value));
+        ++(transactional ? replay_stats_.transactional_offset_commits
+                         : replay_stats_.offset_commits);
+      } else {
+        ++replay_stats_.tombstones;
+      }
+      if (transactional) {
+        AddPendingLocked(batch.producer_id(), key.group, update, record.offset);
+      } else {
+        ApplyLocked(key.group, update, record.offset);
+      }
+    }
+    return records.status();
+  };
+  return internal::ScanBatches(partition, partition.log_start_offset(), partition.high_watermark(),
+                               replay);
 }
 
 void OffsetStore::ApplyValueLocked(GroupOffsets& offsets, const TopicPartition& tp,
