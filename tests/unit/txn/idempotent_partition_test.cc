@@ -12,6 +12,7 @@
 #include "evlog/record/record_batch.h"
 #include "evlog/record/record_batch_builder.h"
 #include "evlog/status.h"
+#include "evlog/storage/internal/scan_batches.h"
 #include "evlog/txn/idempotent_sequencer.h"
 #include "tests/support/catch.h"
 
@@ -38,13 +39,17 @@ struct Env {
   MemFileSystem fs;
   ManualClock clock{1'700'000'000'000};
 
-  std::shared_ptr<Partition> Open(const std::string& dir) {
+  static LogConfig Config() {
     LogConfig config;
     config.segment_index_bytes = 64 << 10;
+    return config;
+  }
+  std::shared_ptr<Partition> Open(const std::string& dir, LogConfig config = Config()) {
     auto log = PartitionLog::Open(fs, clock, dir, config);
     REQUIRE(log.ok());
-    auto p =
-        std::make_shared<Partition>("orders", PartitionId(0), *std::move(log), TopicSettings());
+    TopicSettings settings;
+    settings.log = config;
+    auto p = std::make_shared<Partition>("orders", PartitionId(0), *std::move(log), settings);
     REQUIRE(p->SetProducerStateHook(MakeProducerStateHook(clock)).ok());
     return p;
   }
@@ -338,43 +343,30 @@ std::vector<std::byte> KeyedBatch(const std::string& key, const std::string& val
 // key=value of every record readable from the start.
 std::vector<std::string> Contents(Partition& p) {
   std::vector<std::string> out;
-  std::vector<std::byte> buffer;
   std::vector<std::byte> decompressed;
-  for (Offset at = p.log_start_offset(); at < p.high_watermark();) {
-    auto read = p.Read(at, buffer);
-    REQUIRE(read.ok());
-    ByteView rest = read->batches;
-    while (!rest.empty()) {
-      auto batch = RecordBatchView::Parse(rest);
-      REQUIRE(batch.ok());
-      rest = rest.subspan(batch->size_bytes());
-      if (batch->is_control()) continue;
-      auto records = batch->Records({}, &decompressed);
-      REQUIRE(records.ok());
-      for (const RecordView& r : *records) {
-        std::string value = ToString(*r.value);
-        value.erase(value.find(' '));
-        out.push_back(ToString(*r.key) + "=" + value);
-      }
-    }
-    at = read->next_offset;
-  }
+  REQUIRE(internal::ScanBatches(p, p.log_start_offset(), p.high_watermark(),
+                                [&](const RecordBatchView& batch) -> absl::Status {
+                                  if (batch.is_control()) return absl::OkStatus();
+                                  EVLOG_ASSIGN_OR_RETURN(RecordIterator records,
+                                                         batch.Records({}, &decompressed));
+                                  for (const RecordView& r : records) {
+                                    std::string value = ToString(*r.value);
+                                    value.erase(value.find(' '));
+                                    out.push_back(ToString(*r.key) + "=" + value);
+                                  }
+                                  return records.status();
+                                })
+              .ok());
   return out;
 }
 
 TEST_CASE("compaction drops aborted writes without losing the value they would have replaced") {
   Env env;
-  LogConfig config;
-  config.segment_index_bytes = 64 << 10;
+  LogConfig config = Env::Config();
   config.segment_bytes = 1024;  // every keyed batch rolls a segment
   config.cleanup_policy = CleanupPolicy::kCompact;
   config.min_cleanable_dirty_ratio = 0;
-  auto log = PartitionLog::Open(env.fs, env.clock, "/offsets-0", config);
-  REQUIRE(log.ok());
-  TopicSettings settings;
-  settings.log = config;
-  auto p = std::make_shared<Partition>("offsets", PartitionId(0), *std::move(log), settings);
-  REQUIRE(p->SetProducerStateHook(MakeProducerStateHook(env.clock)).ok());
+  auto p = env.Open("/offsets-0", config);
 
   Append(*p, KeyedBatch("a", "1", std::nullopt));     // 0
   Append(*p, KeyedBatch("b", "1", std::nullopt));     // 1
@@ -407,15 +399,9 @@ namespace {
 
 TEST_CASE("aborted transactions before the log start are forgotten") {
   Env env;
-  LogConfig config;
-  config.segment_index_bytes = 64 << 10;
+  LogConfig config = Env::Config();
   config.retention_ms = -1;  // the batches' timestamps are from 1970
-  auto log = PartitionLog::Open(env.fs, env.clock, "/orders-0", config);
-  REQUIRE(log.ok());
-  TopicSettings settings;
-  settings.log = config;
-  auto p = std::make_shared<Partition>("orders", PartitionId(0), *std::move(log), settings);
-  REQUIRE(p->SetProducerStateHook(MakeProducerStateHook(env.clock)).ok());
+  auto p = env.Open("/orders-0", config);
   Append(*p, TxnBatch(1, 0, 2));                     // 0-1
   Append(*p, Marker(1, ControlRecordType::kAbort));  // 2
   Append(*p, TxnBatch(2, 0, 1));                     // 3
