@@ -514,37 +514,40 @@ absl::Status Consumer::ApplyGroupAssignment(std::vector<TopicPartition> assigned
   return absl::OkStatus();
 }
 
-absl::Status Consumer::LoadCommittedPositions(const std::vector<TopicPartition>& partitions) {
-  Membership& g = *group_;
+absl::StatusOr<std::map<TopicPartition, CommittedOffset>> Consumer::FetchCommitted(
+    const std::vector<TopicPartition>& partitions) const {
   const std::span<const TopicPartition> wanted(partitions);
-  std::map<TopicPartition, CommittedOffset> committed;
+  // KIP-447: for read_committed, an offset in a transaction that has not
+  // ended is not yet the place to resume from (UNSTABLE_OFFSET_COMMIT).
   if (options_.isolation_level == IsolationLevel::kReadCommitted) {
-    // KIP-447: an offset in a transaction that has not ended is not yet the
-    // place to resume from. Reading from the older committed offset would
-    // process input again whose output the transaction may still commit.
-    absl::StatusOr<std::map<TopicPartition, CommittedOffset>> stable =
-        g.coordinator->FetchStableOffsets(options_.group_id, wanted);
-    if (!stable.ok()) {
-      if (!HasErrorCode(stable.status(), ErrorCode::kUnstableOffsetCommit)) return stable.status();
-      for (const TopicPartition& tp : partitions) {
-        if (PartitionState* s = Find(tp); s != nullptr) {
-          s->awaiting_committed = true;
-          s->position.reset();
-        }
-      }
-      g.committed_retry_at_ms =
-          backend_->clock().MonotonicNs() / 1'000'000 + options_.retry_backoff_ms;
-      return absl::OkStatus();
+    return group_->coordinator->FetchStableOffsets(options_.group_id, wanted);
+  }
+  return group_->coordinator->FetchOffsets(options_.group_id, wanted);
+}
+
+absl::Status Consumer::LoadCommittedPositions(const std::vector<TopicPartition>& partitions) {
+  absl::StatusOr<std::map<TopicPartition, CommittedOffset>> committed = FetchCommitted(partitions);
+  if (!committed.ok()) {
+    if (!HasErrorCode(committed.status(), ErrorCode::kUnstableOffsetCommit)) {
+      return committed.status();
     }
-    committed = *std::move(stable);
-  } else {
-    committed = g.coordinator->FetchOffsets(options_.group_id, wanted);
+    // Reading from the older committed offset would process input again
+    // whose output the open transaction may still commit: wait for it.
+    for (const TopicPartition& tp : partitions) {
+      if (PartitionState* s = Find(tp); s != nullptr) {
+        s->awaiting_committed = true;
+        s->position.reset();
+      }
+    }
+    group_->committed_retry_at_ms =
+        backend_->clock().MonotonicNs() / 1'000'000 + options_.retry_backoff_ms;
+    return absl::OkStatus();
   }
   for (const TopicPartition& tp : partitions) {
     PartitionState* s = Find(tp);
     if (s == nullptr) continue;
     s->awaiting_committed = false;
-    if (auto it = committed.find(tp); it != committed.end()) s->position = it->second.offset;
+    if (auto it = committed->find(tp); it != committed->end()) s->position = it->second.offset;
   }
   return absl::OkStatus();
 }
@@ -908,14 +911,7 @@ absl::StatusOr<std::map<TopicPartition, OffsetAndMetadata>> Consumer::Committed(
   if (group_ == nullptr) {
     return MakeError(ErrorCode::kInvalidGroupId, "Committed needs options.group_id");
   }
-  const std::span<const TopicPartition> wanted(partitions);
-  std::map<TopicPartition, CommittedOffset> committed;
-  if (options_.isolation_level == IsolationLevel::kReadCommitted) {
-    EVLOG_ASSIGN_OR_RETURN(committed,
-                           group_->coordinator->FetchStableOffsets(options_.group_id, wanted));
-  } else {
-    committed = group_->coordinator->FetchOffsets(options_.group_id, wanted);
-  }
+  EVLOG_ASSIGN_OR_RETURN(auto committed, FetchCommitted(partitions));
   std::map<TopicPartition, OffsetAndMetadata> out;
   for (auto& [tp, value] : committed) {
     out[tp] = OffsetAndMetadata{value.offset, value.leader_epoch, value.metadata};

@@ -409,6 +409,10 @@ class Consumer {
   absl::Status OnJoinResponse(JoinGroupResponse response);
   absl::Status OnSyncResponse(SyncGroupResponse response);
   absl::Status ApplyGroupAssignment(std::vector<TopicPartition> assigned);
+  // The group's committed offsets of `partitions`: stable ones only for a
+  // read_committed consumer (else UNSTABLE_OFFSET_COMMIT).
+  absl::StatusOr<std::map<TopicPartition, CommittedOffset>> FetchCommitted(
+      const std::vector<TopicPartition>& partitions) const;
   // Positions `partitions` at their committed offsets; read_committed
   // consumers mark them awaiting_committed while a transaction holds them.
   absl::Status LoadCommittedPositions(const std::vector<TopicPartition>& partitions);
