@@ -413,40 +413,40 @@ absl::StatusOr<std::vector<OffsetStore::Update>> OffsetStore::PrepareCommit(
 absl::Status OffsetStore::CommitOffsets(std::string_view group,
                                         const std::map<TopicPartition, OffsetAndMetadata>& offsets,
                                         int64_t now_ms) {
-  EVLOG_ASSIGN_OR_RETURN(std::vector<Update> updates, PrepareCommit(group, offsets, now_ms));
-  if (updates.empty()) return absl::OkStatus();
-  EVLOG_ASSIGN_OR_RETURN(auto partitions, Partitions(/*create=*/true));
-  const PartitionId id = PartitionFor(group);
-  std::shared_lock partition_lock(partition_locks_[static_cast<size_t>(id.value())]);
-  EVLOG_ASSIGN_OR_RETURN(
-      const Offset base_offset,
-      AppendBatch(*(*partitions)[static_cast<size_t>(id.value())], group, updates, now_ms));
-  std::lock_guard lock(mu_);
-  ApplyLocked(std::string(group), updates, base_offset);
-  return absl::OkStatus();
+  return Commit(group, offsets, now_ms, /*txn=*/nullptr);
 }
 
 absl::Status OffsetStore::TxnCommitOffsets(
     std::string_view group, ProducerId producer_id, ProducerEpoch epoch,
     const std::map<TopicPartition, OffsetAndMetadata>& offsets, int64_t now_ms) {
+  const TxnProducer txn{producer_id, epoch};
+  return Commit(group, offsets, now_ms, &txn);
+}
+
+absl::Status OffsetStore::Commit(std::string_view group,
+                                 const std::map<TopicPartition, OffsetAndMetadata>& offsets,
+                                 int64_t now_ms, const TxnProducer* txn) {
   EVLOG_ASSIGN_OR_RETURN(std::vector<Update> updates, PrepareCommit(group, offsets, now_ms));
-  if (producer_id.value() < 0 || epoch.value() < 0) {
+  if (txn != nullptr && (txn->id.value() < 0 || txn->epoch.value() < 0)) {
     return MakeError(ErrorCode::kInvalidRequest,
-                     absl::StrCat("transactional offsets of producer ", producer_id.value(),
-                                  " epoch ", epoch.value()));
+                     absl::StrCat("transactional offsets of producer ", txn->id.value(), " epoch ",
+                                  txn->epoch.value()));
   }
   if (updates.empty()) return absl::OkStatus();
   EVLOG_ASSIGN_OR_RETURN(auto partitions, Partitions(/*create=*/true));
   const PartitionId id = PartitionFor(group);
-  // Shared, as plain commits: only CompleteTransaction (exclusive) must
-  // not pass a batch between its append and its pending entry.
+  // Shared, transactional or not: only CompleteTransaction (exclusive) must
+  // not pass a transaction's batch between its append and its pending entry.
   std::shared_lock partition_lock(partition_locks_[static_cast<size_t>(id.value())]);
-  const TxnProducer txn{producer_id, epoch};
   EVLOG_ASSIGN_OR_RETURN(
       const Offset base_offset,
-      AppendBatch(*(*partitions)[static_cast<size_t>(id.value())], group, updates, now_ms, &txn));
+      AppendBatch(*(*partitions)[static_cast<size_t>(id.value())], group, updates, now_ms, txn));
   std::lock_guard lock(mu_);
-  AddPendingLocked(producer_id, std::string(group), updates, base_offset);
+  if (txn != nullptr) {
+    AddPendingLocked(txn->id, std::string(group), updates, base_offset);
+  } else {
+    ApplyLocked(std::string(group), updates, base_offset);
+  }
   return absl::OkStatus();
 }
 

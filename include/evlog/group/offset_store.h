@@ -297,6 +297,11 @@ class OffsetStore {
   absl::StatusOr<Offset> AppendBatch(Partition& partition, std::string_view group,
                                      const std::vector<Update>& updates, int64_t now_ms,
                                      const TxnProducer* txn = nullptr);
+  // CommitOffsets, or TxnCommitOffsets when `txn` is given (its offsets
+  // then stay pending).
+  absl::Status Commit(std::string_view group,
+                      const std::map<TopicPartition, OffsetAndMetadata>& offsets, int64_t now_ms,
+                      const TxnProducer* txn);
   // Validates a commit's group and offsets, and makes its updates.
   absl::StatusOr<std::vector<Update>> PrepareCommit(
       std::string_view group, const std::map<TopicPartition, OffsetAndMetadata>& offsets,
