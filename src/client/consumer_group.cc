@@ -55,7 +55,9 @@ struct Consumer::Membership {
     bool rejoin_requested = false;
     absl::Status heartbeat_error;
     bool left_for_poll_timeout = false;
-    // Async commits: queued in order, run one at a time on the executor.
+    // Async commits: queued in order and handed to the coordinator in that
+    // order by one drain task on the executor (a Broker's commit syncs
+    // there, not on the polling thread); in flight until it answers.
     struct AsyncCommit {
       OffsetCommitRequest request;
       OffsetCommitCallback callback;
@@ -63,6 +65,7 @@ struct Consumer::Membership {
     };
     std::deque<AsyncCommit> commit_queue;
     bool commit_running = false;
+    int64_t commits_in_flight = 0;
     std::vector<AsyncCommit> commits_done;
     // Poll's comings and goings, for max_poll_interval_ms.
     std::atomic<int64_t> last_poll_ms{0};
@@ -770,8 +773,10 @@ std::map<TopicPartition, OffsetAndMetadata> Consumer::ConsumedOffsets() const {
 void Consumer::WaitForAsyncCommits() {
   Membership::Channel& channel = *group_->channel;
   std::unique_lock lock(channel.mu);
-  channel.commits_cv.wait(lock,
-                          [&] { return channel.commit_queue.empty() && !channel.commit_running; });
+  channel.commits_cv.wait(lock, [&] {
+    return channel.commit_queue.empty() && !channel.commit_running &&
+           channel.commits_in_flight == 0;
+  });
 }
 
 absl::Status Consumer::CommitNow(const std::map<TopicPartition, OffsetAndMetadata>& offsets) {
@@ -884,11 +889,19 @@ void Consumer::CommitAsync(std::map<TopicPartition, OffsetAndMetadata> offsets,
     while (!channel->commit_queue.empty()) {
       AsyncCommit next = std::move(channel->commit_queue.front());
       channel->commit_queue.pop_front();
+      ++channel->commits_in_flight;
       lock.unlock();
-      next.status = coordinator->CommitOffsets(next.request);
+      OffsetCommitRequest request = next.request;
+      coordinator->CommitOffsetsAsync(request,
+                                      [channel, next = std::move(next)](absl::Status s) mutable {
+                                        std::lock_guard lock(channel->mu);
+                                        next.status = std::move(s);
+                                        channel->commits_done.push_back(std::move(next));
+                                        --channel->commits_in_flight;
+                                        channel->WakeLocked();
+                                        channel->commits_cv.notify_all();
+                                      });
       lock.lock();
-      channel->commits_done.push_back(std::move(next));
-      channel->WakeLocked();
     }
     channel->commit_running = false;
     channel->commits_cv.notify_all();

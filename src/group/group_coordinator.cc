@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <future>
 #include <limits>
 #include <set>
 #include <shared_mutex>
@@ -172,29 +173,39 @@ struct GroupCoordinator::Group {
   }
 };
 
+namespace {
+
+absl::Status ValidateOptions(const GroupCoordinatorOptions& opts) {
+  if (opts.min_session_timeout_ms < 1 ||
+      opts.max_session_timeout_ms < opts.min_session_timeout_ms) {
+    return MakeError(ErrorCode::kInvalidConfig,
+                     "session timeouts: need 1 <= min_session_timeout_ms <= "
+                     "max_session_timeout_ms");
+  }
+  if (opts.initial_rebalance_delay_ms < 0 || opts.max_group_size < 1 ||
+      opts.offsets_retention_ms < 0 || opts.offsets_retention_check_interval_ms < 1) {
+    return MakeError(ErrorCode::kInvalidConfig,
+                     "initial_rebalance_delay_ms and offsets_retention_ms must be >= 0, "
+                     "max_group_size and offsets_retention_check_interval_ms >= 1");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<std::shared_ptr<GroupCoordinator>> GroupCoordinator::ForBroker(
     Broker& broker, const GroupCoordinatorOptions* options) {
   bool made = false;
   absl::StatusOr<std::shared_ptr<GroupCoordinator>> coordinator =
       broker.Service<GroupCoordinator>([&]() -> absl::StatusOr<std::shared_ptr<GroupCoordinator>> {
         GroupCoordinatorOptions opts = options != nullptr ? *options : GroupCoordinatorOptions{};
-        if (opts.min_session_timeout_ms < 1 ||
-            opts.max_session_timeout_ms < opts.min_session_timeout_ms) {
-          return MakeError(ErrorCode::kInvalidConfig,
-                           "session timeouts: need 1 <= min_session_timeout_ms <= "
-                           "max_session_timeout_ms");
-        }
-        if (opts.initial_rebalance_delay_ms < 0 || opts.max_group_size < 1 ||
-            opts.offsets_retention_ms < 0 || opts.offsets_retention_check_interval_ms < 1) {
-          return MakeError(ErrorCode::kInvalidConfig,
-                           "initial_rebalance_delay_ms and offsets_retention_ms must be >= 0, "
-                           "max_group_size and offsets_retention_check_interval_ms >= 1");
-        }
+        EVLOG_RETURN_IF_ERROR(ValidateOptions(opts));
         EVLOG_ASSIGN_OR_RETURN(std::unique_ptr<OffsetStore> store,
                                OffsetStore::Open(broker, opts.offset_store));
         made = true;
         return std::shared_ptr<GroupCoordinator>(
-            new GroupCoordinator(broker, std::move(opts), std::move(store)));
+            new GroupCoordinator(broker.clock(), broker.executor(), broker.log_sink(),
+                                 std::move(opts), std::move(store)));
       });
   if (!coordinator.ok()) return coordinator.status();
   if (options != nullptr && !made) {
@@ -206,32 +217,53 @@ absl::StatusOr<std::shared_ptr<GroupCoordinator>> GroupCoordinator::ForBroker(
   return coordinator;
 }
 
-GroupCoordinator::GroupCoordinator(Broker& broker, GroupCoordinatorOptions options,
+absl::StatusOr<std::shared_ptr<GroupCoordinator>> GroupCoordinator::Create(
+    Clock& clock, Executor& executor, LogSink& log_sink, std::unique_ptr<CoordinatorLog> log,
+    GroupCoordinatorOptions options) {
+  EVLOG_RETURN_IF_ERROR(ValidateOptions(options));
+  EVLOG_ASSIGN_OR_RETURN(std::unique_ptr<OffsetStore> store,
+                         OffsetStore::Open(std::move(log), options.offset_store));
+  std::shared_ptr<GroupCoordinator> coordinator(
+      new GroupCoordinator(clock, executor, log_sink, std::move(options), std::move(store)));
+  coordinator->ScheduleExpiry();
+  return coordinator;
+}
+
+GroupCoordinator::GroupCoordinator(Clock& clock, Executor& executor, LogSink& log_sink,
+                                   GroupCoordinatorOptions options,
                                    std::unique_ptr<OffsetStore> store)
-    : broker_(broker),
+    : clock_(clock),
+      log_sink_(log_sink),
       options_(std::move(options)),
       store_(std::move(store)),
-      tasks_(broker.executor()),
-      member_id_seed_(static_cast<uint64_t>(broker.clock().WallMs()) ^
-                      static_cast<uint64_t>(broker.clock().MonotonicNs())) {}
+      tasks_(executor),
+      member_id_seed_(static_cast<uint64_t>(clock.WallMs()) ^
+                      static_cast<uint64_t>(clock.MonotonicNs())) {}
 
-GroupCoordinator::~GroupCoordinator() { Shutdown(); }
+GroupCoordinator::~GroupCoordinator() {
+  Shutdown();
+  // Before the groups go: the store waits for its appends, whose
+  // completions may still reach them (an expiry pass).
+  store_.reset();
+}
 
 void GroupCoordinator::ScheduleExpiry() {
-  // `this` outlives the task: Shutdown() closes tasks_ first.
+  // `this` outlives the task and the pass it starts: Shutdown() closes
+  // tasks_ first, and the store waits for its appends.
   tasks_.ScheduleAfter(options_.offsets_retention_check_interval_ms, [this] {
-    absl::StatusOr<std::vector<ExpiredOffset>> expired = ExpireOffsets();
-    if (!expired.ok()) {
-      Log(LogLevel::kWarning, absl::StrCat("offset expiry: ", expired.status().ToString()));
-    }
-    ScheduleExpiry();
+    ExpireOffsetsAsync([this](absl::StatusOr<std::vector<ExpiredOffset>> expired) {
+      if (!expired.ok()) {
+        Log(LogLevel::kWarning, absl::StrCat("offset expiry: ", expired.status().ToString()));
+      }
+      ScheduleExpiry();
+    });
   });
 }
 
-int64_t GroupCoordinator::NowMs() const { return broker_.clock().MonotonicNs() / 1'000'000; }
+int64_t GroupCoordinator::NowMs() const { return clock_.MonotonicNs() / 1'000'000; }
 
 void GroupCoordinator::Log(LogLevel level, std::string_view message) const {
-  LogSink& sink = broker_.log_sink();
+  LogSink& sink = log_sink_;
   if (sink.Enabled(level)) sink.Log(level, kServiceName, message);
 }
 
@@ -647,7 +679,7 @@ void GroupCoordinator::CompleteJoinLocked(Group& group, Completions& out) {
     group.protocol_name.clear();
     group.leader_id.clear();
     group.join_deadline_ms = kNever;
-    group.empty_since_wall_ms = broker_.clock().WallMs();
+    group.empty_since_wall_ms = clock_.WallMs();
     Log(LogLevel::kInfo,
         absl::StrCat("group ", group.id, " is empty at generation ", group.generation.value()));
     return;
@@ -967,6 +999,24 @@ absl::StatusOr<std::vector<absl::Status>> GroupCoordinator::LeaveGroup(
 }
 
 absl::Status GroupCoordinator::CommitOffsets(const OffsetCommitRequest& request) {
+  std::promise<absl::Status> promise;
+  std::future<absl::Status> result = promise.get_future();
+  CommitOffsetsAsync(request, [&promise](absl::Status s) { promise.set_value(std::move(s)); });
+  return result.get();
+}
+
+void GroupCoordinator::CommitOffsetsAsync(const OffsetCommitRequest& request,
+                                          absl::AnyInvocable<void(absl::Status)> done) {
+  if (absl::Status s = CheckCommit(request); !s.ok()) {
+    done(std::move(s));
+    return;
+  }
+  // As in Kafka, the generation is checked when the commit is taken, not
+  // again when its append completes.
+  store_->CommitOffsetsAsync(request.group_id, request.offsets, clock_.WallMs(), std::move(done));
+}
+
+absl::Status GroupCoordinator::CheckCommit(const OffsetCommitRequest& request) {
   if (request.group_id.empty()) {
     return MakeError(ErrorCode::kInvalidGroupId, "the group id is empty");
   }
@@ -982,9 +1032,8 @@ absl::Status GroupCoordinator::CommitOffsets(const OffsetCommitRequest& request)
                        absl::StrCat("group ", request.group_id, " has no generation ",
                                     request.generation.value()));
     }
-    return store_->CommitOffsets(request.group_id, request.offsets, broker_.clock().WallMs());
+    return absl::OkStatus();
   }
-  // Shared: the generation cannot move while the batch is written.
   std::shared_lock lock(group->mu);
   if (group->state == GroupState::kDead) return NotAvailable();
   if (!(simple && group->state == GroupState::kEmpty)) {
@@ -1006,7 +1055,7 @@ absl::Status GroupCoordinator::CommitOffsets(const OffsetCommitRequest& request)
     Member& member = *group->members.find(request.member_id)->second;
     member.session_deadline_ms.store(NowMs() + member.session_timeout_ms);
   }
-  return store_->CommitOffsets(request.group_id, request.offsets, broker_.clock().WallMs());
+  return absl::OkStatus();
 }
 
 absl::Status GroupCoordinator::TxnCommitOffsets(const TxnOffsetCommitRequest& request) {
@@ -1015,7 +1064,7 @@ absl::Status GroupCoordinator::TxnCommitOffsets(const TxnOffsetCommitRequest& re
   }
   auto commit = [&] {
     return store_->TxnCommitOffsets(request.group_id, request.producer_id, request.producer_epoch,
-                                    request.offsets, broker_.clock().WallMs());
+                                    request.offsets, clock_.WallMs());
   };
   std::shared_ptr<Group> group = FindGroup(request.group_id, /*create=*/false);
   if (group == nullptr) {
@@ -1166,21 +1215,38 @@ absl::Status GroupCoordinator::DeleteOffsets(std::string_view group_id,
 }
 
 absl::StatusOr<std::vector<ExpiredOffset>> GroupCoordinator::ExpireOffsets() {
+  std::promise<absl::StatusOr<std::vector<ExpiredOffset>>> promise;
+  auto result = promise.get_future();
+  ExpireOffsetsAsync([&promise](absl::StatusOr<std::vector<ExpiredOffset>> expired) {
+    promise.set_value(std::move(expired));
+  });
+  return result.get();
+}
+
+void GroupCoordinator::ExpireOffsetsAsync(OffsetStore::ExpiredCallback done) {
   {
     std::lock_guard lock(mu_);
-    if (shut_down_) return NotAvailable();
+    if (shut_down_) {
+      done(NotAvailable());
+      return;
+    }
   }
-  EVLOG_ASSIGN_OR_RETURN(
-      std::vector<ExpiredOffset> expired,
-      store_->ExpireOffsets(broker_.clock().WallMs(), options_.offsets_retention_ms,
-                            [this](std::string_view group_id) -> std::optional<int64_t> {
-                              std::shared_ptr<Group> group = FindGroupConst(group_id);
-                              if (group == nullptr) return kEmptySinceUnknown;
-                              std::shared_lock lock(group->mu);
-                              if (!group->members.empty()) return std::nullopt;
-                              return group->empty_since_wall_ms.value_or(kEmptySinceUnknown);
-                            }));
-  // Forget empty groups that have nothing left.
+  store_->ExpireOffsetsAsync(
+      clock_.WallMs(), options_.offsets_retention_ms,
+      [this](std::string_view group_id) -> std::optional<int64_t> {
+        std::shared_ptr<Group> group = FindGroupConst(group_id);
+        if (group == nullptr) return kEmptySinceUnknown;
+        std::shared_lock lock(group->mu);
+        if (!group->members.empty()) return std::nullopt;
+        return group->empty_since_wall_ms.value_or(kEmptySinceUnknown);
+      },
+      [this, done = std::move(done)](absl::StatusOr<std::vector<ExpiredOffset>> expired) mutable {
+        if (expired.ok()) ForgetEmptyGroups();
+        done(std::move(expired));
+      });
+}
+
+void GroupCoordinator::ForgetEmptyGroups() {
   std::lock_guard lock(mu_);
   for (auto it = groups_.begin(); it != groups_.end();) {
     Group& group = *it->second;
@@ -1194,7 +1260,6 @@ absl::StatusOr<std::vector<ExpiredOffset>> GroupCoordinator::ExpireOffsets() {
       ++it;
     }
   }
-  return expired;
 }
 
 void GroupCoordinator::Shutdown() {

@@ -1,11 +1,15 @@
 #include "evlog/group/offset_store.h"
 
 #include <algorithm>
+#include <future>
 #include <limits>
 #include <set>
+#include <tuple>
 #include <utility>
 
+#include "absl/functional/function_ref.h"
 #include "absl/strings/str_cat.h"
+#include "evlog/broker/coordinator_log.h"
 #include "evlog/check.h"
 #include "evlog/record/record_batch.h"
 #include "evlog/record/record_batch_builder.h"
@@ -118,12 +122,25 @@ PartitionId OffsetsPartitionFor(std::string_view group, int32_t partition_count)
   return PartitionId(abs % partition_count);
 }
 
-OffsetStore::OffsetStore(Broker& broker, OffsetStoreOptions options)
-    : broker_(broker), options_(std::move(options)) {}
+OffsetStore::OffsetStore(std::unique_ptr<CoordinatorLog> log, OffsetStoreOptions options)
+    : log_(std::move(log)), options_(std::move(options)) {}
 
-OffsetStore::~OffsetStore() = default;
+OffsetStore::~OffsetStore() {
+  std::unique_lock lock(mu_);
+  appends_done_.wait(lock, [this] {
+    return std::all_of(guards_.begin(), guards_.end(),
+                       [](const PartitionGuard& g) { return g.in_flight == 0; });
+  });
+}
 
 absl::StatusOr<std::unique_ptr<OffsetStore>> OffsetStore::Open(Broker& broker,
+                                                               OffsetStoreOptions options) {
+  EVLOG_RETURN_IF_ERROR(
+      OffsetsTopicConfig(options).ApplyTo(broker.options().topic_defaults).status());
+  return Open(MakeCoordinatorLog(broker, kTopic), std::move(options));
+}
+
+absl::StatusOr<std::unique_ptr<OffsetStore>> OffsetStore::Open(std::unique_ptr<CoordinatorLog> log,
                                                                OffsetStoreOptions options) {
   if (options.partition_count < 1) {
     return MakeError(ErrorCode::kInvalidConfig, "partition_count must be at least 1");
@@ -132,36 +149,31 @@ absl::StatusOr<std::unique_ptr<OffsetStore>> OffsetStore::Open(Broker& broker,
     return MakeError(ErrorCode::kInvalidConfig,
                      absl::StrCat("metadata_max_bytes must be at most ", fmt::kMaxStringBytes));
   }
-  EVLOG_RETURN_IF_ERROR(
-      OffsetsTopicConfig(options).ApplyTo(broker.options().topic_defaults).status());
-  std::unique_ptr<OffsetStore> store(new OffsetStore(broker, std::move(options)));
+  std::unique_ptr<OffsetStore> store(new OffsetStore(std::move(log), std::move(options)));
   EVLOG_RETURN_IF_ERROR(store->Load());
   return store;
 }
 
 void OffsetStore::Log(LogLevel level, std::string_view message) const {
-  LogSink& sink = broker_.log_sink();
+  LogSink& sink = log_->log_sink();
   if (sink.Enabled(level)) sink.Log(level, kTopic, message);
 }
 
+int64_t OffsetStore::WallMs() const { return log_->clock().WallMs(); }
+
 absl::Status OffsetStore::Load() {
-  absl::StatusOr<std::shared_ptr<Topic>> topic = broker_.GetTopic(kTopic);
-  if (!topic.ok() && !HasErrorCode(topic.status(), ErrorCode::kUnknownTopicOrPartition)) {
-    return topic.status();
-  }
-  partition_count_ = topic.ok() ? (*topic)->partition_count() : options_.partition_count;
-  if (topic.ok() && partition_count_ != options_.partition_count) {
+  const int32_t existing = log_->partition_count();
+  partition_count_ = existing > 0 ? existing : options_.partition_count;
+  if (existing > 0 && partition_count_ != options_.partition_count) {
     Log(LogLevel::kWarning, absl::StrCat(ToAbsl(kTopic), " exists with ", partition_count_,
                                          " partitions; partition_count ", options_.partition_count,
                                          " applies only when creating"));
   }
-  partition_locks_ = std::make_unique<std::shared_mutex[]>(static_cast<size_t>(partition_count_));
-  if (!topic.ok()) return absl::OkStatus();
+  guards_.resize(static_cast<size_t>(partition_count_));
+  if (existing == 0) return absl::OkStatus();
   std::lock_guard create_lock(create_mu_);
   EVLOG_RETURN_IF_ERROR(AdoptTopic());
-  for (const auto& partition : partitions_) {
-    EVLOG_RETURN_IF_ERROR(Replay(*partition));
-  }
+  for (int32_t p = 0; p < partition_count_; ++p) EVLOG_RETURN_IF_ERROR(Replay(PartitionId(p)));
   Log(LogLevel::kInfo,
       absl::StrCat("loaded ", replay_stats_.offset_commits, " offset commits and ",
                    replay_stats_.tombstones, " tombstones of ", groups_.size(), " groups"));
@@ -169,44 +181,47 @@ absl::Status OffsetStore::Load() {
 }
 
 absl::Status OffsetStore::AdoptTopic() {
-  EVLOG_ASSIGN_OR_RETURN(std::shared_ptr<Topic> topic, broker_.GetTopic(kTopic));
-  std::vector<std::shared_ptr<Partition>> partitions = topic->partitions();
+  const int32_t partitions = log_->partition_count();
   // Partitions added behind the store's back (CreatePartitions) are not
   // used: groups stay where PartitionFor put them.
-  if (partitions.size() < static_cast<size_t>(partition_count_)) {
+  if (partitions < partition_count_) {
     return MakeError(ErrorCode::kCoordinatorNotAvailable,
-                     absl::StrCat(ToAbsl(kTopic), " has ", partitions.size(),
+                     absl::StrCat(ToAbsl(kTopic), " has ", partitions,
                                   " partitions, the store uses ", partition_count_));
   }
-  partitions.resize(static_cast<size_t>(partition_count_));
-  partitions_ = std::move(partitions);
-  have_partitions_.store(true, std::memory_order_release);
+  have_topic_.store(true, std::memory_order_release);
   return absl::OkStatus();
 }
 
-absl::StatusOr<const std::vector<std::shared_ptr<Partition>>*> OffsetStore::Partitions(
-    bool create) {
-  if (have_partitions_.load(std::memory_order_acquire)) return &partitions_;
+absl::StatusOr<bool> OffsetStore::EnsureTopic(bool create) {
+  if (have_topic_.load(std::memory_order_acquire)) return true;
   std::lock_guard create_lock(create_mu_);
-  if (have_partitions_.load(std::memory_order_relaxed)) return &partitions_;
-  if (!create) return nullptr;
-  NewTopic topic(partition_count_);
-  topic.config = OffsetsTopicConfig(options_);
-  absl::Status created = broker_.CreateTopic(kTopic, topic);
-  // Someone else may have created it since Open (another store on the
-  // same broker); then its partition count must be ours.
-  if (!created.ok() && !HasErrorCode(created, ErrorCode::kTopicAlreadyExists)) return created;
-  EVLOG_RETURN_IF_ERROR(AdoptTopic());
-  if (created.ok()) {
-    Log(LogLevel::kInfo,
-        absl::StrCat("created ", ToAbsl(kTopic), " with ", partition_count_, " partitions"));
+  if (have_topic_.load(std::memory_order_relaxed)) return true;
+  if (log_->partition_count() == 0) {
+    if (!create) return false;
+    absl::Status created = log_->Create(partition_count_, OffsetsTopicConfig(options_));
+    // Someone else may have created it since Open (another store on the
+    // same broker); then its partition count must be ours.
+    if (!created.ok() && !HasErrorCode(created, ErrorCode::kTopicAlreadyExists)) return created;
+    if (created.ok()) {
+      Log(LogLevel::kInfo,
+          absl::StrCat("created ", ToAbsl(kTopic), " with ", partition_count_, " partitions"));
+    }
   }
-  return &partitions_;
+  EVLOG_RETURN_IF_ERROR(AdoptTopic());
+  return true;
 }
 
-absl::Status OffsetStore::Replay(Partition& partition) {
+absl::Status OffsetStore::EnsureTopic() {
+  EVLOG_ASSIGN_OR_RETURN(const bool exists, EnsureTopic(/*create=*/true));
+  (void)exists;
+  return absl::OkStatus();
+}
+
+absl::Status OffsetStore::Replay(PartitionId partition) {
   std::vector<std::byte> decompressed;
   bool warned = false;
+  const std::string name = absl::StrCat(ToAbsl(kTopic), "-", partition.value());
   std::lock_guard lock(mu_);
   auto replay = [&](const RecordBatchView& batch) -> absl::Status {
     ++replay_stats_.batches;
@@ -217,7 +232,7 @@ absl::Status OffsetStore::Replay(Partition& partition) {
         absl::StatusOr<ControlRecordType> type = ParseControlRecordType(record);
         if (batch.is_transactional() && type.ok() &&
             (*type == ControlRecordType::kCommit || *type == ControlRecordType::kAbort)) {
-          ResolvePendingLocked(batch.producer_id(), partition.id(),
+          ResolvePendingLocked(batch.producer_id(), partition, record.offset,
                                *type == ControlRecordType::kCommit);
         }
       }
@@ -227,9 +242,9 @@ absl::Status OffsetStore::Replay(Partition& partition) {
     EVLOG_ASSIGN_OR_RETURN(RecordIterator records, batch.Records({}, &decompressed));
     for (const RecordView& record : records) {
       if (!record.key) {
-        return MakeError(ErrorCode::kCorruptMessage,
-                         absl::StrCat(partition.topic(), "-", partition.id().value(), " offset ",
-                                      record.offset.value(), ": a record without a key"));
+        return MakeError(
+            ErrorCode::kCorruptMessage,
+            absl::StrCat(name, " offset ", record.offset.value(), ": a record without a key"));
       }
       EVLOG_ASSIGN_OR_RETURN(const int16_t version, PeekConsumerOffsetsKeyVersion(*record.key));
       if (version == fmt::kGroupMetadataKeyVersion) {
@@ -242,8 +257,8 @@ absl::Status OffsetStore::Replay(Partition& partition) {
         ++replay_stats_.other_records;
         if (!warned && (version < 0 || version > fmt::kLastKnownGroupRecordKeyVersion)) {
           warned = true;
-          Log(LogLevel::kWarning, absl::StrCat("skipping records of unknown type ", version, " in ",
-                                               partition.topic(), "-", partition.id().value()));
+          Log(LogLevel::kWarning,
+              absl::StrCat("skipping records of unknown type ", version, " in ", name));
         }
         continue;
       }
@@ -265,12 +280,18 @@ absl::Status OffsetStore::Replay(Partition& partition) {
     }
     return records.status();
   };
-  return internal::ScanBatches(partition, partition.log_start_offset(), partition.high_watermark(),
-                               replay);
+  return log_->Scan(partition, replay);
 }
 
-void OffsetStore::ApplyValueLocked(GroupOffsets& offsets, const TopicPartition& tp,
-                                   const Entry& entry) {
+void OffsetStore::ApplyValueLocked(GroupOffsets& offsets, const std::string& group,
+                                   const TopicPartition& tp, const Entry& entry) {
+  // A tombstone of the key written after this record but applied before it
+  // (appends completing out of order) has the last word.
+  const PartitionGuard& guard = guards_[static_cast<size_t>(PartitionFor(group).value())];
+  if (auto t = guard.tombstones.find(std::pair(group, tp));
+      t != guard.tombstones.end() && t->second > entry.record_offset) {
+    return;
+  }
   auto [it, inserted] = offsets.try_emplace(tp, entry);
   // A concurrent commit of the same key with a later record may have been
   // applied first, or a transaction's offsets may be committed after a
@@ -280,16 +301,26 @@ void OffsetStore::ApplyValueLocked(GroupOffsets& offsets, const TopicPartition& 
 
 void OffsetStore::ApplyLocked(const std::string& group, const std::vector<Update>& updates,
                               Offset base_offset) {
+  PartitionGuard& guard = guards_[static_cast<size_t>(PartitionFor(group).value())];
   auto it = groups_.find(group);
   Offset record_offset = base_offset;
   for (const Update& update : updates) {
     if (update.value) {
       if (it == groups_.end()) it = groups_.emplace(group, GroupOffsets()).first;
-      ApplyValueLocked(it->second, update.topic_partition, Entry{*update.value, record_offset});
-    } else if (it != groups_.end()) {
-      // Tombstones are written under the partition's exclusive lock, so no
-      // older record of the key can still be on its way.
-      it->second.erase(update.topic_partition);
+      ApplyValueLocked(it->second, group, update.topic_partition,
+                       Entry{*update.value, record_offset});
+    } else {
+      if (it != groups_.end()) {
+        auto found = it->second.find(update.topic_partition);
+        // A value written after the tombstone may have been applied first.
+        if (found != it->second.end() && found->second.record_offset < record_offset) {
+          it->second.erase(found);
+        }
+      }
+      if (guard.in_flight > 0) {
+        Offset& at = guard.tombstones[std::pair(group, update.topic_partition)];
+        at = std::max(at, record_offset);
+      }
     }
     ++record_offset;
   }
@@ -298,19 +329,34 @@ void OffsetStore::ApplyLocked(const std::string& group, const std::vector<Update
 
 void OffsetStore::AddPendingLocked(ProducerId producer, const std::string& group,
                                    const std::vector<Update>& updates, Offset base_offset) {
-  GroupOffsets& offsets = pending_[producer][group];
+  const PartitionGuard& guard = guards_[static_cast<size_t>(PartitionFor(group).value())];
+  // The transaction's marker may have been written after this batch but
+  // applied before it: it decides at once.
+  std::optional<bool> decided;
+  if (auto m = guard.markers.find(producer);
+      m != guard.markers.end() && m->second.offset > base_offset) {
+    decided = m->second.commit;
+  }
+  if (decided == false) return;
+  GroupOffsets& offsets = decided ? groups_[group] : pending_[producer][group];
   Offset record_offset = base_offset;
   for (const Update& update : updates) {
     // Transactions write values only (a tombstone in one would be Kafka's
     // own business, which it never does).
     if (update.value) {
-      ApplyValueLocked(offsets, update.topic_partition, Entry{*update.value, record_offset});
+      ApplyValueLocked(offsets, group, update.topic_partition, Entry{*update.value, record_offset});
     }
     ++record_offset;
   }
 }
 
-void OffsetStore::ResolvePendingLocked(ProducerId producer, PartitionId partition, bool commit) {
+void OffsetStore::ResolvePendingLocked(ProducerId producer, PartitionId partition,
+                                       Offset marker_offset, bool commit) {
+  PartitionGuard& guard = guards_[static_cast<size_t>(partition.value())];
+  if (guard.in_flight > 0) {
+    PartitionGuard::Marker& m = guard.markers[producer];
+    if (m.offset < marker_offset) m = PartitionGuard::Marker{marker_offset, commit};
+  }
   auto it = pending_.find(producer);
   if (it == pending_.end()) return;
   for (auto group = it->second.begin(); group != it->second.end();) {
@@ -318,20 +364,60 @@ void OffsetStore::ResolvePendingLocked(ProducerId producer, PartitionId partitio
       ++group;
       continue;
     }
-    if (commit) {
-      GroupOffsets& committed = groups_[group->first];
-      for (const auto& [tp, entry] : group->second) ApplyValueLocked(committed, tp, entry);
+    // Only the records before the marker are its transaction's: a later
+    // transaction's batch may have completed first.
+    GroupOffsets& entries = group->second;
+    GroupOffsets* committed = commit ? &groups_[group->first] : nullptr;
+    for (auto e = entries.begin(); e != entries.end();) {
+      if (e->second.record_offset > marker_offset) {
+        ++e;
+        continue;
+      }
+      if (committed != nullptr) ApplyValueLocked(*committed, group->first, e->first, e->second);
+      e = entries.erase(e);
     }
-    group = it->second.erase(group);
+    if (committed != nullptr && committed->empty()) groups_.erase(group->first);
+    group = entries.empty() ? it->second.erase(group) : std::next(group);
   }
   if (it->second.empty()) pending_.erase(it);
 }
 
-absl::StatusOr<Offset> OffsetStore::AppendBatch(Partition& partition, std::string_view group,
-                                                const std::vector<Update>& updates, int64_t now_ms,
-                                                const TxnProducer* txn) {
+void OffsetStore::EndAppendLocked(PartitionId partition) {
+  PartitionGuard& guard = guards_[static_cast<size_t>(partition.value())];
+  if (--guard.in_flight > 0) return;
+  // Nothing older can complete now: the guards have done their work.
+  guard.tombstones.clear();
+  guard.markers.clear();
+  appends_done_.notify_all();
+}
+
+absl::Status OffsetStore::AppendError(const absl::Status& status, std::string_view group,
+                                      size_t records, size_t batch_bytes) {
+  switch (GetErrorCode(status)) {
+    case ErrorCode::kMessageTooLarge:
+    case ErrorCode::kRecordListTooLarge:
+      return MakeError(
+          ErrorCode::kInvalidCommitOffsetSize,
+          absl::StrCat(records, " offsets of group \"", ToAbsl(group), "\" make a batch of ",
+                       batch_bytes, " bytes, over the max.message.bytes of ", ToAbsl(kTopic)));
+    case ErrorCode::kNotLeaderOrFollower:
+    case ErrorCode::kLeaderNotAvailable:
+    case ErrorCode::kNotEnoughReplicas:
+    case ErrorCode::kNotEnoughReplicasAfterAppend:
+    case ErrorCode::kRequestTimedOut:
+      // Kafka's coordinator answers these as COORDINATOR_NOT_AVAILABLE (or
+      // NOT_COORDINATOR): retriable for the client, which commits again.
+      return MakeError(ErrorCode::kCoordinatorNotAvailable,
+                       absl::StrCat("writing ", ToAbsl(kTopic), ": ", status.message()));
+    default:
+      return status;
+  }
+}
+
+void OffsetStore::AppendBatch(PartitionId id, std::string group, std::vector<Update> updates,
+                              int64_t now_ms, std::optional<TxnProducer> txn, StatusCallback done) {
   RecordBatchOptions batch_options;
-  if (txn != nullptr) {
+  if (txn) {
     // As Kafka's coordinator writes them: the producer's id and epoch, no
     // sequence.
     batch_options.producer_id = txn->id;
@@ -339,38 +425,57 @@ absl::StatusOr<Offset> OffsetStore::AppendBatch(Partition& partition, std::strin
     batch_options.is_transactional = true;
   }
   RecordBatchBuilder builder(batch_options);
-  OffsetCommitKey key;
-  key.group = std::string(group);
-  for (const Update& update : updates) {
-    key.topic = update.topic_partition.topic;
-    key.partition = update.topic_partition.partition;
-    EVLOG_ASSIGN_OR_RETURN(std::vector<std::byte> key_bytes, EncodeOffsetCommitKey(key));
-    std::optional<std::vector<std::byte>> value_bytes;
-    if (update.value) {
-      EVLOG_ASSIGN_OR_RETURN(value_bytes, EncodeOffsetCommitValue(*update.value));
+  auto build = [&]() -> absl::StatusOr<MutableByteView> {
+    OffsetCommitKey key;
+    key.group = group;
+    for (const Update& update : updates) {
+      key.topic = update.topic_partition.topic;
+      key.partition = update.topic_partition.partition;
+      EVLOG_ASSIGN_OR_RETURN(std::vector<std::byte> key_bytes, EncodeOffsetCommitKey(key));
+      std::optional<std::vector<std::byte>> value_bytes;
+      if (update.value) {
+        EVLOG_ASSIGN_OR_RETURN(value_bytes, EncodeOffsetCommitValue(*update.value));
+      }
+      std::optional<ByteView> value_view;
+      if (value_bytes) value_view = ByteView(*value_bytes);
+      EVLOG_RETURN_IF_ERROR(builder.Append(now_ms, ByteView(key_bytes), value_view));
     }
-    std::optional<ByteView> value_view;
-    if (value_bytes) value_view = ByteView(*value_bytes);
-    EVLOG_RETURN_IF_ERROR(builder.Append(now_ms, ByteView(key_bytes), value_view));
+    return builder.Finish();
+  };
+  absl::StatusOr<MutableByteView> batch = build();
+  if (!batch.ok()) {
+    done(batch.status());
+    return;
   }
-  EVLOG_ASSIGN_OR_RETURN(MutableByteView batch, builder.Finish());
   AppendOptions append;
   append.trusted = true;
-  if (txn != nullptr) append.origin = AppendOrigin::kCoordinator;
-  absl::StatusOr<AppendResult> appended = partition.Append(batch, append);
-  if (!appended.ok()) {
-    const ErrorCode code = GetErrorCode(appended.status());
-    if (code == ErrorCode::kMessageTooLarge || code == ErrorCode::kRecordListTooLarge) {
-      return MakeError(
-          ErrorCode::kInvalidCommitOffsetSize,
-          absl::StrCat(updates.size(), " offsets of group \"", ToAbsl(group), "\" make a batch of ",
-                       batch.size(), " bytes, over the max.message.bytes of ", ToAbsl(kTopic)));
-    }
-    return appended.status();
+  if (txn) append.origin = AppendOrigin::kCoordinator;
+  {
+    std::lock_guard lock(mu_);
+    ++guards_[static_cast<size_t>(id.value())].in_flight;
   }
-  EVLOG_CHECK_EQ(appended->last_offset - appended->base_offset,
-                 static_cast<int64_t>(updates.size()) - 1);
-  return appended->base_offset;
+  const size_t batch_bytes = batch->size();
+  log_->Append(id, *batch, append,
+               [this, id, group = std::move(group), updates = std::move(updates), txn, batch_bytes,
+                done = std::move(done)](absl::StatusOr<AppendResult> appended) mutable {
+                 absl::Status status;
+                 {
+                   std::lock_guard lock(mu_);
+                   if (appended.ok()) {
+                     EVLOG_CHECK_EQ(appended->last_offset - appended->base_offset,
+                                    static_cast<int64_t>(updates.size()) - 1);
+                     if (txn) {
+                       AddPendingLocked(txn->id, group, updates, appended->base_offset);
+                     } else {
+                       ApplyLocked(group, updates, appended->base_offset);
+                     }
+                   } else {
+                     status = AppendError(appended.status(), group, updates.size(), batch_bytes);
+                   }
+                   EndAppendLocked(id);
+                 }
+                 done(std::move(status));
+               });
 }
 
 absl::StatusOr<std::vector<OffsetStore::Update>> OffsetStore::PrepareCommit(
@@ -410,44 +515,64 @@ absl::StatusOr<std::vector<OffsetStore::Update>> OffsetStore::PrepareCommit(
   return updates;
 }
 
+namespace {
+
+// Runs `start` with a callback and waits for it.
+template <typename T>
+T Await(absl::FunctionRef<void(absl::AnyInvocable<void(T)>)> start) {
+  std::promise<T> promise;
+  std::future<T> result = promise.get_future();
+  start([&promise](T value) { promise.set_value(std::move(value)); });
+  return result.get();
+}
+
+}  // namespace
+
 absl::Status OffsetStore::CommitOffsets(std::string_view group,
                                         const std::map<TopicPartition, OffsetAndMetadata>& offsets,
                                         int64_t now_ms) {
-  return Commit(group, offsets, now_ms, /*txn=*/nullptr);
+  return Await<absl::Status>(
+      [&](StatusCallback done) { Commit(group, offsets, now_ms, std::nullopt, std::move(done)); });
+}
+
+void OffsetStore::CommitOffsetsAsync(std::string_view group,
+                                     const std::map<TopicPartition, OffsetAndMetadata>& offsets,
+                                     int64_t now_ms, StatusCallback done) {
+  Commit(group, offsets, now_ms, std::nullopt, std::move(done));
 }
 
 absl::Status OffsetStore::TxnCommitOffsets(
     std::string_view group, ProducerId producer_id, ProducerEpoch epoch,
     const std::map<TopicPartition, OffsetAndMetadata>& offsets, int64_t now_ms) {
-  const TxnProducer txn{producer_id, epoch};
-  return Commit(group, offsets, now_ms, &txn);
+  return Await<absl::Status>([&](StatusCallback done) {
+    Commit(group, offsets, now_ms, TxnProducer{producer_id, epoch}, std::move(done));
+  });
 }
 
-absl::Status OffsetStore::Commit(std::string_view group,
-                                 const std::map<TopicPartition, OffsetAndMetadata>& offsets,
-                                 int64_t now_ms, const TxnProducer* txn) {
-  EVLOG_ASSIGN_OR_RETURN(std::vector<Update> updates, PrepareCommit(group, offsets, now_ms));
-  if (txn != nullptr && (txn->id.value() < 0 || txn->epoch.value() < 0)) {
-    return MakeError(ErrorCode::kInvalidRequest,
-                     absl::StrCat("transactional offsets of producer ", txn->id.value(), " epoch ",
-                                  txn->epoch.value()));
+void OffsetStore::Commit(std::string_view group,
+                         const std::map<TopicPartition, OffsetAndMetadata>& offsets, int64_t now_ms,
+                         std::optional<TxnProducer> txn, StatusCallback done) {
+  absl::StatusOr<std::vector<Update>> updates = PrepareCommit(group, offsets, now_ms);
+  if (!updates.ok()) {
+    done(updates.status());
+    return;
   }
-  if (updates.empty()) return absl::OkStatus();
-  EVLOG_ASSIGN_OR_RETURN(auto partitions, Partitions(/*create=*/true));
-  const PartitionId id = PartitionFor(group);
-  // Shared, transactional or not: only CompleteTransaction (exclusive) must
-  // not pass a transaction's batch between its append and its pending entry.
-  std::shared_lock partition_lock(partition_locks_[static_cast<size_t>(id.value())]);
-  EVLOG_ASSIGN_OR_RETURN(
-      const Offset base_offset,
-      AppendBatch(*(*partitions)[static_cast<size_t>(id.value())], group, updates, now_ms, txn));
-  std::lock_guard lock(mu_);
-  if (txn != nullptr) {
-    AddPendingLocked(txn->id, std::string(group), updates, base_offset);
-  } else {
-    ApplyLocked(std::string(group), updates, base_offset);
+  if (txn && (txn->id.value() < 0 || txn->epoch.value() < 0)) {
+    done(MakeError(ErrorCode::kInvalidRequest,
+                   absl::StrCat("transactional offsets of producer ", txn->id.value(), " epoch ",
+                                txn->epoch.value())));
+    return;
   }
-  return absl::OkStatus();
+  if (updates->empty()) {
+    done(absl::OkStatus());
+    return;
+  }
+  if (absl::Status s = EnsureTopic(); !s.ok()) {
+    done(std::move(s));
+    return;
+  }
+  AppendBatch(PartitionFor(group), std::string(group), *std::move(updates), now_ms, txn,
+              std::move(done));
 }
 
 absl::Status OffsetStore::CompleteTransaction(PartitionId partition, ProducerId producer_id,
@@ -456,15 +581,27 @@ absl::Status OffsetStore::CompleteTransaction(PartitionId partition, ProducerId 
     return MakeError(ErrorCode::kUnknownTopicOrPartition,
                      absl::StrCat(ToAbsl(kTopic), "-", partition.value(), " does not exist"));
   }
-  EVLOG_ASSIGN_OR_RETURN(auto partitions, Partitions(/*create=*/true));
-  const auto index = static_cast<size_t>(partition.value());
-  std::unique_lock partition_lock(partition_locks_[index]);
-  std::vector<std::byte> marker = BuildEndTransactionMarkerBatch(
-      {type, /*coordinator_epoch=*/0}, producer_id, epoch, broker_.clock().WallMs());
-  EVLOG_RETURN_IF_ERROR((*partitions)[index]->Append(marker).status());
-  std::lock_guard lock(mu_);
-  ResolvePendingLocked(producer_id, partition, type == ControlRecordType::kCommit);
-  return absl::OkStatus();
+  EVLOG_RETURN_IF_ERROR(EnsureTopic());
+  std::vector<std::byte> marker =
+      BuildEndTransactionMarkerBatch({type, /*coordinator_epoch=*/0}, producer_id, epoch, WallMs());
+  {
+    std::lock_guard lock(mu_);
+    ++guards_[static_cast<size_t>(partition.value())].in_flight;
+  }
+  return Await<absl::Status>([&](StatusCallback done) {
+    log_->Append(partition, MutableByteView(marker), AppendOptions{},
+                 [&](absl::StatusOr<AppendResult> appended) {
+                   {
+                     std::lock_guard lock(mu_);
+                     if (appended.ok()) {
+                       ResolvePendingLocked(producer_id, partition, appended->base_offset,
+                                            type == ControlRecordType::kCommit);
+                     }
+                     EndAppendLocked(partition);
+                   }
+                   done(appended.status());
+                 });
+  });
 }
 
 absl::StatusOr<std::map<TopicPartition, CommittedOffset>> OffsetStore::FetchStableOffsets(
@@ -508,42 +645,51 @@ std::map<TopicPartition, CommittedOffset> OffsetStore::FetchLocked(
   return out;
 }
 
-absl::StatusOr<std::vector<TopicPartition>> OffsetStore::DeleteSelected(
+void OffsetStore::DeleteSelected(
     std::string_view group, const std::function<bool(const TopicPartition&, const Entry&)>& select,
-    int64_t now_ms) {
-  EVLOG_ASSIGN_OR_RETURN(auto partitions, Partitions(/*create=*/false));
-  if (partitions == nullptr) return std::vector<TopicPartition>();
-  const PartitionId id = PartitionFor(group);
-  std::unique_lock partition_lock(partition_locks_[static_cast<size_t>(id.value())]);
+    int64_t now_ms, DeletedCallback done) {
+  absl::StatusOr<bool> exists = EnsureTopic(/*create=*/false);
+  if (!exists.ok() || !*exists) {
+    done(exists.ok() ? absl::StatusOr<std::vector<TopicPartition>>() : exists.status());
+    return;
+  }
   std::vector<Update> updates;
   {
     std::lock_guard lock(mu_);
     auto it = groups_.find(group);
-    if (it == groups_.end()) return std::vector<TopicPartition>();
-    for (const auto& [tp, entry] : it->second) {
-      if (select(tp, entry)) updates.push_back(Update{tp, std::nullopt});
+    if (it != groups_.end()) {
+      for (const auto& [tp, entry] : it->second) {
+        if (select(tp, entry)) updates.push_back(Update{tp, std::nullopt});
+      }
     }
   }
-  std::vector<TopicPartition> deleted;
-  if (updates.empty()) return deleted;
-  EVLOG_ASSIGN_OR_RETURN(
-      const Offset base_offset,
-      AppendBatch(*(*partitions)[static_cast<size_t>(id.value())], group, updates, now_ms));
-  {
-    std::lock_guard lock(mu_);
-    ApplyLocked(std::string(group), updates, base_offset);
+  if (updates.empty()) {
+    done(std::vector<TopicPartition>());
+    return;
   }
+  // A commit racing the tombstones is ordered by the log: written after
+  // them it stands, before them it is deleted (ApplyLocked).
+  std::vector<TopicPartition> deleted;
   deleted.reserve(updates.size());
-  for (Update& update : updates) deleted.push_back(std::move(update.topic_partition));
-  return deleted;
+  for (const Update& update : updates) deleted.push_back(update.topic_partition);
+  AppendBatch(PartitionFor(group), std::string(group), std::move(updates), now_ms, std::nullopt,
+              [deleted = std::move(deleted), done = std::move(done)](absl::Status s) mutable {
+                if (s.ok()) {
+                  done(std::move(deleted));
+                } else {
+                  done(std::move(s));
+                }
+              });
 }
 
 absl::StatusOr<size_t> OffsetStore::DeleteGroup(std::string_view group) {
   EVLOG_RETURN_IF_ERROR(CheckGroupId(group));
   EVLOG_ASSIGN_OR_RETURN(std::vector<TopicPartition> deleted,
-                         DeleteSelected(
-                             group, [](const TopicPartition&, const Entry&) { return true; },
-                             broker_.clock().WallMs()));
+                         Await<absl::StatusOr<std::vector<TopicPartition>>>([&](auto done) {
+                           DeleteSelected(
+                               group, [](const TopicPartition&, const Entry&) { return true; },
+                               WallMs(), std::move(done));
+                         }));
   return deleted.size();
 }
 
@@ -553,19 +699,55 @@ absl::StatusOr<size_t> OffsetStore::DeleteOffsets(std::string_view group,
   const std::set<TopicPartition> wanted(partitions.begin(), partitions.end());
   EVLOG_ASSIGN_OR_RETURN(
       std::vector<TopicPartition> deleted,
-      DeleteSelected(
-          group, [&](const TopicPartition& tp, const Entry&) { return wanted.contains(tp); },
-          broker_.clock().WallMs()));
+      Await<absl::StatusOr<std::vector<TopicPartition>>>([&](auto done) {
+        DeleteSelected(
+            group, [&](const TopicPartition& tp, const Entry&) { return wanted.contains(tp); },
+            WallMs(), std::move(done));
+      }));
   return deleted.size();
 }
 
 absl::StatusOr<std::vector<ExpiredOffset>> OffsetStore::ExpireOffsets(
     int64_t now_ms, int64_t retention_ms, const GroupEmptySince& empty_since) {
+  return Await<absl::StatusOr<std::vector<ExpiredOffset>>>([&](ExpiredCallback done) {
+    ExpireOffsetsAsync(now_ms, retention_ms, empty_since, std::move(done));
+  });
+}
+
+void OffsetStore::ExpireOffsetsAsync(int64_t now_ms, int64_t retention_ms,
+                                     const GroupEmptySince& empty_since, ExpiredCallback done) {
   if (retention_ms < 0) {
-    return MakeError(ErrorCode::kInvalidConfig,
-                     absl::StrCat("offsets retention of ", retention_ms, " ms"));
+    done(MakeError(ErrorCode::kInvalidConfig,
+                   absl::StrCat("offsets retention of ", retention_ms, " ms")));
+    return;
   }
-  std::vector<ExpiredOffset> expired;
+  // Every group's tombstones go out at once; the last to finish answers.
+  struct Pass {
+    std::mutex mu;
+    int outstanding = 1;  // the loop below holds one until it is through
+    absl::Status error;
+    std::vector<ExpiredOffset> expired;
+    ExpiredCallback done;
+  };
+  auto pass = std::make_shared<Pass>();
+  pass->done = std::move(done);
+  auto finish = [this](const std::shared_ptr<Pass>& p) {
+    {
+      std::lock_guard lock(p->mu);
+      if (--p->outstanding > 0) return;
+    }
+    if (!p->error.ok()) {
+      p->done(p->error);
+      return;
+    }
+    std::sort(p->expired.begin(), p->expired.end(), [](const auto& a, const auto& b) {
+      return std::tie(a.group, a.topic_partition) < std::tie(b.group, b.topic_partition);
+    });
+    if (!p->expired.empty()) {
+      Log(LogLevel::kInfo, absl::StrCat("expired ", p->expired.size(), " offsets"));
+    }
+    p->done(std::move(p->expired));
+  };
   for (const std::string& group : ListGroups()) {
     const std::optional<int64_t> since = empty_since(group);
     if (!since) continue;
@@ -575,14 +757,26 @@ absl::StatusOr<std::vector<ExpiredOffset>> OffsetStore::ExpireOffsets(
       const int64_t base = std::max(v.commit_timestamp_ms, *since);
       return now_ms - base >= retention_ms;
     };
-    EVLOG_ASSIGN_OR_RETURN(std::vector<TopicPartition> deleted,
-                           DeleteSelected(group, is_expired, now_ms));
-    for (TopicPartition& tp : deleted) expired.push_back(ExpiredOffset{group, std::move(tp)});
+    {
+      std::lock_guard lock(pass->mu);
+      ++pass->outstanding;
+    }
+    DeleteSelected(group, is_expired, now_ms,
+                   [pass, group, finish](absl::StatusOr<std::vector<TopicPartition>> deleted) {
+                     {
+                       std::lock_guard lock(pass->mu);
+                       if (!deleted.ok()) {
+                         if (pass->error.ok()) pass->error = deleted.status();
+                       } else {
+                         for (TopicPartition& tp : *deleted) {
+                           pass->expired.push_back(ExpiredOffset{group, std::move(tp)});
+                         }
+                       }
+                     }
+                     finish(pass);
+                   });
   }
-  if (!expired.empty()) {
-    Log(LogLevel::kInfo, absl::StrCat("expired ", expired.size(), " offsets"));
-  }
-  return expired;
+  finish(pass);
 }
 
 std::vector<std::string> OffsetStore::ListGroups() const {

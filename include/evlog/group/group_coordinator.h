@@ -278,6 +278,15 @@ class GroupCoordinator final : public BrokerService {
   [[nodiscard]] static absl::StatusOr<std::shared_ptr<GroupCoordinator>> ForBroker(
       Broker& broker, const GroupCoordinatorOptions* options = nullptr);
 
+  // A coordinator whose offsets live in `log` (a Cluster's
+  // `__consumer_offsets`: MakeCoordinatorLog), its timers on `executor`.
+  // The arguments must outlive it; Shutdown() it before the log's cluster
+  // closes. Errors: INVALID_CONFIG; the offset store's Open
+  // (COORDINATOR_LOAD_IN_PROGRESS: retriable).
+  [[nodiscard]] static absl::StatusOr<std::shared_ptr<GroupCoordinator>> Create(
+      Clock& clock, Executor& executor, LogSink& log_sink, std::unique_ptr<CoordinatorLog> log,
+      GroupCoordinatorOptions options = {});
+
   ~GroupCoordinator() override;
   GroupCoordinator(const GroupCoordinator&) = delete;
   GroupCoordinator& operator=(const GroupCoordinator&) = delete;
@@ -318,6 +327,14 @@ class GroupCoordinator final : public BrokerService {
   // is PreparingRebalance: a member commits what it consumed before it
   // gives partitions up.
   [[nodiscard]] absl::Status CommitOffsets(const OffsetCommitRequest& request);
+  // CommitOffsets without waiting for the append: `done` gets the outcome,
+  // before this returns on a Broker, on an executor thread on a Cluster
+  // (where the synchronous call must not run on the executor). Commits are
+  // written in the order of the calls. COORDINATOR_NOT_AVAILABLE when the
+  // replicated append failed (leader moved, too few in-sync replicas, timed
+  // out): retriable.
+  void CommitOffsetsAsync(const OffsetCommitRequest& request,
+                          absl::AnyInvocable<void(absl::Status)> done);
 
   // The group's committed offsets (of `partitions` when given).
   [[nodiscard]] std::map<TopicPartition, CommittedOffset> FetchOffsets(
@@ -372,9 +389,9 @@ class GroupCoordinator final : public BrokerService {
   // Deletes expired offsets now (the periodic task calls the same) and
   // forgets empty groups left with no offsets.
   [[nodiscard]] absl::StatusOr<std::vector<ExpiredOffset>> ExpireOffsets();
+  void ExpireOffsetsAsync(OffsetStore::ExpiredCallback done);
 
   const GroupCoordinatorOptions& options() const { return options_; }
-  Broker& broker() const { return broker_; }
 
   // BrokerService: fails pending JoinGroup/SyncGroup callbacks with
   // COORDINATOR_NOT_AVAILABLE, stops the timers; later calls fail the same.
@@ -386,8 +403,12 @@ class GroupCoordinator final : public BrokerService {
   // Work to run once the locks are released (callbacks).
   using Completions = std::vector<absl::AnyInvocable<void() &&>>;
 
-  GroupCoordinator(Broker& broker, GroupCoordinatorOptions options,
-                   std::unique_ptr<OffsetStore> store);
+  GroupCoordinator(Clock& clock, Executor& executor, LogSink& log_sink,
+                   GroupCoordinatorOptions options, std::unique_ptr<OffsetStore> store);
+  // CommitOffsets' checks of the member and generation.
+  absl::Status CheckCommit(const OffsetCommitRequest& request);
+  // Forgets empty groups left with no offsets.
+  void ForgetEmptyGroups();
 
   int64_t NowMs() const;
   // The periodic ExpireOffsets pass; each pass schedules the next.
@@ -413,7 +434,8 @@ class GroupCoordinator final : public BrokerService {
   void RearmLocked(Group& group);
   void Log(LogLevel level, std::string_view message) const;
 
-  Broker& broker_;
+  Clock& clock_;
+  LogSink& log_sink_;
   const GroupCoordinatorOptions options_;
   std::unique_ptr<OffsetStore> store_;
   TaskGroup tasks_;

@@ -1,6 +1,6 @@
 // evlog/group/offset_store.h — consumer groups' committed offsets, kept in
-// the internal compacted topic `__consumer_offsets` of a Broker, as Kafka
-// keeps them.
+// the internal compacted topic `__consumer_offsets` of a Broker or a
+// Cluster, as Kafka keeps them.
 //
 //   EVLOG_ASSIGN_OR_RETURN(auto store, evlog::OffsetStore::Open(*broker));
 //   std::map<evlog::TopicPartition, evlog::OffsetAndMetadata> offsets;
@@ -12,7 +12,7 @@
 // (Kafka's rule, so a group maps where Kafka would map it). A commit is one
 // record per (topic, partition) — key (group, topic, partition), value the
 // offset (evlog/group/offset_commit_record.h) — and all records of one
-// CommitOffsets call go to the log as one batch, synced before the call
+// CommitOffsets call go to the log as one batch, durable before the call
 // returns: after a crash at any byte the commit is there whole or not at
 // all. Deleting an offset appends a tombstone (a null value); compaction
 // then keeps only each key's newest record. Open() replays every partition
@@ -33,20 +33,31 @@
 // a transaction still open at a crash stays pending until its coordinator
 // finishes it.
 //
-// Ordering. Commits of one group may run concurrently (their appends share
-// an fsync); the cache applies each key's records in log order, so a
-// FetchOffsets after CommitOffsets returns never sees an older offset than
-// the log keeps for that key, and a replay gives the same cache. Deletions
-// and expiry of a group's partition of the topic run alone on it.
+// Where the topic lives is a CoordinatorLog (evlog/broker/coordinator_log.h):
+// a Broker's own logs, synced at every append, or a Cluster's replicas,
+// appended with acks=all. The cache changes only once an append is
+// durable, so it never holds what a crash or a failover could take back.
 //
-// Lifetime: the broker must outlive the store. The store owns the topic:
-// deleting `__consumer_offsets` through the broker behind its back loses
-// the offsets (its cache is not told).
+// Ordering. Commits of one group may run concurrently (their appends share
+// an fsync on a Broker) and a Cluster's appends may complete out of order;
+// the cache applies each key's records in log order (by their offsets,
+// tombstones and transaction markers included), so a FetchOffsets after
+// CommitOffsets returns never sees an older offset than the log keeps for
+// that key, and a replay gives the same cache.
+//
+// The synchronous calls wait for their append: on a Cluster they must not
+// run on its executor (a one-thread pool, or a ManualExecutor, would never
+// get to the replication they wait for); use the Async calls there.
+//
+// Lifetime: the broker or cluster must outlive the store. The store owns
+// the topic: deleting `__consumer_offsets` behind its back loses the
+// offsets (its cache is not told).
 //
 // Thread-safety: every method is thread-safe.
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -60,9 +71,11 @@
 #include <utility>
 #include <vector>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "evlog/broker/broker.h"
+#include "evlog/broker/coordinator_log.h"
 #include "evlog/group/offset_commit_record.h"
 #include "evlog/partition/partition.h"
 #include "evlog/record/control_record.h"
@@ -150,18 +163,27 @@ class OffsetStore {
  public:
   static constexpr std::string_view kTopic = "__consumer_offsets";
 
-  // Opens the store on `broker`. If `__consumer_offsets` exists, every one
-  // of its partitions is replayed into the cache (later records win,
-  // tombstones delete; batches cut off by a crash were already dropped by
-  // the log's recovery); otherwise it is created by the first commit.
-  // Errors: INVALID_CONFIG (bad options); CORRUPT_MESSAGE (a record of the
-  // topic that does not decode); the broker's errors. The broker must
-  // outlive the store.
+  using StatusCallback = absl::AnyInvocable<void(absl::Status)>;
+  using ExpiredCallback = absl::AnyInvocable<void(absl::StatusOr<std::vector<ExpiredOffset>>)>;
+
+  // Opens the store on `broker`'s topic. If `__consumer_offsets` exists,
+  // every one of its partitions is replayed into the cache (later records
+  // win, tombstones delete; batches cut off by a crash were already
+  // dropped by the log's recovery); otherwise it is created by the first
+  // commit. Errors: INVALID_CONFIG (bad options); CORRUPT_MESSAGE (a
+  // record of the topic that does not decode); the broker's errors. The
+  // broker must outlive the store.
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<OffsetStore>> Open(
       Broker& broker, OffsetStoreOptions options = {});
+  // The same over any coordinator log of the topic (a Cluster's:
+  // MakeCoordinatorLog). Errors: as above; COORDINATOR_LOAD_IN_PROGRESS
+  // when a partition cannot be read whole yet (retriable).
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<OffsetStore>> Open(
+      std::unique_ptr<CoordinatorLog> log, OffsetStoreOptions options = {});
 
   OffsetStore(const OffsetStore&) = delete;
   OffsetStore& operator=(const OffsetStore&) = delete;
+  // Waits for the appends in flight to complete.
   ~OffsetStore();
 
   // Partitions of the topic (the existing topic's count, else the options').
@@ -191,6 +213,14 @@ class OffsetStore {
   [[nodiscard]] absl::Status CommitOffsets(
       std::string_view group, const std::map<TopicPartition, OffsetAndMetadata>& offsets,
       int64_t now_ms);
+
+  // CommitOffsets without waiting: `done` gets the same outcome once the
+  // batch is durable and applied — before this returns on a Broker, later on
+  // an executor thread on a Cluster. Commits are written in the order of
+  // the calls.
+  void CommitOffsetsAsync(std::string_view group,
+                          const std::map<TopicPartition, OffsetAndMetadata>& offsets,
+                          int64_t now_ms, StatusCallback done);
 
   // The committed offsets of `group`: of `partitions` when given (those
   // without a committed offset are absent), else all of them. Empty for an
@@ -259,6 +289,10 @@ class OffsetStore {
   [[nodiscard]] absl::StatusOr<std::vector<ExpiredOffset>> ExpireOffsets(
       int64_t now_ms, int64_t retention_ms, const GroupEmptySince& empty_since);
 
+  // ExpireOffsets without waiting; `done` gets its result.
+  void ExpireOffsetsAsync(int64_t now_ms, int64_t retention_ms, const GroupEmptySince& empty_since,
+                          ExpiredCallback done);
+
   // The groups with at least one committed offset, sorted.
   [[nodiscard]] std::vector<std::string> ListGroups() const;
 
@@ -279,29 +313,51 @@ class OffsetStore {
     TopicPartition topic_partition;
     std::optional<CommittedOffset> value;
   };
-
-  OffsetStore(Broker& broker, OffsetStoreOptions options);
-  absl::Status Load();
-  absl::Status Replay(Partition& partition);
-  // The topic's partitions, creating the topic when `create` (else nullptr
-  // when it does not exist yet).
-  absl::StatusOr<const std::vector<std::shared_ptr<Partition>>*> Partitions(bool create);
-  absl::Status AdoptTopic();
   // The producer of a transactional batch.
   struct TxnProducer {
     ProducerId id;
     ProducerEpoch epoch;
   };
-  // Appends `updates` of `group` as one batch (transactional for `txn`);
-  // returns its base offset.
-  absl::StatusOr<Offset> AppendBatch(Partition& partition, std::string_view group,
-                                     const std::vector<Update>& updates, int64_t now_ms,
-                                     const TxnProducer* txn = nullptr);
+  // What keeps the cache in the log's order while appends to one partition
+  // complete out of order (a Cluster's replicated appends): the records
+  // applied since the partition last had nothing in flight that a record
+  // written before them, completing after them, must not override.
+  struct PartitionGuard {
+    struct Marker {
+      Offset offset{-1};
+      bool commit = false;
+    };
+    int64_t in_flight = 0;
+    // (group, partition) -> offset of its newest tombstone applied.
+    std::map<std::pair<std::string, TopicPartition>, Offset> tombstones;
+    // The newest transaction marker applied, per producer.
+    std::map<ProducerId, Marker> markers;
+  };
+  using DeletedCallback = absl::AnyInvocable<void(absl::StatusOr<std::vector<TopicPartition>>)>;
+
+  OffsetStore(std::unique_ptr<CoordinatorLog> log, OffsetStoreOptions options);
+  absl::Status Load();
+  absl::Status Replay(PartitionId partition);
+  // Whether the topic exists, creating it when `create`; then checks that
+  // it has the store's partitions.
+  absl::StatusOr<bool> EnsureTopic(bool create);
+  absl::Status EnsureTopic();
+  absl::Status AdoptTopic();
+  int64_t WallMs() const;
+  // Appends `updates` of `group` as one batch (transactional for `txn`) to
+  // partition `id` and, once it is durable, applies them (as pending
+  // offsets for `txn`); then calls `done`.
+  void AppendBatch(PartitionId id, std::string group, std::vector<Update> updates, int64_t now_ms,
+                   std::optional<TxnProducer> txn, StatusCallback done);
+  // The error a failed append of the store's is reported as.
+  static absl::Status AppendError(const absl::Status& status, std::string_view group,
+                                  size_t records, size_t batch_bytes);
+  // Ends one append to `partition` (see PartitionGuard). REQUIRES: mu_ held.
+  void EndAppendLocked(PartitionId partition);
   // CommitOffsets, or TxnCommitOffsets when `txn` is given (its offsets
   // then stay pending).
-  absl::Status Commit(std::string_view group,
-                      const std::map<TopicPartition, OffsetAndMetadata>& offsets, int64_t now_ms,
-                      const TxnProducer* txn);
+  void Commit(std::string_view group, const std::map<TopicPartition, OffsetAndMetadata>& offsets,
+              int64_t now_ms, std::optional<TxnProducer> txn, StatusCallback done);
   // Validates a commit's group and offsets, and makes its updates.
   absl::StatusOr<std::vector<Update>> PrepareCommit(
       std::string_view group, const std::map<TopicPartition, OffsetAndMetadata>& offsets,
@@ -309,44 +365,45 @@ class OffsetStore {
   // FetchOffsets. REQUIRES: mu_ held.
   std::map<TopicPartition, CommittedOffset> FetchLocked(
       std::string_view group, std::optional<std::span<const TopicPartition>> partitions) const;
-  // Applies records base_offset, base_offset + 1, ... to the cache.
-  // REQUIRES: mu_ held.
+  // Applies records base_offset, base_offset + 1, ... of `group` to the
+  // cache. REQUIRES: mu_ held.
   void ApplyLocked(const std::string& group, const std::vector<Update>& updates,
                    Offset base_offset);
-  // Applies one value at its record's position. REQUIRES: mu_ held.
-  void ApplyValueLocked(GroupOffsets& offsets, const TopicPartition& tp, const Entry& entry);
-  // Holds records base_offset, ... of `producer`'s transaction as pending.
+  // Applies one value of `group` at its record's position. REQUIRES: mu_
+  // held.
+  void ApplyValueLocked(GroupOffsets& offsets, const std::string& group, const TopicPartition& tp,
+                        const Entry& entry);
+  // Holds records base_offset, ... of `producer`'s transaction as pending
+  // (or applies or drops them at once when its marker came first).
   // REQUIRES: mu_ held.
   void AddPendingLocked(ProducerId producer, const std::string& group,
                         const std::vector<Update>& updates, Offset base_offset);
-  // Commits or drops `producer`'s pending offsets of the groups on
-  // `partition`. REQUIRES: mu_ held.
-  void ResolvePendingLocked(ProducerId producer, PartitionId partition, bool commit);
+  // Commits or drops `producer`'s pending offsets written before
+  // `marker_offset` of the groups on `partition`. REQUIRES: mu_ held.
+  void ResolvePendingLocked(ProducerId producer, PartitionId partition, Offset marker_offset,
+                            bool commit);
   // Appends tombstones for the cached offsets of `group` that `select`
-  // picks, then removes them from the cache.
-  absl::StatusOr<std::vector<TopicPartition>> DeleteSelected(
-      std::string_view group,
-      const std::function<bool(const TopicPartition&, const Entry&)>& select, int64_t now_ms);
+  // picks, and removes them from the cache once durable.
+  void DeleteSelected(std::string_view group,
+                      const std::function<bool(const TopicPartition&, const Entry&)>& select,
+                      int64_t now_ms, DeletedCallback done);
   void Log(LogLevel level, std::string_view message) const;
 
-  Broker& broker_;
+  const std::unique_ptr<CoordinatorLog> log_;
   const OffsetStoreOptions options_;
   int32_t partition_count_ = 0;
   OffsetStoreReplayStats replay_stats_;
 
-  // Guards creating the topic; partitions_ is written once, before
-  // have_partitions_ is set, and never changed after.
+  // Guards creating the topic; have_topic_ is set once it exists with
+  // enough partitions.
   std::mutex create_mu_;
-  std::atomic<bool> have_partitions_{false};
-  std::vector<std::shared_ptr<Partition>> partitions_;
-
-  // One per partition of the topic: commits hold it shared (they only
-  // add records, and the cache orders them), deletions and expiry
-  // exclusive (they decide from the cache what to write, which a
-  // concurrent commit could make stale).
-  std::unique_ptr<std::shared_mutex[]> partition_locks_;
+  std::atomic<bool> have_topic_{false};
 
   mutable std::mutex mu_;
+  // Signalled when a partition has nothing in flight (the destructor waits).
+  std::condition_variable appends_done_;
+  // One per partition of the topic.
+  std::vector<PartitionGuard> guards_;
   std::map<std::string, GroupOffsets, std::less<>> groups_;
   // Offsets of transactions not yet ended, by producer and group.
   std::map<ProducerId, std::map<std::string, GroupOffsets, std::less<>>> pending_;

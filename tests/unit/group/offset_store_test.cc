@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "evlog/broker/broker.h"
+#include "evlog/broker/coordinator_log.h"
 #include "evlog/group/offset_commit_record.h"
 #include "evlog/io/executor.h"
 #include "evlog/io/faulty_file_system.h"
@@ -788,6 +789,106 @@ TEST_CASE("deletions racing commits leave a cache that agrees with a replay") {
   const auto live = env.store->FetchOffsets("g");
   env.Reopen();
   CHECK(env.store->FetchOffsets("g") == live);
+}
+
+// Passes appends to a broker's log at once but holds their completions
+// until the test releases them, in any order: a Cluster's replicated
+// appends may complete out of log order.
+class HoldingLog final : public CoordinatorLog {
+ public:
+  explicit HoldingLog(Broker& broker) : inner_(MakeCoordinatorLog(broker, OffsetStore::kTopic)) {}
+  const std::string& topic() const override { return inner_->topic(); }
+  int32_t partition_count() const override { return inner_->partition_count(); }
+  absl::Status Create(int32_t partitions, const TopicConfig& config) override {
+    return inner_->Create(partitions, config);
+  }
+  void Append(PartitionId partition, MutableByteView batch, const AppendOptions& options,
+              AppendCallback done) override {
+    inner_->Append(partition, batch, options,
+                   [this, done = std::move(done)](absl::StatusOr<AppendResult> r) mutable {
+                     held.push_back(Held{std::move(done), std::move(r)});
+                   });
+  }
+  absl::Status Scan(PartitionId partition, const BatchVisitor& visit) override {
+    return inner_->Scan(partition, visit);
+  }
+  Clock& clock() const override { return inner_->clock(); }
+  LogSink& log_sink() const override { return inner_->log_sink(); }
+
+  struct Held {
+    AppendCallback done;
+    absl::StatusOr<AppendResult> result;
+  };
+  std::vector<Held> held;
+  void Release(size_t i) {
+    REQUIRE(i < held.size());
+    REQUIRE(held[i].done);
+    std::move(held[i].done)(held[i].result);
+    held[i].done = nullptr;
+  }
+
+ private:
+  std::unique_ptr<CoordinatorLog> inner_;
+};
+
+TEST_CASE("appends completing out of log order leave the cache in the log's order") {
+  Env env;
+  env.Open();
+  auto holding = std::make_unique<HoldingLog>(*env.broker);
+  HoldingLog& log = *holding;
+  auto opened = OffsetStore::Open(std::move(holding), env.store_options);
+  REQUIRE(opened.ok());
+  OffsetStore& store = **opened;
+  std::vector<absl::Status> answers;
+  auto commit = [&](int partition, int64_t offset) {
+    store.CommitOffsetsAsync("g", {{{"t", partition}, At(offset)}}, env.Now(),
+                             [&answers](absl::Status s) { answers.push_back(std::move(s)); });
+  };
+  auto expire_all = [&] {
+    store.ExpireOffsetsAsync(
+        env.Now() + 1, /*retention_ms=*/0,
+        [](std::string_view) -> std::optional<int64_t> { return kEmptySinceUnknown; },
+        [&answers](absl::StatusOr<std::vector<ExpiredOffset>> r) {
+          answers.push_back(r.status());
+        });
+  };
+
+  // Two commits of one key: the later record wins whatever completes last.
+  commit(0, 1);
+  commit(0, 2);
+  REQUIRE(log.held.size() == 2);
+  log.Release(1);
+  log.Release(0);
+  CHECK(Offsets(store, "g") == std::map<std::string, int64_t>{{"t-0", 2}});
+
+  // A value written before a tombstone of its key, completing after it,
+  // stays deleted.
+  commit(1, 5);
+  log.Release(2);
+  commit(1, 6);  // held[3]
+  expire_all();  // tombstones of t-0 and t-1: held[4]
+  REQUIRE(log.held.size() == 5);
+  log.Release(4);
+  log.Release(3);
+  CHECK(Offsets(store, "g").empty());
+
+  // A value written after a tombstone, completing before it, stands.
+  commit(2, 7);
+  log.Release(5);
+  expire_all();  // tombstone of t-2: held[6]
+  commit(2, 8);  // held[7]
+  REQUIRE(log.held.size() == 8);
+  log.Release(7);
+  log.Release(6);
+  CHECK(Offsets(store, "g") == std::map<std::string, int64_t>{{"t-2", 8}});
+
+  for (const absl::Status& s : answers) CHECK(s.ok());
+  CHECK(answers.size() == 8);
+  // The log says the same.
+  const auto live = Offsets(store, "g");
+  opened->reset();
+  env.Reopen();
+  CHECK(Offsets(*env.store, "g") == live);
 }
 
 }  // namespace
