@@ -8,6 +8,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "evlog/broker/coordinator_log.h"
+#include "evlog/group/group_coordinator.h"
 #include "evlog/io/faulty_file_system.h"
 #include "evlog/io/posix_file_system.h"
 #include "evlog/replication/metadata_log.h"
@@ -657,6 +659,15 @@ absl::Status Cluster::Start() {
 }
 
 absl::Status Cluster::Close() {
+  // Its calls fail from now on; its appends in flight fail when the
+  // brokers stop below.
+  std::shared_ptr<GroupCoordinator> groups;
+  {
+    std::lock_guard lock(group_mu_);
+    groups_closed_ = true;
+    groups = std::move(group_coordinator_);
+  }
+  if (groups != nullptr) groups->Shutdown();
   std::lock_guard admin(admin_mu_);
   if (closed_.exchange(true)) return absl::OkStatus();
   absl::Status first;
@@ -884,6 +895,26 @@ absl::StatusOr<TopicSettings> Cluster::Settings(std::string_view name) const {
                      absl::StrCat("unknown topic \"", ToAbsl(name), "\""));
   }
   return SettingsOf(topic->configs, options_);
+}
+
+absl::StatusOr<std::shared_ptr<GroupCoordinator>> Cluster::group_coordinator(
+    const GroupCoordinatorOptions* options) {
+  std::lock_guard lock(group_mu_);
+  if (closed_ || groups_closed_) return ClosedError();
+  if (group_coordinator_ != nullptr) {
+    if (options != nullptr) {
+      return absl::FailedPreconditionError(
+          "the cluster's group coordinator already runs; options can only be given when it is "
+          "made");
+    }
+    return group_coordinator_;
+  }
+  EVLOG_ASSIGN_OR_RETURN(
+      group_coordinator_,
+      GroupCoordinator::Create(*clock_, *executor_, *log_sink_,
+                               MakeCoordinatorLog(*this, OffsetStore::kTopic),
+                               options != nullptr ? *options : GroupCoordinatorOptions{}));
+  return group_coordinator_;
 }
 
 absl::StatusOr<ProducerId> Cluster::InitProducerId() {

@@ -315,8 +315,7 @@ class ClusterBackend final : public ClientBackend {
   }
 
   absl::StatusOr<std::shared_ptr<GroupCoordinator>> group_coordinator() override {
-    return MakeError(ErrorCode::kUnsupportedVersion,
-                     "consumer groups need a Broker: a Cluster has no group coordinator yet");
+    return cluster_.group_coordinator();
   }
 
  private:

@@ -223,6 +223,7 @@ absl::StatusOr<std::shared_ptr<GroupCoordinator>> GroupCoordinator::Create(
   EVLOG_RETURN_IF_ERROR(ValidateOptions(options));
   EVLOG_ASSIGN_OR_RETURN(std::unique_ptr<OffsetStore> store,
                          OffsetStore::Open(std::move(log), options.offset_store));
+  EVLOG_RETURN_IF_ERROR(store->EnsureTopic());
   std::shared_ptr<GroupCoordinator> coordinator(
       new GroupCoordinator(clock, executor, log_sink, std::move(options), std::move(store)));
   coordinator->ScheduleExpiry();

@@ -42,6 +42,11 @@
 //     controller decision (the controller's listener schedules it); admin
 //     calls (CreateTopic, ...) also apply it before they return, so a
 //     topic is usable as soon as CreateTopic returns OK.
+//   * Consumer groups: one GroupCoordinator for the process
+//     (group_coordinator()), its committed offsets in the replicated topic
+//     `__consumer_offsets` (evlog/broker/coordinator_log.h), appended with
+//     acks=all and loaded back from the partitions' leaders when a reopened
+//     cluster first needs it.
 //   * Producers and readers go to the leader named by the cluster's copy of
 //     the metadata (Produce, Fetch), the way a Kafka client follows its
 //     metadata; the broker asked checks that it really leads.
@@ -101,6 +106,9 @@
 #include "evlog/types.h"
 
 namespace evlog {
+
+class GroupCoordinator;
+struct GroupCoordinatorOptions;
 
 struct ClusterOptions {
   // Brokers 1..brokers. REQUIRES: 1..1000.
@@ -287,6 +295,21 @@ class Cluster {
   // after Close.
   [[nodiscard]] absl::StatusOr<ProducerId> InitProducerId();
 
+  // The cluster's consumer group coordinator, made on first use with
+  // `options` (the defaults when null). Its committed offsets live in the
+  // replicated topic `__consumer_offsets`, created here when missing
+  // (min(3, brokers) replicas, Kafka's offsets.topic.replication.factor)
+  // and loaded from its leaders; commits are appended with acks=all. Unlike
+  // Kafka, where each broker coordinates the groups of the partitions it
+  // leads, one coordinator serves the whole process: membership lives in
+  // memory and survives any broker's crash, while offsets survive what
+  // replication survives. Errors: COORDINATOR_LOAD_IN_PROGRESS while a
+  // partition of the topic has no running leader or uncommitted records
+  // (retriable: ask again); FailedPrecondition when `options` are given
+  // after it was made, or after Close; the topic's creation errors.
+  [[nodiscard]] absl::StatusOr<std::shared_ptr<GroupCoordinator>> group_coordinator(
+      const GroupCoordinatorOptions* options = nullptr);
+
   // Preferred or unclean election (Controller::ElectLeaders), with the
   // result applied by the brokers before it returns.
   [[nodiscard]] absl::StatusOr<std::map<TopicPartition, absl::Status>> ElectLeaders(
@@ -402,6 +425,12 @@ class Cluster {
   Offset metadata_offset_{-1};
 
   std::atomic<uint64_t> metadata_version_{0};
+
+  // Made at the first group_coordinator(). Taken before admin_mu_ (making
+  // it creates a topic).
+  std::mutex group_mu_;
+  bool groups_closed_ = false;
+  std::shared_ptr<GroupCoordinator> group_coordinator_;
 
   // Opened at the first InitProducerId.
   std::mutex producer_ids_mu_;

@@ -175,7 +175,9 @@ class ClientBackend {
   // backend has none (Cluster, for now); loading its state.
   virtual absl::StatusOr<TransactionCoordinator*> transaction_coordinator() = 0;
   // The coordinator of consumer groups. Errors: UNSUPPORTED_VERSION where
-  // the backend has none (Cluster, for now).
+  // the backend has none; loading its offsets (COORDINATOR_LOAD_IN_PROGRESS
+  // on a Cluster whose `__consumer_offsets` is not yet readable:
+  // retriable).
   virtual absl::StatusOr<std::shared_ptr<GroupCoordinator>> group_coordinator() = 0;
 };
 

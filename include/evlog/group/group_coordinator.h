@@ -279,7 +279,8 @@ class GroupCoordinator final : public BrokerService {
       Broker& broker, const GroupCoordinatorOptions* options = nullptr);
 
   // A coordinator whose offsets live in `log` (a Cluster's
-  // `__consumer_offsets`: MakeCoordinatorLog), its timers on `executor`.
+  // `__consumer_offsets`: MakeCoordinatorLog), created there now when
+  // missing, its timers on `executor`.
   // The arguments must outlive it; Shutdown() it before the log's cluster
   // closes. Errors: INVALID_CONFIG; the offset store's Open
   // (COORDINATOR_LOAD_IN_PROGRESS: retriable).

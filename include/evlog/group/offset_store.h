@@ -186,6 +186,13 @@ class OffsetStore {
   // Waits for the appends in flight to complete.
   ~OffsetStore();
 
+  // Creates the topic now when it does not exist, as the first commit
+  // would. A Cluster's coordinator does it when it starts: creating a
+  // topic is an admin call there, which must not run on the executor where
+  // commits may be made. Errors: the creation's; COORDINATOR_NOT_AVAILABLE
+  // (the topic exists with fewer partitions than partition_count()).
+  [[nodiscard]] absl::Status EnsureTopic();
+
   // Partitions of the topic (the existing topic's count, else the options').
   [[nodiscard]] int32_t partition_count() const { return partition_count_; }
 
@@ -341,7 +348,6 @@ class OffsetStore {
   // Whether the topic exists, creating it when `create`; then checks that
   // it has the store's partitions.
   absl::StatusOr<bool> EnsureTopic(bool create);
-  absl::Status EnsureTopic();
   absl::Status AdoptTopic();
   int64_t WallMs() const;
   // Appends `updates` of `group` as one batch (transactional for `txn`) to
