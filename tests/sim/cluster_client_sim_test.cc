@@ -1,4 +1,4 @@
-// The client simulator: a Producer and a Consumer, unchanged, against a
+// The client simulator: a Producer and Consumers, unchanged, against a
 // three-broker Cluster (evlog/broker/cluster.h) on one ManualExecutor and
 // ManualClock, its network seeded to delay, lose and copy messages. Each
 // seed drives a random history of sends (keyed and to explicit partitions)
@@ -20,6 +20,13 @@
 //     order they were sent (with idempotence, up to five batches in flight
 //     and retries in order behind a failed one; without, one in flight);
 //   * every replica of each partition holds the same records.
+//   * with a group member (half the seeds: the cluster's group
+//     coordinator, its offsets in the replicated `__consumer_offsets`),
+//     committing what it read now and then: an acknowledged commit is
+//     what the coordinator answers from then on, no commit is for more
+//     than the member read, every acknowledged commit survives the faults,
+//     and a store loaded afresh from the offsets topic's leaders holds
+//     exactly what the coordinator holds;
 //   * with idempotence (three seeds in four), no record is in the log
 //     twice: a retry after a lost acknowledgement is recognised by its
 //     producer id and sequence. Without it duplicates are allowed, as in
@@ -37,8 +44,11 @@
 #include <vector>
 
 #include "evlog/broker/cluster.h"
+#include "evlog/broker/coordinator_log.h"
 #include "evlog/client/consumer.h"
 #include "evlog/client/producer.h"
+#include "evlog/group/group_coordinator.h"
+#include "evlog/group/offset_store.h"
 #include "evlog/status.h"
 #include "tests/support/batches.h"
 #include "tests/support/catch.h"
@@ -117,6 +127,74 @@ void RunSeed(uint64_t seed, int steps) {
   for (int p = 0; p < kPartitions; ++p) all.emplace_back(kTopic, p);
   REQUIRE((*consumer)->Assign(all).ok());
 
+  // Half the seeds also run a group member (the cluster's group
+  // coordinator, offsets in the replicated `__consumer_offsets`) that
+  // commits what it read now and then. Its own generator keeps the other
+  // seeds' histories as they were.
+  std::mt19937_64 group_rng(seed * 7919 + 13);
+  const bool grouped = group_rng() % 2 == 0;
+  std::unique_ptr<Consumer> member;
+  if (grouped) {
+    ConsumerOptions mo;
+    mo.group_id = "billing";
+    mo.enable_auto_commit = false;
+    mo.auto_offset_reset = OffsetResetPolicy::kEarliest;
+    mo.max_poll_records = 1 + static_cast<int32_t>(group_rng() % 8);
+    auto made = Consumer::Create(*cluster, mo);
+    INFO(made.status());
+    REQUIRE(made.ok());
+    member = *std::move(made);
+    REQUIRE(member->Subscribe({kTopic}).ok());
+  }
+  // Per partition: the highest offset a commit was acknowledged for, and
+  // the highest any commit carried (a failed one may still have landed).
+  std::map<TopicPartition, Offset> commit_acked;
+  std::map<TopicPartition, Offset> commit_tried;
+  std::map<TopicPartition, Offset> member_next;  // after the last record it read
+  int commits_sent = 0;
+  int commits_answered = 0;
+  absl::Status last_commit;
+  auto MemberPoll = [&] {
+    absl::StatusOr<ConsumerRecords> records = member->Poll(0);
+    INFO(records.status());
+    REQUIRE(records.ok());
+    for (const ConsumerRecord& r : *records) {
+      Offset& next = member_next[TopicPartition(kTopic, r.partition)];
+      next = std::max(next, r.offset + 1);
+    }
+  };
+  auto MemberCommit = [&] {
+    ++commits_sent;
+    member->CommitAsync([&](const std::map<TopicPartition, OffsetAndMetadata>& offsets,
+                            const absl::Status& status) {
+      ++commits_answered;
+      // An acknowledged commit is what the coordinator answers from now on
+      // (or a later one).
+      std::map<TopicPartition, CommittedOffset> now;
+      if (status.ok()) now = (*cluster->group_coordinator())->FetchOffsets("billing");
+      for (const auto& [tp, o] : offsets) {
+        if (status.ok()) {
+          INFO(tp.ToString() << " committed at " << o.offset);
+          CHECK(now.contains(tp));
+          if (now.contains(tp)) CHECK(now[tp].offset >= o.offset);
+        }
+        // Never more than it read.
+        CHECK(o.offset <= member_next[tp]);
+        commit_tried[tp] = std::max(commit_tried[tp], o.offset);
+        if (status.ok()) commit_acked[tp] = std::max(commit_acked[tp], o.offset);
+      }
+      last_commit = status;
+      if (!status.ok()) {
+        // A coordinator whose log fails over, or a member caught in a
+        // rebalance, commits again later.
+        INFO(status);
+        const ErrorCode code = GetErrorCode(status);
+        CHECK((IsRetriable(code) || code == ErrorCode::kRebalanceInProgress ||
+               code == ErrorCode::kIllegalGeneration || code == ErrorCode::kUnknownMemberId));
+      }
+    });
+  };
+
   std::vector<Sent> sent;
   // What the running consumer read, per partition, in order.
   std::map<int32_t, std::vector<std::pair<Offset, std::string>>> read;
@@ -172,6 +250,9 @@ void RunSeed(uint64_t seed, int steps) {
       env.network.HealAll();
     } else if (dice < 91) {
       env.Run(2'000);  // a clock jump past every timeout
+    } else if (dice < 97 && member != nullptr) {
+      MemberPoll();
+      if (group_rng() % 2 == 0) MemberCommit();
     }
     env.Run(static_cast<int64_t>(rng() % 150));
   }
@@ -241,6 +322,59 @@ void RunSeed(uint64_t seed, int steps) {
     }
   }
   CHECK(acknowledged > 0);
+
+  if (member != nullptr) {
+    // A last commit once healed goes through.
+    REQUIRE(env.RunUntil(
+        [&] {
+          MemberPoll();
+          return commits_answered == commits_sent;
+        },
+        30'000));
+    for (int attempt = 0; attempt < 10; ++attempt) {
+      MemberCommit();
+      REQUIRE(env.RunUntil(
+          [&] {
+            MemberPoll();
+            return commits_answered == commits_sent;
+          },
+          30'000));
+      if (last_commit.ok()) break;
+      env.Run(500);
+    }
+    INFO(last_commit);
+    REQUIRE(last_commit.ok());
+    auto coordinator = cluster->group_coordinator();
+    REQUIRE(coordinator.ok());
+    const std::map<TopicPartition, CommittedOffset> committed =
+        (*coordinator)->FetchOffsets("billing");
+    for (const auto& [tp, acked] : commit_acked) {
+      INFO(tp.ToString() << ": acknowledged commit " << acked << ", highest tried "
+                         << commit_tried[tp]);
+      auto it = committed.find(tp);
+      REQUIRE(it != committed.end());
+      // No acknowledged commit lost or moved back, nothing never sent.
+      CHECK(it->second.offset >= acked);
+      CHECK(it->second.offset <= commit_tried[tp]);
+    }
+    // What the coordinator holds is what its replicated log holds: a store
+    // loaded afresh from the partitions' leaders agrees.
+    std::unique_ptr<OffsetStore> reloaded;
+    REQUIRE(env.RunUntil(
+        [&] {
+          auto opened = OffsetStore::Open(MakeCoordinatorLog(*cluster, OffsetStore::kTopic));
+          if (!opened.ok()) {
+            INFO(opened.status());
+            CHECK(HasErrorCode(opened.status(), ErrorCode::kCoordinatorLoadInProgress));
+            return false;
+          }
+          reloaded = *std::move(opened);
+          return true;
+        },
+        10'000));
+    CHECK(reloaded->FetchOffsets("billing") == committed);
+    REQUIRE(member->Close().ok());
+  }
   REQUIRE((*producer)->Close().ok());
   REQUIRE((*consumer)->Close().ok());
   REQUIRE(cluster->Close().ok());
