@@ -47,6 +47,7 @@ class BrokerCoordinatorLog final : public CoordinatorLog {
   }
 
   Clock& clock() const override { return broker_.clock(); }
+  Executor& executor() const override { return broker_.executor(); }
   LogSink& log_sink() const override { return broker_.log_sink(); }
 
  private:
@@ -140,6 +141,7 @@ class ClusterCoordinatorLog final : public CoordinatorLog {
   }
 
   Clock& clock() const override { return cluster_.clock(); }
+  Executor& executor() const override { return cluster_.executor(); }
   LogSink& log_sink() const override { return cluster_.log_sink(); }
 
  private:

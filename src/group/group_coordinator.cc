@@ -1003,7 +1003,7 @@ absl::Status GroupCoordinator::CommitOffsets(const OffsetCommitRequest& request)
   std::promise<absl::Status> promise;
   std::future<absl::Status> result = promise.get_future();
   CommitOffsetsAsync(request, [&promise](absl::Status s) { promise.set_value(std::move(s)); });
-  return result.get();
+  return AwaitOn(tasks_.executor(), std::move(result));
 }
 
 void GroupCoordinator::CommitOffsetsAsync(const OffsetCommitRequest& request,
@@ -1221,7 +1221,7 @@ absl::StatusOr<std::vector<ExpiredOffset>> GroupCoordinator::ExpireOffsets() {
   ExpireOffsetsAsync([&promise](absl::StatusOr<std::vector<ExpiredOffset>> expired) {
     promise.set_value(std::move(expired));
   });
-  return result.get();
+  return AwaitOn(tasks_.executor(), std::move(result));
 }
 
 void GroupCoordinator::ExpireOffsetsAsync(OffsetStore::ExpiredCallback done) {

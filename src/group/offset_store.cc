@@ -517,13 +517,14 @@ absl::StatusOr<std::vector<OffsetStore::Update>> OffsetStore::PrepareCommit(
 
 namespace {
 
-// Runs `start` with a callback and waits for it.
+// Runs `start` with a callback and waits for it, driving `executor` when
+// it is a ManualExecutor (a Cluster's appends complete there).
 template <typename T>
-T Await(absl::FunctionRef<void(absl::AnyInvocable<void(T)>)> start) {
+T Await(Executor& executor, absl::FunctionRef<void(absl::AnyInvocable<void(T)>)> start) {
   std::promise<T> promise;
   std::future<T> result = promise.get_future();
   start([&promise](T value) { promise.set_value(std::move(value)); });
-  return result.get();
+  return AwaitOn(executor, std::move(result));
 }
 
 }  // namespace
@@ -531,8 +532,9 @@ T Await(absl::FunctionRef<void(absl::AnyInvocable<void(T)>)> start) {
 absl::Status OffsetStore::CommitOffsets(std::string_view group,
                                         const std::map<TopicPartition, OffsetAndMetadata>& offsets,
                                         int64_t now_ms) {
-  return Await<absl::Status>(
-      [&](StatusCallback done) { Commit(group, offsets, now_ms, std::nullopt, std::move(done)); });
+  return Await<absl::Status>(log_->executor(), [&](StatusCallback done) {
+    Commit(group, offsets, now_ms, std::nullopt, std::move(done));
+  });
 }
 
 void OffsetStore::CommitOffsetsAsync(std::string_view group,
@@ -544,7 +546,7 @@ void OffsetStore::CommitOffsetsAsync(std::string_view group,
 absl::Status OffsetStore::TxnCommitOffsets(
     std::string_view group, ProducerId producer_id, ProducerEpoch epoch,
     const std::map<TopicPartition, OffsetAndMetadata>& offsets, int64_t now_ms) {
-  return Await<absl::Status>([&](StatusCallback done) {
+  return Await<absl::Status>(log_->executor(), [&](StatusCallback done) {
     Commit(group, offsets, now_ms, TxnProducer{producer_id, epoch}, std::move(done));
   });
 }
@@ -588,7 +590,7 @@ absl::Status OffsetStore::CompleteTransaction(PartitionId partition, ProducerId 
     std::lock_guard lock(mu_);
     ++guards_[static_cast<size_t>(partition.value())].in_flight;
   }
-  return Await<absl::Status>([&](StatusCallback done) {
+  return Await<absl::Status>(log_->executor(), [&](StatusCallback done) {
     log_->Append(partition, MutableByteView(marker), AppendOptions{},
                  [&](absl::StatusOr<AppendResult> appended) {
                    {
@@ -684,12 +686,13 @@ void OffsetStore::DeleteSelected(
 
 absl::StatusOr<size_t> OffsetStore::DeleteGroup(std::string_view group) {
   EVLOG_RETURN_IF_ERROR(CheckGroupId(group));
-  EVLOG_ASSIGN_OR_RETURN(std::vector<TopicPartition> deleted,
-                         Await<absl::StatusOr<std::vector<TopicPartition>>>([&](auto done) {
-                           DeleteSelected(
-                               group, [](const TopicPartition&, const Entry&) { return true; },
-                               WallMs(), std::move(done));
-                         }));
+  EVLOG_ASSIGN_OR_RETURN(
+      std::vector<TopicPartition> deleted,
+      Await<absl::StatusOr<std::vector<TopicPartition>>>(log_->executor(), [&](auto done) {
+        DeleteSelected(
+            group, [](const TopicPartition&, const Entry&) { return true; }, WallMs(),
+            std::move(done));
+      }));
   return deleted.size();
 }
 
@@ -699,7 +702,7 @@ absl::StatusOr<size_t> OffsetStore::DeleteOffsets(std::string_view group,
   const std::set<TopicPartition> wanted(partitions.begin(), partitions.end());
   EVLOG_ASSIGN_OR_RETURN(
       std::vector<TopicPartition> deleted,
-      Await<absl::StatusOr<std::vector<TopicPartition>>>([&](auto done) {
+      Await<absl::StatusOr<std::vector<TopicPartition>>>(log_->executor(), [&](auto done) {
         DeleteSelected(
             group, [&](const TopicPartition& tp, const Entry&) { return wanted.contains(tp); },
             WallMs(), std::move(done));
@@ -709,9 +712,10 @@ absl::StatusOr<size_t> OffsetStore::DeleteOffsets(std::string_view group,
 
 absl::StatusOr<std::vector<ExpiredOffset>> OffsetStore::ExpireOffsets(
     int64_t now_ms, int64_t retention_ms, const GroupEmptySince& empty_since) {
-  return Await<absl::StatusOr<std::vector<ExpiredOffset>>>([&](ExpiredCallback done) {
-    ExpireOffsetsAsync(now_ms, retention_ms, empty_since, std::move(done));
-  });
+  return Await<absl::StatusOr<std::vector<ExpiredOffset>>>(
+      log_->executor(), [&](ExpiredCallback done) {
+        ExpireOffsetsAsync(now_ms, retention_ms, empty_since, std::move(done));
+      });
 }
 
 void OffsetStore::ExpireOffsetsAsync(int64_t now_ms, int64_t retention_ms,

@@ -162,6 +162,18 @@ size_t ManualExecutor::AdvanceMs(int64_t ms) {
   return ran + RunReady();
 }
 
+bool ManualExecutor::RunNextOnCaller() {
+  int64_t next;
+  {
+    std::lock_guard lock(mu_);
+    EVLOG_CHECK(!tasks_.empty() &&
+                "a blocking call waits on a ManualExecutor with nothing left to run");
+    next = tasks_.begin()->first.first;
+  }
+  if (next > clock_.MonotonicNs()) clock_.AdvanceNs(next - clock_.MonotonicNs());
+  return RunOne();
+}
+
 size_t ManualExecutor::pending() const {
   std::lock_guard lock(mu_);
   return tasks_.size();

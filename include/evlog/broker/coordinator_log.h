@@ -34,6 +34,7 @@
 #include "absl/status/statusor.h"
 #include "evlog/bytes.h"
 #include "evlog/io/clock.h"
+#include "evlog/io/executor.h"
 #include "evlog/io/log_sink.h"
 #include "evlog/partition/topic_config.h"
 #include "evlog/record/record_batch.h"
@@ -85,6 +86,9 @@ class CoordinatorLog {
   [[nodiscard]] virtual absl::Status Scan(PartitionId partition, const BatchVisitor& visit) = 0;
 
   virtual Clock& clock() const = 0;
+  // Where the appends complete (a Cluster's); a caller waiting for one
+  // drives it through AwaitOn.
+  virtual Executor& executor() const = 0;
   virtual LogSink& log_sink() const = 0;
 };
 

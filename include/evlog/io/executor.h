@@ -18,10 +18,12 @@
 // Thread-safety: every method of every class here is thread-safe.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -54,7 +56,30 @@ class Executor {
   // Removes a task scheduled with ScheduleAfter. True when it had not
   // started (it never will); false when it ran, is running or is unknown.
   virtual bool Cancel(TaskId id) = 0;
+
+  // For a caller about to wait for work of this executor's (a blocking
+  // client call whose answer comes from tasks): an executor that runs only
+  // when driven (ManualExecutor) runs its next task on the calling thread,
+  // moving its clock to that task's deadline, and returns true (it
+  // check-fails when it has nothing left to run: the wait could never
+  // end). An executor with threads of its own returns false at once: the
+  // caller just waits. Never call it from one of the executor's tasks.
+  virtual bool RunNextOnCaller() { return false; }
 };
+
+// Waits for `result` (fulfilled by tasks on `executor`), driving the
+// executor when it runs only when driven (RunNextOnCaller), so that
+// blocking calls work in a single-threaded deterministic test too.
+template <typename T>
+T AwaitOn(Executor& executor, std::future<T> result) {
+  while (result.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+    if (!executor.RunNextOnCaller()) {
+      result.wait();
+      break;
+    }
+  }
+  return result.get();
+}
 
 // A fixed number of threads serving an immediate queue and a timer queue
 // in real (monotonic) time. The destructor stops the threads after the
@@ -108,6 +133,9 @@ class ManualExecutor final : public Executor {
   size_t AdvanceMs(int64_t ms);
   // Tasks waiting (ready or delayed).
   size_t pending() const;
+  // Runs the earliest task, moving the clock to its deadline first when it
+  // is in the future. Check-fails when there is none.
+  bool RunNextOnCaller() override;
 
  private:
   // Runs one due task; false when none is due.

@@ -163,6 +163,14 @@ TEST_CASE(
   CHECK((*committed)[kOrders0].offset == Offset(10));
   CHECK((*committed)[kOrders1].offset == Offset(10));
 
+  // A blocking commit drives a manual executor until it is replicated.
+  Produce(env, *cluster, 1, "s");
+  CHECK(Read(env, *member, 2).size() == 2);
+  REQUIRE(member->CommitSync().ok());
+  committed = member->Committed({kOrders0, kOrders1});
+  REQUIRE(committed.ok());
+  CHECK((*committed)[kOrders0].offset == Offset(11));
+
   // The broker leading the group's offsets partition loses its power; the
   // group's next commit lands on the new leader.
   auto leader = cluster->Metadata(offsets_partition);
@@ -196,8 +204,8 @@ TEST_CASE(
   auto next = Member(env, *cluster);
   auto reloaded = next->Committed({kOrders0, kOrders1});
   REQUIRE(reloaded.ok());
-  CHECK((*reloaded)[kOrders0].offset == Offset(15));
-  CHECK((*reloaded)[kOrders1].offset == Offset(15));
+  CHECK((*reloaded)[kOrders0].offset == Offset(16));
+  CHECK((*reloaded)[kOrders1].offset == Offset(16));
   Produce(env, *cluster, 1, "c");
   std::vector<std::string> read = Read(env, *next, 2);
   std::sort(read.begin(), read.end());

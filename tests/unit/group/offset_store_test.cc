@@ -813,6 +813,7 @@ class HoldingLog final : public CoordinatorLog {
     return inner_->Scan(partition, visit);
   }
   Clock& clock() const override { return inner_->clock(); }
+  Executor& executor() const override { return inner_->executor(); }
   LogSink& log_sink() const override { return inner_->log_sink(); }
 
   struct Held {

@@ -134,4 +134,30 @@ TEST_CASE("immediate tasks queued before a group closes become no-ops") {
 }
 
 }  // namespace
+TEST_CASE("waiting on a manual executor drives it, clock and all, until the answer comes") {
+  ManualClock clock(0);
+  ManualExecutor executor(clock);
+  std::promise<int> promise;
+  std::vector<int> ran;
+  executor.ScheduleAfter(50, [&] { ran.push_back(50); });
+  executor.ScheduleAfter(20, [&] {
+    ran.push_back(20);
+    // The answer comes from a task that a task scheduled.
+    executor.ScheduleAfter(10, [&] { promise.set_value(7); });
+  });
+  CHECK(AwaitOn(executor, promise.get_future()) == 7);
+  // It ran what came before the answer, in deadline order, and no more.
+  CHECK(ran == std::vector<int>{20});
+  CHECK(clock.MonotonicNs() == 30 * 1'000'000);
+  CHECK(executor.pending() == 1);
+}
+
+TEST_CASE("waiting on a thread pool just waits for its threads") {
+  ThreadPoolExecutor pool(1);
+  std::promise<int> promise;
+  pool.ScheduleAfter(5, [&] { promise.set_value(3); });
+  CHECK(!pool.RunNextOnCaller());
+  CHECK(AwaitOn(pool, promise.get_future()) == 3);
+}
+
 }  // namespace evlog
