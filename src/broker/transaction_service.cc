@@ -29,15 +29,7 @@ class TopicTransactionLog final : public TransactionLog {
  public:
   explicit TopicTransactionLog(Broker& broker) : broker_(broker) {}
 
-  absl::Status Write(const TransactionMetadata& m) override {
-    EVLOG_ASSIGN_OR_RETURN(std::shared_ptr<Partition> partition, LogPartition(/*create=*/true));
-    RecordBatchBuilder builder;
-    const std::vector<std::byte> value = EncodeTransactionMetadata(m);
-    EVLOG_RETURN_IF_ERROR(
-        builder.Append(broker_.clock().WallMs(), AsBytes(m.transactional_id), ByteView(value)));
-    EVLOG_ASSIGN_OR_RETURN(MutableByteView batch, builder.Finish());
-    return partition->Append(batch).status();
-  }
+  void Write(const TransactionMetadata& m, WriteCallback done) override { done(Append(m)); }
 
   absl::StatusOr<std::vector<TransactionMetadata>> Load() override {
     EVLOG_ASSIGN_OR_RETURN(std::shared_ptr<Partition> partition, LogPartition(/*create=*/false));
@@ -62,6 +54,16 @@ class TopicTransactionLog final : public TransactionLog {
   }
 
  private:
+  absl::Status Append(const TransactionMetadata& m) {
+    EVLOG_ASSIGN_OR_RETURN(std::shared_ptr<Partition> partition, LogPartition(/*create=*/true));
+    RecordBatchBuilder builder;
+    const std::vector<std::byte> value = EncodeTransactionMetadata(m);
+    EVLOG_RETURN_IF_ERROR(
+        builder.Append(broker_.clock().WallMs(), AsBytes(m.transactional_id), ByteView(value)));
+    EVLOG_ASSIGN_OR_RETURN(MutableByteView batch, builder.Finish());
+    return partition->Append(batch).status();
+  }
+
   // nullptr (create false) while the topic does not exist.
   absl::StatusOr<std::shared_ptr<Partition>> LogPartition(bool create) {
     std::lock_guard lock(mu_);
@@ -92,20 +94,29 @@ class TopicTransactionLog final : public TransactionLog {
 class PartitionMarkerWriter final : public MarkerWriter {
  public:
   explicit PartitionMarkerWriter(Broker& broker) : broker_(broker) {}
-  absl::Status WriteMarker(const TopicPartition& tp, ProducerId producer_id, ProducerEpoch epoch,
-                           ControlRecordType type) override {
+  void WriteMarker(const TopicPartition& tp, ProducerId producer_id, ProducerEpoch epoch,
+                   ControlRecordType type, WriteCallback done) override {
     if (tp.topic == OffsetStore::kTopic) {
       // A transaction's consumer offsets: the group coordinator writes the
       // marker and makes them committed (or drops them) in one step, as
       // Kafka's WriteTxnMarkers hands `__consumer_offsets` to it.
-      EVLOG_ASSIGN_OR_RETURN(std::shared_ptr<GroupCoordinator> groups,
-                             GroupCoordinator::ForBroker(broker_));
-      return groups->CompleteTransaction(tp.partition, producer_id, epoch, type);
+      absl::StatusOr<std::shared_ptr<GroupCoordinator>> groups =
+          GroupCoordinator::ForBroker(broker_);
+      if (!groups.ok()) {
+        done(groups.status());
+        return;
+      }
+      (*groups)->CompleteTransactionAsync(tp.partition, producer_id, epoch, type, std::move(done));
+      return;
     }
-    EVLOG_ASSIGN_OR_RETURN(std::shared_ptr<Partition> partition, broker_.GetPartition(tp));
+    absl::StatusOr<std::shared_ptr<Partition>> partition = broker_.GetPartition(tp);
+    if (!partition.ok()) {
+      done(partition.status());
+      return;
+    }
     std::vector<std::byte> batch = BuildEndTransactionMarkerBatch(
         {type, /*coordinator_epoch=*/0}, producer_id, epoch, broker_.clock().WallMs());
-    return partition->Append(batch).status();
+    done((*partition)->Append(batch).status());
   }
 
  private:
@@ -129,8 +140,9 @@ class TransactionService final : public BrokerService {
       : log_(broker), markers_(broker), ids_(broker), tasks_(broker.executor()) {}
 
   absl::Status Start(Broker& broker) {
-    EVLOG_ASSIGN_OR_RETURN(coordinator_,
-                           TransactionCoordinator::Open(log_, markers_, ids_, broker.clock()));
+    EVLOG_ASSIGN_OR_RETURN(
+        coordinator_,
+        TransactionCoordinator::Open(log_, markers_, ids_, broker.clock(), broker.executor()));
     ScheduleTimeoutCheck();
     return absl::OkStatus();
   }
@@ -142,8 +154,8 @@ class TransactionService final : public BrokerService {
  private:
   void ScheduleTimeoutCheck() {
     tasks_.ScheduleAfter(kTimeoutCheckIntervalMs, [this] {
-      coordinator_->AbortTimedOut();
-      ScheduleTimeoutCheck();
+      // `this` outlives the pass: the coordinator waits for its operations.
+      coordinator_->AbortTimedOutAsync([this](size_t) { ScheduleTimeoutCheck(); });
     });
   }
 

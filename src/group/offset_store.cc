@@ -579,31 +579,41 @@ void OffsetStore::Commit(std::string_view group,
 
 absl::Status OffsetStore::CompleteTransaction(PartitionId partition, ProducerId producer_id,
                                               ProducerEpoch epoch, ControlRecordType type) {
+  return Await<absl::Status>(log_->executor(), [&](StatusCallback done) {
+    CompleteTransactionAsync(partition, producer_id, epoch, type, std::move(done));
+  });
+}
+
+void OffsetStore::CompleteTransactionAsync(PartitionId partition, ProducerId producer_id,
+                                           ProducerEpoch epoch, ControlRecordType type,
+                                           StatusCallback done) {
   if (partition.value() < 0 || partition.value() >= partition_count_) {
-    return MakeError(ErrorCode::kUnknownTopicOrPartition,
-                     absl::StrCat(ToAbsl(kTopic), "-", partition.value(), " does not exist"));
+    done(MakeError(ErrorCode::kUnknownTopicOrPartition,
+                   absl::StrCat(ToAbsl(kTopic), "-", partition.value(), " does not exist")));
+    return;
   }
-  EVLOG_RETURN_IF_ERROR(EnsureTopic());
+  if (absl::Status s = EnsureTopic(); !s.ok()) {
+    done(std::move(s));
+    return;
+  }
   std::vector<std::byte> marker =
       BuildEndTransactionMarkerBatch({type, /*coordinator_epoch=*/0}, producer_id, epoch, WallMs());
   {
     std::lock_guard lock(mu_);
     ++guards_[static_cast<size_t>(partition.value())].in_flight;
   }
-  return Await<absl::Status>(log_->executor(), [&](StatusCallback done) {
-    log_->Append(partition, MutableByteView(marker), AppendOptions{},
-                 [&](absl::StatusOr<AppendResult> appended) {
-                   {
-                     std::lock_guard lock(mu_);
-                     if (appended.ok()) {
-                       ResolvePendingLocked(producer_id, partition, appended->base_offset,
-                                            type == ControlRecordType::kCommit);
-                     }
-                     EndAppendLocked(partition);
+  log_->Append(partition, MutableByteView(marker), AppendOptions{},
+               [this, partition, producer_id, commit = type == ControlRecordType::kCommit,
+                done = std::move(done)](absl::StatusOr<AppendResult> appended) mutable {
+                 {
+                   std::lock_guard lock(mu_);
+                   if (appended.ok()) {
+                     ResolvePendingLocked(producer_id, partition, appended->base_offset, commit);
                    }
-                   done(appended.status());
-                 });
-  });
+                   EndAppendLocked(partition);
+                 }
+                 done(appended.status());
+               });
 }
 
 absl::StatusOr<std::map<TopicPartition, CommittedOffset>> OffsetStore::FetchStableOffsets(
@@ -652,7 +662,9 @@ void OffsetStore::DeleteSelected(
     int64_t now_ms, DeletedCallback done) {
   absl::StatusOr<bool> exists = EnsureTopic(/*create=*/false);
   if (!exists.ok() || !*exists) {
-    done(exists.ok() ? absl::StatusOr<std::vector<TopicPartition>>() : exists.status());
+    // No topic yet: nothing to delete.
+    done(exists.ok() ? absl::StatusOr<std::vector<TopicPartition>>(std::vector<TopicPartition>())
+                     : absl::StatusOr<std::vector<TopicPartition>>(exists.status()));
     return;
   }
   std::vector<Update> updates;

@@ -3,11 +3,14 @@
 #include <xxhash.h>
 
 #include <cstring>
+#include <future>
 #include <limits>
 #include <utility>
 
+#include "absl/functional/function_ref.h"
 #include "absl/strings/str_cat.h"
 #include "binary_io.h"
+#include "evlog/check.h"
 #include "evlog/record/internal/big_endian.h"
 #include "evlog/status.h"
 
@@ -125,46 +128,128 @@ absl::StatusOr<TransactionMetadata> DecodeTransactionMetadata(ByteView bytes) {
 
 absl::StatusOr<std::unique_ptr<TransactionCoordinator>> TransactionCoordinator::Open(
     TransactionLog& log, MarkerWriter& markers, ProducerIdSource& ids, Clock& clock,
-    TransactionCoordinatorOptions options) {
+    Executor& executor, TransactionCoordinatorOptions options) {
   std::unique_ptr<TransactionCoordinator> c(
-      new TransactionCoordinator(log, markers, ids, clock, options));
+      new TransactionCoordinator(log, markers, ids, clock, executor, options));
   EVLOG_ASSIGN_OR_RETURN(std::vector<TransactionMetadata> loaded, log.Load());
-  std::lock_guard lock(c->mu_);
-  for (TransactionMetadata& m : loaded) {
-    const std::string id = m.transactional_id;
-    c->transactions_[id] = std::move(m);
+  std::vector<std::string> preparing;
+  {
+    std::lock_guard lock(c->mu_);
+    for (TransactionMetadata& m : loaded) {
+      const std::string id = m.transactional_id;
+      if (Preparing(m.state)) preparing.push_back(id);
+      c->transactions_[id].metadata = std::move(m);
+    }
+    for (const std::string& id : preparing) EVLOG_CHECK(c->AcquireLocked(id, false).ok());
   }
   // A crash between the phases: the decision is in the log, the markers
   // may not be. Failures are left to the next call on the id.
-  for (auto& [id, m] : c->transactions_) {
-    if (Preparing(m.state)) (void)c->FinishLocked(m);
+  for (const std::string& id : preparing) {
+    TransactionCoordinator* self = c.get();
+    c->Finish(id, [self, id](absl::Status) { self->Release(id); });
   }
   return c;
 }
 
-absl::Status TransactionCoordinator::CommitLocked(TransactionMetadata& current,
-                                                  TransactionMetadata next) {
-  next.last_update_ms = clock_.WallMs();
-  EVLOG_RETURN_IF_ERROR(log_.Write(next));
-  current = std::move(next);
+TransactionCoordinator::~TransactionCoordinator() {
+  std::unique_lock lock(mu_);
+  idle_.wait(lock, [this] { return in_flight_ == 0; });
+}
+
+absl::Status TransactionCoordinator::AcquireLocked(std::string_view transactional_id, bool create) {
+  auto it = transactions_.find(transactional_id);
+  if (it == transactions_.end()) {
+    if (!create) {
+      return MakeError(ErrorCode::kInvalidProducerIdMapping,
+                       absl::StrCat("unknown transactional id \"", ToAbsl(transactional_id), "\""));
+    }
+    it = transactions_.emplace(std::string(transactional_id), Entry()).first;
+  }
+  if (it->second.busy) return Concurrent(transactional_id);
+  it->second.busy = true;
+  ++in_flight_;
   return absl::OkStatus();
 }
 
-absl::Status TransactionCoordinator::FinishLocked(TransactionMetadata& m) {
+void TransactionCoordinator::Release(const std::string& transactional_id) {
+  std::lock_guard lock(mu_);
+  auto it = transactions_.find(transactional_id);
+  EVLOG_CHECK(it != transactions_.end() && it->second.busy);
+  it->second.busy = false;
+  // A new id whose first record never became durable.
+  if (!it->second.metadata) transactions_.erase(it);
+  if (--in_flight_ == 0) idle_.notify_all();
+}
+
+TransactionMetadata TransactionCoordinator::Current(const std::string& transactional_id) const {
+  std::lock_guard lock(mu_);
+  auto it = transactions_.find(transactional_id);
+  EVLOG_CHECK(it != transactions_.end() && it->second.metadata.has_value());
+  return *it->second.metadata;
+}
+
+void TransactionCoordinator::Commit(const std::string& transactional_id, TransactionMetadata next,
+                                    StatusCallback done) {
+  next.last_update_ms = clock_.WallMs();
+  const TransactionMetadata record = next;
+  log_.Write(record, [this, transactional_id, next = std::move(next),
+                      done = std::move(done)](absl::Status s) mutable {
+    if (s.ok()) {
+      std::lock_guard lock(mu_);
+      transactions_.find(transactional_id)->second.metadata = std::move(next);
+    }
+    done(std::move(s));
+  });
+}
+
+void TransactionCoordinator::Finish(const std::string& transactional_id, StatusCallback done) {
+  const TransactionMetadata m = Current(transactional_id);
   const bool commit = m.state == TransactionState::kPrepareCommit;
-  for (const TopicPartition& tp : m.partitions) {
-    EVLOG_RETURN_IF_ERROR(
-        markers_.WriteMarker(tp, m.producer_id, m.epoch,
-                             commit ? ControlRecordType::kCommit : ControlRecordType::kAbort));
+  StatusCallback complete = [this, transactional_id, commit,
+                             done = std::move(done)](absl::Status s) mutable {
+    if (!s.ok()) {
+      done(std::move(s));
+      return;
+    }
+    TransactionMetadata next = Current(transactional_id);
+    next.state = commit ? TransactionState::kCompleteCommit : TransactionState::kCompleteAbort;
+    next.partitions.clear();
+    next.start_ms = -1;
+    // KIP-890: every transaction ends with a new epoch, so a late request of
+    // the one that ended cannot land in the next.
+    if (absl::Status bumped = NextEpoch(next); !bumped.ok()) {
+      done(std::move(bumped));
+      return;
+    }
+    Commit(transactional_id, std::move(next), std::move(done));
+  };
+  if (m.partitions.empty()) {
+    complete(absl::OkStatus());
+    return;
   }
-  TransactionMetadata done = m;
-  done.state = commit ? TransactionState::kCompleteCommit : TransactionState::kCompleteAbort;
-  done.partitions.clear();
-  done.start_ms = -1;
-  // KIP-890: every transaction ends with a new epoch, so a late request of
-  // the one that ended cannot land in the next.
-  EVLOG_RETURN_IF_ERROR(NextEpoch(done));
-  return CommitLocked(m, std::move(done));
+  // Every partition's marker at once; the last answer moves on.
+  struct Markers {
+    std::mutex mu;
+    size_t left;
+    absl::Status first_error;
+    StatusCallback then;
+  };
+  auto markers = std::make_shared<Markers>();
+  markers->left = m.partitions.size();
+  markers->then = std::move(complete);
+  const ControlRecordType type = commit ? ControlRecordType::kCommit : ControlRecordType::kAbort;
+  for (const TopicPartition& tp : m.partitions) {
+    markers_.WriteMarker(tp, m.producer_id, m.epoch, type, [markers](absl::Status s) {
+      absl::Status outcome;
+      {
+        std::lock_guard lock(markers->mu);
+        if (!s.ok() && markers->first_error.ok()) markers->first_error = std::move(s);
+        if (--markers->left > 0) return;
+        outcome = markers->first_error;
+      }
+      markers->then(std::move(outcome));
+    });
+  }
 }
 
 absl::Status TransactionCoordinator::NextEpoch(TransactionMetadata& m) {
@@ -178,154 +263,352 @@ absl::Status TransactionCoordinator::NextEpoch(TransactionMetadata& m) {
   return absl::OkStatus();
 }
 
-absl::Status TransactionCoordinator::FenceAndAbortLocked(TransactionMetadata& m) {
+void TransactionCoordinator::FenceAndAbort(const std::string& transactional_id,
+                                           StatusCallback done) {
   // The epoch goes up first, so that the ABORT markers carry an epoch the
   // fenced producer does not have, and the partitions refuse its late
   // batches (INVALID_PRODUCER_EPOCH).
-  TransactionMetadata bumped = m;
-  EVLOG_RETURN_IF_ERROR(NextEpoch(bumped));
-  EVLOG_RETURN_IF_ERROR(CommitLocked(m, std::move(bumped)));
-  return EndLocked(m, /*commit=*/false);
+  TransactionMetadata bumped = Current(transactional_id);
+  if (absl::Status s = NextEpoch(bumped); !s.ok()) {
+    done(std::move(s));
+    return;
+  }
+  Commit(transactional_id, std::move(bumped),
+         [this, transactional_id, done = std::move(done)](absl::Status s) mutable {
+           if (!s.ok()) {
+             done(std::move(s));
+             return;
+           }
+           End(transactional_id, /*commit=*/false, std::move(done));
+         });
 }
 
-absl::Status TransactionCoordinator::EndLocked(TransactionMetadata& m, bool commit) {
-  TransactionMetadata prepare = m;
+void TransactionCoordinator::End(const std::string& transactional_id, bool commit,
+                                 StatusCallback done) {
+  TransactionMetadata prepare = Current(transactional_id);
   prepare.state = commit ? TransactionState::kPrepareCommit : TransactionState::kPrepareAbort;
-  EVLOG_RETURN_IF_ERROR(CommitLocked(m, std::move(prepare)));
-  return FinishLocked(m);
+  Commit(transactional_id, std::move(prepare),
+         [this, transactional_id, done = std::move(done)](absl::Status s) mutable {
+           if (!s.ok()) {
+             done(std::move(s));
+             return;
+           }
+           Finish(transactional_id, std::move(done));
+         });
 }
 
-absl::StatusOr<ProducerIdAndEpoch> TransactionCoordinator::InitProducerId(
-    std::string_view transactional_id, int64_t timeout_ms) {
+void TransactionCoordinator::InitProducerIdAsync(std::string_view transactional_id,
+                                                 int64_t timeout_ms, InitCallback done) {
   if (transactional_id.empty()) {
-    return MakeError(ErrorCode::kInvalidRequest, "the transactional id is empty");
+    done(MakeError(ErrorCode::kInvalidRequest, "the transactional id is empty"));
+    return;
   }
   if (timeout_ms < 1 || timeout_ms > options_.max_transaction_timeout_ms) {
-    return MakeError(ErrorCode::kInvalidTransactionTimeout,
-                     absl::StrCat("transaction timeout ", timeout_ms, " ms is outside [1, ",
-                                  options_.max_transaction_timeout_ms, "]"));
+    done(MakeError(ErrorCode::kInvalidTransactionTimeout,
+                   absl::StrCat("transaction timeout ", timeout_ms, " ms is outside [1, ",
+                                options_.max_transaction_timeout_ms, "]")));
+    return;
   }
-  std::lock_guard lock(mu_);
-  auto it = transactions_.find(transactional_id);
-  if (it == transactions_.end()) {
+  const std::string id(transactional_id);
+  bool known;
+  {
+    std::lock_guard lock(mu_);
+    known = transactions_.contains(id);
+    if (absl::Status s = AcquireLocked(id, /*create=*/true); !s.ok()) {
+      done(std::move(s));
+      return;
+    }
+  }
+  // The id is ours until `finish`.
+  auto finish = [this, id, done = std::move(done)](absl::StatusOr<ProducerIdAndEpoch> r) mutable {
+    Release(id);
+    done(std::move(r));
+  };
+  // Last step: Empty, with the new timeout, at the epoch reached.
+  auto ready = [this, id, timeout_ms](
+                   absl::AnyInvocable<void(absl::StatusOr<ProducerIdAndEpoch>)> finish) mutable {
+    TransactionMetadata next = Current(id);
+    next.state = TransactionState::kEmpty;
+    next.timeout_ms = timeout_ms;
+    Commit(id, std::move(next), [this, id, finish = std::move(finish)](absl::Status s) mutable {
+      if (!s.ok()) {
+        finish(std::move(s));
+        return;
+      }
+      const TransactionMetadata m = Current(id);
+      finish(ProducerIdAndEpoch{m.producer_id, m.epoch});
+    });
+  };
+  if (!known) {
     TransactionMetadata m;
-    m.transactional_id = std::string(transactional_id);
-    EVLOG_ASSIGN_OR_RETURN(m.producer_id, ids_.NextId());
+    m.transactional_id = id;
+    absl::StatusOr<ProducerId> producer_id = ids_.NextId();
+    if (!producer_id.ok()) {
+      finish(producer_id.status());
+      return;
+    }
+    m.producer_id = *producer_id;
     m.epoch = ProducerEpoch(0);
     m.timeout_ms = timeout_ms;
-    m.last_update_ms = clock_.WallMs();
-    EVLOG_RETURN_IF_ERROR(log_.Write(m));
-    it = transactions_.emplace(std::string(transactional_id), std::move(m)).first;
-    return ProducerIdAndEpoch{it->second.producer_id, it->second.epoch};
+    Commit(id, std::move(m), [this, id, finish = std::move(finish)](absl::Status s) mutable {
+      if (!s.ok()) {
+        finish(std::move(s));
+        return;
+      }
+      const TransactionMetadata written = Current(id);
+      finish(ProducerIdAndEpoch{written.producer_id, written.epoch});
+    });
+    return;
   }
-  TransactionMetadata& m = it->second;
-  if (Preparing(m.state) && !FinishLocked(m).ok()) return Concurrent(transactional_id);
-  if (m.state == TransactionState::kOngoing) {
-    // A new instance: the old one is fenced and its transaction aborted.
-    EVLOG_RETURN_IF_ERROR(FenceAndAbortLocked(m));
-  } else {
-    TransactionMetadata next = m;
-    EVLOG_RETURN_IF_ERROR(NextEpoch(next));
-    EVLOG_RETURN_IF_ERROR(CommitLocked(m, std::move(next)));
+  // Then: a new epoch, fencing the previous instance (and aborting what it
+  // left open).
+  auto fence = [this, id, ready = std::move(ready)](
+                   absl::AnyInvocable<void(absl::StatusOr<ProducerIdAndEpoch>)> finish) mutable {
+    StatusCallback next_step = [ready = std::move(ready),
+                                finish = std::move(finish)](absl::Status s) mutable {
+      if (!s.ok()) {
+        finish(std::move(s));
+        return;
+      }
+      ready(std::move(finish));
+    };
+    if (Current(id).state == TransactionState::kOngoing) {
+      // A new instance: the old one is fenced and its transaction aborted.
+      FenceAndAbort(id, std::move(next_step));
+      return;
+    }
+    TransactionMetadata next = Current(id);
+    if (absl::Status s = NextEpoch(next); !s.ok()) {
+      next_step(std::move(s));
+      return;
+    }
+    Commit(id, std::move(next), std::move(next_step));
+  };
+  if (!Preparing(Current(id).state)) {
+    fence(std::move(finish));
+    return;
   }
-  TransactionMetadata ready = m;
-  ready.state = TransactionState::kEmpty;
-  ready.timeout_ms = timeout_ms;
-  EVLOG_RETURN_IF_ERROR(CommitLocked(m, std::move(ready)));
-  return ProducerIdAndEpoch{m.producer_id, m.epoch};
+  // First: the transaction a crash or an earlier failure left half-ended.
+  Finish(id,
+         [this, id, fence = std::move(fence), finish = std::move(finish)](absl::Status s) mutable {
+           if (!s.ok()) {
+             finish(Concurrent(id));
+             return;
+           }
+           fence(std::move(finish));
+         });
 }
 
-absl::StatusOr<TransactionMetadata*> TransactionCoordinator::CheckProducerLocked(
-    std::string_view transactional_id, ProducerId producer_id, ProducerEpoch epoch) {
+absl::Status TransactionCoordinator::CheckProducerLocked(std::string_view transactional_id,
+                                                         ProducerId producer_id,
+                                                         ProducerEpoch epoch) const {
   auto it = transactions_.find(transactional_id);
-  if (it == transactions_.end() || it->second.producer_id != producer_id) {
+  if (it == transactions_.end() || !it->second.metadata ||
+      it->second.metadata->producer_id != producer_id) {
     return MakeError(ErrorCode::kInvalidProducerIdMapping,
                      absl::StrCat("transactional id \"", ToAbsl(transactional_id),
                                   "\" does not map to producer id ", producer_id.value()));
   }
-  TransactionMetadata& m = it->second;
+  const TransactionMetadata& m = *it->second.metadata;
   if (epoch < m.epoch) return Fenced(transactional_id, epoch, m.epoch);
   if (epoch > m.epoch) {
     return MakeError(ErrorCode::kInvalidProducerEpoch,
                      absl::StrCat("transactional id \"", ToAbsl(transactional_id), "\": epoch ",
                                   epoch.value(), " is newer than ", m.epoch.value()));
   }
-  return &m;
+  return absl::OkStatus();
+}
+
+void TransactionCoordinator::AddPartitionsAsync(std::string_view transactional_id,
+                                                ProducerId producer_id, ProducerEpoch epoch,
+                                                const std::vector<TopicPartition>& partitions,
+                                                StatusCallback done) {
+  const std::string id(transactional_id);
+  TransactionMetadata next;
+  {
+    std::lock_guard lock(mu_);
+    if (absl::Status s = CheckProducerLocked(id, producer_id, epoch); !s.ok()) {
+      done(std::move(s));
+      return;
+    }
+    Entry& entry = transactions_.find(id)->second;
+    if (entry.busy || Preparing(entry.metadata->state)) {
+      done(Concurrent(id));
+      return;
+    }
+    next = *entry.metadata;
+    if (next.state != TransactionState::kOngoing) {
+      next.state = TransactionState::kOngoing;
+      next.partitions.clear();
+      next.start_ms = clock_.WallMs();
+    }
+    const size_t before = next.partitions.size();
+    next.partitions.insert(partitions.begin(), partitions.end());
+    if (next.state == entry.metadata->state && next.partitions.size() == before) {
+      done(absl::OkStatus());
+      return;
+    }
+    EVLOG_CHECK(AcquireLocked(id, /*create=*/false).ok());
+  }
+  Commit(id, std::move(next), [this, id, done = std::move(done)](absl::Status s) mutable {
+    Release(id);
+    done(std::move(s));
+  });
+}
+
+void TransactionCoordinator::EndTransactionAsync(std::string_view transactional_id,
+                                                 ProducerId producer_id, ProducerEpoch epoch,
+                                                 bool commit, EndCallback done) {
+  const std::string id(transactional_id);
+  bool finish_only = false;
+  {
+    std::lock_guard lock(mu_);
+    auto it = transactions_.find(id);
+    // A retry of an EndTransaction that completed: its epoch is the one
+    // before the bump.
+    if (it != transactions_.end() && it->second.metadata &&
+        it->second.metadata->producer_id == producer_id &&
+        epoch + 1 == it->second.metadata->epoch &&
+        it->second.metadata->state ==
+            (commit ? TransactionState::kCompleteCommit : TransactionState::kCompleteAbort)) {
+      done(it->second.metadata->epoch);
+      return;
+    }
+    if (absl::Status s = CheckProducerLocked(id, producer_id, epoch); !s.ok()) {
+      done(std::move(s));
+      return;
+    }
+    const Entry& entry = it->second;
+    if (entry.busy) {
+      done(Concurrent(id));
+      return;
+    }
+    const TransactionState state = entry.metadata->state;
+    if (Preparing(state)) {
+      const bool decided_commit = state == TransactionState::kPrepareCommit;
+      if (decided_commit != commit) {
+        done(MakeError(ErrorCode::kInvalidTxnState,
+                       absl::StrCat("transactional id \"", id, "\" is in ",
+                                    ToAbsl(TransactionStateName(state)))));
+        return;
+      }
+      finish_only = true;
+    } else if (state != TransactionState::kOngoing) {
+      done(MakeError(ErrorCode::kInvalidTxnState,
+                     absl::StrCat("transactional id \"", id, "\" has no ongoing transaction (",
+                                  ToAbsl(TransactionStateName(state)), ")")));
+      return;
+    }
+    EVLOG_CHECK(AcquireLocked(id, /*create=*/false).ok());
+  }
+  StatusCallback ended = [this, id, done = std::move(done)](absl::Status s) mutable {
+    const ProducerEpoch next = Current(id).epoch;
+    Release(id);
+    if (!s.ok()) {
+      done(std::move(s));
+    } else {
+      done(next);
+    }
+  };
+  if (finish_only) {
+    Finish(id, std::move(ended));
+  } else {
+    End(id, commit, std::move(ended));
+  }
+}
+
+void TransactionCoordinator::AbortTimedOutAsync(absl::AnyInvocable<void(size_t)> done) {
+  std::vector<std::string> expired;
+  {
+    std::lock_guard lock(mu_);
+    const int64_t now = clock_.WallMs();
+    for (auto& [id, entry] : transactions_) {
+      if (entry.busy || !entry.metadata) continue;
+      const TransactionMetadata& m = *entry.metadata;
+      if (m.state != TransactionState::kOngoing || now - m.start_ms <= m.timeout_ms) continue;
+      EVLOG_CHECK(AcquireLocked(id, /*create=*/false).ok());
+      expired.push_back(id);
+    }
+  }
+  struct Pass {
+    std::mutex mu;
+    size_t left;
+    size_t aborted = 0;
+    absl::AnyInvocable<void(size_t)> done;
+  };
+  auto pass = std::make_shared<Pass>();
+  pass->left = expired.size() + 1;  // the loop holds one
+  pass->done = std::move(done);
+  auto one_done = [pass](bool aborted) {
+    size_t total;
+    {
+      std::lock_guard lock(pass->mu);
+      if (aborted) ++pass->aborted;
+      if (--pass->left > 0) return;
+      total = pass->aborted;
+    }
+    pass->done(total);
+  };
+  for (const std::string& id : expired) {
+    FenceAndAbort(id, [this, id, one_done](absl::Status s) {
+      Release(id);
+      one_done(s.ok());
+    });
+  }
+  one_done(false);
+}
+
+namespace {
+
+// Runs `start` with a callback and waits for it, driving `executor` when it
+// runs only when driven.
+template <typename T>
+T Await(Executor& executor, absl::FunctionRef<void(absl::AnyInvocable<void(T)>)> start) {
+  std::promise<T> promise;
+  std::future<T> result = promise.get_future();
+  start([&promise](T value) { promise.set_value(std::move(value)); });
+  return AwaitOn(executor, std::move(result));
+}
+
+}  // namespace
+
+absl::StatusOr<ProducerIdAndEpoch> TransactionCoordinator::InitProducerId(
+    std::string_view transactional_id, int64_t timeout_ms) {
+  return Await<absl::StatusOr<ProducerIdAndEpoch>>(executor_, [&](InitCallback done) {
+    InitProducerIdAsync(transactional_id, timeout_ms, std::move(done));
+  });
 }
 
 absl::Status TransactionCoordinator::AddPartitions(std::string_view transactional_id,
                                                    ProducerId producer_id, ProducerEpoch epoch,
                                                    const std::vector<TopicPartition>& partitions) {
-  std::lock_guard lock(mu_);
-  EVLOG_ASSIGN_OR_RETURN(TransactionMetadata * m,
-                         CheckProducerLocked(transactional_id, producer_id, epoch));
-  if (Preparing(m->state)) return Concurrent(transactional_id);
-  TransactionMetadata next = *m;
-  if (next.state != TransactionState::kOngoing) {
-    next.state = TransactionState::kOngoing;
-    next.partitions.clear();
-    next.start_ms = clock_.WallMs();
-  }
-  const size_t before = next.partitions.size();
-  next.partitions.insert(partitions.begin(), partitions.end());
-  if (next.state == m->state && next.partitions.size() == before) return absl::OkStatus();
-  return CommitLocked(*m, std::move(next));
+  return Await<absl::Status>(executor_, [&](StatusCallback done) {
+    AddPartitionsAsync(transactional_id, producer_id, epoch, partitions, std::move(done));
+  });
 }
 
 absl::StatusOr<ProducerEpoch> TransactionCoordinator::EndTransaction(
     std::string_view transactional_id, ProducerId producer_id, ProducerEpoch epoch, bool commit) {
-  std::lock_guard lock(mu_);
-  auto it = transactions_.find(transactional_id);
-  // A retry of an EndTransaction that completed: its epoch is the one
-  // before the bump.
-  if (it != transactions_.end() && it->second.producer_id == producer_id &&
-      epoch + 1 == it->second.epoch &&
-      it->second.state ==
-          (commit ? TransactionState::kCompleteCommit : TransactionState::kCompleteAbort)) {
-    return it->second.epoch;
-  }
-  EVLOG_ASSIGN_OR_RETURN(TransactionMetadata * m,
-                         CheckProducerLocked(transactional_id, producer_id, epoch));
-  if (Preparing(m->state)) {
-    const bool decided_commit = m->state == TransactionState::kPrepareCommit;
-    if (decided_commit != commit) {
-      return MakeError(ErrorCode::kInvalidTxnState,
-                       absl::StrCat("transactional id \"", ToAbsl(transactional_id), "\" is in ",
-                                    ToAbsl(TransactionStateName(m->state))));
-    }
-    EVLOG_RETURN_IF_ERROR(FinishLocked(*m));
-    return m->epoch;
-  }
-  if (m->state != TransactionState::kOngoing) {
-    return MakeError(ErrorCode::kInvalidTxnState,
-                     absl::StrCat("transactional id \"", ToAbsl(transactional_id),
-                                  "\" has no ongoing transaction (",
-                                  ToAbsl(TransactionStateName(m->state)), ")"));
-  }
-  EVLOG_RETURN_IF_ERROR(EndLocked(*m, commit));
-  return m->epoch;
+  return Await<absl::StatusOr<ProducerEpoch>>(executor_, [&](EndCallback done) {
+    EndTransactionAsync(transactional_id, producer_id, epoch, commit, std::move(done));
+  });
 }
 
 size_t TransactionCoordinator::AbortTimedOut() {
-  std::lock_guard lock(mu_);
-  const int64_t now = clock_.WallMs();
-  size_t aborted = 0;
-  for (auto& [id, m] : transactions_) {
-    if (m.state != TransactionState::kOngoing || now - m.start_ms <= m.timeout_ms) continue;
-    if (FenceAndAbortLocked(m).ok()) ++aborted;
-  }
-  return aborted;
+  return Await<size_t>(executor_, [&](absl::AnyInvocable<void(size_t)> done) {
+    AbortTimedOutAsync(std::move(done));
+  });
 }
 
 absl::StatusOr<TransactionMetadata> TransactionCoordinator::Describe(
     std::string_view transactional_id) const {
   std::lock_guard lock(mu_);
   auto it = transactions_.find(transactional_id);
-  if (it == transactions_.end()) {
+  if (it == transactions_.end() || !it->second.metadata) {
     return MakeError(ErrorCode::kInvalidProducerIdMapping,
                      absl::StrCat("unknown transactional id \"", ToAbsl(transactional_id), "\""));
   }
-  return it->second;
+  return *it->second.metadata;
 }
 
 }  // namespace evlog

@@ -364,6 +364,11 @@ class GroupCoordinator final : public BrokerService {
   // `__consumer_offsets` (OffsetStore::CompleteTransaction).
   [[nodiscard]] absl::Status CompleteTransaction(PartitionId partition, ProducerId producer_id,
                                                  ProducerEpoch epoch, ControlRecordType type);
+  void CompleteTransactionAsync(PartitionId partition, ProducerId producer_id, ProducerEpoch epoch,
+                                ControlRecordType type,
+                                absl::AnyInvocable<void(absl::Status)> done) {
+    store_->CompleteTransactionAsync(partition, producer_id, epoch, type, std::move(done));
+  }
 
   // The partition of `__consumer_offsets` that holds `group_id`'s offsets:
   // a transaction with offsets of the group includes it (AddOffsetsToTxn).

@@ -265,6 +265,8 @@ class OffsetStore {
   // (nothing resolved: the coordinator writes the marker again).
   [[nodiscard]] absl::Status CompleteTransaction(PartitionId partition, ProducerId producer_id,
                                                  ProducerEpoch epoch, ControlRecordType type);
+  void CompleteTransactionAsync(PartitionId partition, ProducerId producer_id, ProducerEpoch epoch,
+                                ControlRecordType type, StatusCallback done);
 
   // Deletes every committed offset of `group`: one batch of tombstones,
   // synced, then the cache. Returns how many were deleted (0: nothing

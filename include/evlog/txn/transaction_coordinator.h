@@ -30,22 +30,27 @@
 // marker the group coordinator writes and applies (Broker wiring:
 // src/broker/transaction_service.cc; GroupCoordinator::TxnCommitOffsets).
 //
-// Thread-safety: thread-safe; calls are serialised.
+// Thread-safety: thread-safe. Operations on different transactional ids
+// run concurrently; on one id they do not (CONCURRENT_TRANSACTIONS).
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "evlog/bytes.h"
 #include "evlog/io/clock.h"
+#include "evlog/io/executor.h"
 #include "evlog/partition/topic_partition.h"
 #include "evlog/record/record_format.h"
 #include "evlog/txn/producer_id_manager.h"
@@ -88,9 +93,12 @@ absl::StatusOr<TransactionMetadata> DecodeTransactionMetadata(ByteView bytes);
 // Where the coordinator's state lives.
 class TransactionLog {
  public:
+  using WriteCallback = absl::AnyInvocable<void(absl::Status)>;
   virtual ~TransactionLog() = default;
-  // Appends `metadata` durably; the last one of an id wins.
-  [[nodiscard]] virtual absl::Status Write(const TransactionMetadata& metadata) = 0;
+  // Appends `metadata` and calls `done` once it is durable (synced, or
+  // replicated acks=all) — perhaps before Write returns; the last record of
+  // an id wins.
+  virtual void Write(const TransactionMetadata& metadata, WriteCallback done) = 0;
   // Every id's last record.
   [[nodiscard]] virtual absl::StatusOr<std::vector<TransactionMetadata>> Load() = 0;
 };
@@ -98,12 +106,13 @@ class TransactionLog {
 // Appends the end-transaction markers.
 class MarkerWriter {
  public:
+  using WriteCallback = absl::AnyInvocable<void(absl::Status)>;
   virtual ~MarkerWriter() = default;
   // Appends a COMMIT or ABORT marker of `producer_id` at `epoch` to
-  // `partition`, acknowledged once durable (acks=all where replicated).
-  [[nodiscard]] virtual absl::Status WriteMarker(const TopicPartition& partition,
-                                                 ProducerId producer_id, ProducerEpoch epoch,
-                                                 ControlRecordType type) = 0;
+  // `partition` and calls `done` once it is durable (acks=all where
+  // replicated), perhaps before WriteMarker returns.
+  virtual void WriteMarker(const TopicPartition& partition, ProducerId producer_id,
+                           ProducerEpoch epoch, ControlRecordType type, WriteCallback done) = 0;
 };
 
 struct TransactionCoordinatorOptions {
@@ -119,13 +128,30 @@ struct ProducerIdAndEpoch {
 
 class TransactionCoordinator {
  public:
-  // Loads every id's state from `log` and finishes the transactions a
-  // crash left between their phases. The arguments must outlive it.
-  // Errors: the log's; a marker that cannot be written leaves that
-  // transaction to the next call on its id.
+  using StatusCallback = absl::AnyInvocable<void(absl::Status)>;
+  using InitCallback = absl::AnyInvocable<void(absl::StatusOr<ProducerIdAndEpoch>)>;
+  using EndCallback = absl::AnyInvocable<void(absl::StatusOr<ProducerEpoch>)>;
+
+  // Loads every id's state from `log` and starts finishing the
+  // transactions a crash left between their phases (done before Open
+  // returns where the log and markers answer at once, as on a Broker).
+  // `executor` is where the log's and markers' answers arrive: the
+  // synchronous calls below drive it while they wait (AwaitOn). The
+  // arguments must outlive it. Errors: the log's; a marker that cannot be
+  // written leaves that transaction to the next call on its id.
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<TransactionCoordinator>> Open(
       TransactionLog& log, MarkerWriter& markers, ProducerIdSource& ids, Clock& clock,
-      TransactionCoordinatorOptions options = {});
+      Executor& executor, TransactionCoordinatorOptions options = {});
+
+  // Waits for the operations in flight.
+  ~TransactionCoordinator();
+
+  // Each call below has an asynchronous form, whose callback gets the same
+  // outcome once every write it needs is durable (before it returns when
+  // they answer at once), and a synchronous form that waits for it. While
+  // an operation on a transactional id is in flight (its writes under way,
+  // as Kafka's pending state), other calls on that id fail with
+  // CONCURRENT_TRANSACTIONS, retriable, with nothing changed.
 
   // The producer id and epoch for `transactional_id`: a new id at epoch 0,
   // or the id's next epoch — aborting its ongoing transaction first, which
@@ -134,6 +160,8 @@ class TransactionCoordinator {
   // still ending: retry); the log's and the id source's.
   [[nodiscard]] absl::StatusOr<ProducerIdAndEpoch> InitProducerId(std::string_view transactional_id,
                                                                   int64_t timeout_ms);
+  void InitProducerIdAsync(std::string_view transactional_id, int64_t timeout_ms,
+                           InitCallback done);
 
   // Adds partitions to the transaction, beginning it if none is ongoing.
   // Errors: INVALID_PRODUCER_ID_MAPPING (unknown id, or another producer
@@ -143,6 +171,9 @@ class TransactionCoordinator {
   [[nodiscard]] absl::Status AddPartitions(std::string_view transactional_id,
                                            ProducerId producer_id, ProducerEpoch epoch,
                                            const std::vector<TopicPartition>& partitions);
+  void AddPartitionsAsync(std::string_view transactional_id, ProducerId producer_id,
+                          ProducerEpoch epoch, const std::vector<TopicPartition>& partitions,
+                          StatusCallback done);
 
   // Commits or aborts the ongoing transaction and returns the epoch the
   // producer uses from now on (bumped, KIP-890). A retry of an EndTransaction
@@ -153,42 +184,70 @@ class TransactionCoordinator {
   [[nodiscard]] absl::StatusOr<ProducerEpoch> EndTransaction(std::string_view transactional_id,
                                                              ProducerId producer_id,
                                                              ProducerEpoch epoch, bool commit);
+  void EndTransactionAsync(std::string_view transactional_id, ProducerId producer_id,
+                           ProducerEpoch epoch, bool commit, EndCallback done);
 
   // Aborts the transactions ongoing for longer than their timeout
   // (transaction.timeout.ms), bumping their epochs so that their producers
-  // are fenced. Returns how many.
+  // are fenced. Returns (gives `done`) how many were aborted.
   size_t AbortTimedOut();
+  void AbortTimedOutAsync(absl::AnyInvocable<void(size_t)> done);
 
   // The state of `transactional_id`. Errors: INVALID_PRODUCER_ID_MAPPING.
   [[nodiscard]] absl::StatusOr<TransactionMetadata> Describe(
       std::string_view transactional_id) const;
 
  private:
-  TransactionCoordinator(TransactionLog& log, MarkerWriter& markers, ProducerIdSource& ids,
-                         Clock& clock, TransactionCoordinatorOptions options)
-      : log_(log), markers_(markers), ids_(ids), clock_(clock), options_(options) {}
+  // An id's state, and whether an operation on it is in flight.
+  struct Entry {
+    // Unset until the id's first record is durable.
+    std::optional<TransactionMetadata> metadata;
+    bool busy = false;
+  };
+  // An operation on one id, holding it busy until it ends.
+  class Operation;
 
-  absl::StatusOr<TransactionMetadata*> CheckProducerLocked(std::string_view transactional_id,
-                                                           ProducerId producer_id,
-                                                           ProducerEpoch epoch);
+  TransactionCoordinator(TransactionLog& log, MarkerWriter& markers, ProducerIdSource& ids,
+                         Clock& clock, Executor& executor, TransactionCoordinatorOptions options)
+      : log_(log),
+        markers_(markers),
+        ids_(ids),
+        clock_(clock),
+        executor_(executor),
+        options_(options) {}
+
+  // Marks `transactional_id` busy (creating its entry when `create`).
+  // Errors: CONCURRENT_TRANSACTIONS; INVALID_PRODUCER_ID_MAPPING (unknown
+  // id, not `create`). REQUIRES: mu_ held.
+  absl::Status AcquireLocked(std::string_view transactional_id, bool create);
+  // The checks of a producer's request. REQUIRES: mu_ held.
+  absl::Status CheckProducerLocked(std::string_view transactional_id, ProducerId producer_id,
+                                   ProducerEpoch epoch) const;
+  // The id's state now. REQUIRES: it is busy with the caller's operation.
+  TransactionMetadata Current(const std::string& transactional_id) const;
   // Writes `next` to the log, then makes it the id's state.
-  absl::Status CommitLocked(TransactionMetadata& current, TransactionMetadata next);
+  void Commit(const std::string& transactional_id, TransactionMetadata next, StatusCallback done);
   // From Ongoing: Prepare*, markers, Complete* with the epoch bumped.
-  absl::Status EndLocked(TransactionMetadata& metadata, bool commit);
+  void End(const std::string& transactional_id, bool commit, StatusCallback done);
   // From Prepare*: markers, then Complete* with the epoch bumped.
-  absl::Status FinishLocked(TransactionMetadata& metadata);
+  void Finish(const std::string& transactional_id, StatusCallback done);
+  // Bumps the epoch, then aborts the ongoing transaction with it.
+  void FenceAndAbort(const std::string& transactional_id, StatusCallback done);
   // The epoch after m's (a new producer id at epoch 0 past INT16_MAX).
   absl::Status NextEpoch(TransactionMetadata& m);
-  // Bumps the epoch, then aborts the ongoing transaction with it.
-  absl::Status FenceAndAbortLocked(TransactionMetadata& m);
+  // Ends an operation: the id is free again.
+  void Release(const std::string& transactional_id);
 
   TransactionLog& log_;
   MarkerWriter& markers_;
   ProducerIdSource& ids_;
   Clock& clock_;
+  Executor& executor_;
   const TransactionCoordinatorOptions options_;
   mutable std::mutex mu_;
-  std::map<std::string, TransactionMetadata, std::less<>> transactions_;
+  std::condition_variable idle_;
+  int64_t in_flight_ = 0;
+  std::map<std::string, Entry, std::less<>> transactions_;
 };
 
 }  // namespace evlog

@@ -892,5 +892,23 @@ TEST_CASE("appends completing out of log order leave the cache in the log's orde
   CHECK(Offsets(*env.store, "g") == live);
 }
 
+TEST_CASE("deleting and expiring before the first commit made the topic delete nothing") {
+  Env env;
+  env.Open();
+  auto deleted = env.store->DeleteGroup("g");
+  INFO(deleted.status());
+  REQUIRE(deleted.ok());
+  CHECK(*deleted == 0);
+  const std::vector<TopicPartition> some{{"t", 0}};
+  auto offsets = env.store->DeleteOffsets("g", some);
+  REQUIRE(offsets.ok());
+  CHECK(*offsets == 0);
+  auto expired = env.store->ExpireOffsets(
+      env.Now(), 0, [](std::string_view) { return std::optional<int64_t>(kEmptySinceUnknown); });
+  REQUIRE(expired.ok());
+  CHECK(expired->empty());
+  CHECK(!env.broker->GetTopic(OffsetStore::kTopic).ok());
+}
+
 }  // namespace
 }  // namespace evlog

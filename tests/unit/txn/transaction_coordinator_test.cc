@@ -2,11 +2,14 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "evlog/io/clock.h"
+#include "evlog/io/executor.h"
 #include "evlog/status.h"
 #include "tests/support/catch.h"
 
@@ -14,14 +17,35 @@ namespace evlog {
 namespace {
 
 // A durable log that survives the coordinator (a restart reads it back).
+// With `hold`, a write is durable only once the test releases it (a
+// replicated log answering later).
 struct MemoryLog : TransactionLog {
   std::vector<TransactionMetadata> records;
-  absl::Status Write(const TransactionMetadata& m) override {
+  bool hold = false;
+  std::vector<std::pair<TransactionMetadata, WriteCallback>> held;
+  void Write(const TransactionMetadata& m, WriteCallback done) override {
+    if (hold) {
+      held.emplace_back(m, std::move(done));
+      return;
+    }
+    Store(m);
+    done(absl::OkStatus());
+  }
+  void Store(const TransactionMetadata& m) {
     // Through the record format, as the real log stores it.
     auto decoded = DecodeTransactionMetadata(EncodeTransactionMetadata(m));
     REQUIRE(decoded.ok());
     records.push_back(*decoded);
-    return absl::OkStatus();
+  }
+  // Makes the held writes durable, in order, and answers them.
+  void ReleaseAll() {
+    hold = false;
+    auto writes = std::move(held);
+    held.clear();
+    for (auto& [m, done] : writes) {
+      Store(m);
+      done(absl::OkStatus());
+    }
   }
   absl::StatusOr<std::vector<TransactionMetadata>> Load() override {
     std::map<std::string, TransactionMetadata> last;
@@ -37,11 +61,14 @@ using MarkerCall = std::tuple<TopicPartition, int64_t, int16_t, ControlRecordTyp
 struct Markers : MarkerWriter {
   std::vector<MarkerCall> written;
   bool fail = false;
-  absl::Status WriteMarker(const TopicPartition& tp, ProducerId id, ProducerEpoch epoch,
-                           ControlRecordType type) override {
-    if (fail) return absl::UnavailableError("injected: the partition's leader is away");
+  void WriteMarker(const TopicPartition& tp, ProducerId id, ProducerEpoch epoch,
+                   ControlRecordType type, WriteCallback done) override {
+    if (fail) {
+      done(absl::UnavailableError("injected: the partition's leader is away"));
+      return;
+    }
     written.emplace_back(tp, id.value(), epoch.value(), type);
-    return absl::OkStatus();
+    done(absl::OkStatus());
   }
 };
 
@@ -55,10 +82,11 @@ struct Env {
   Markers markers;
   Ids ids;
   ManualClock clock{1'700'000'000'000};
+  ManualExecutor executor{clock};
   std::unique_ptr<TransactionCoordinator> coordinator = Open();
 
   std::unique_ptr<TransactionCoordinator> Open() {
-    auto c = TransactionCoordinator::Open(log, markers, ids, clock);
+    auto c = TransactionCoordinator::Open(log, markers, ids, clock, executor);
     REQUIRE(c.ok());
     return *std::move(c);
   }
@@ -211,6 +239,44 @@ TEST_CASE("transaction state records round-trip and reject every corruption") {
     CHECK(HasErrorCode(DecodeTransactionMetadata(ByteView(bytes).first(i)).status(),
                        ErrorCode::kCorruptMessage));
   }
+}
+
+TEST_CASE("while an id's write is in flight its other calls are CONCURRENT_TRANSACTIONS") {
+  Env env;
+  const ProducerIdAndEpoch p = env.Init("billing");
+  REQUIRE(env.coordinator->AddPartitions("billing", p.producer_id, p.epoch, {kA}).ok());
+  env.log.hold = true;
+  std::optional<absl::StatusOr<ProducerEpoch>> ended;
+  env.coordinator->EndTransactionAsync("billing", p.producer_id, p.epoch, /*commit=*/true,
+                                       [&](absl::StatusOr<ProducerEpoch> r) { ended = r; });
+  // The PrepareCommit record is written but not yet durable.
+  REQUIRE(env.log.held.size() == 1);
+  CHECK(!ended.has_value());
+  CHECK(env.State("billing") == TransactionState::kOngoing);
+  CHECK(HasErrorCode(env.coordinator->AddPartitions("billing", p.producer_id, p.epoch, {kB}),
+                     ErrorCode::kConcurrentTransactions));
+  std::optional<absl::StatusOr<ProducerIdAndEpoch>> init;
+  env.coordinator->InitProducerIdAsync("billing", 60'000,
+                                       [&](absl::StatusOr<ProducerIdAndEpoch> r) { init = r; });
+  REQUIRE(init.has_value());
+  CHECK(HasErrorCode(init->status(), ErrorCode::kConcurrentTransactions));
+  // Other ids are not held up: audit's first record is written at once.
+  std::optional<absl::StatusOr<ProducerIdAndEpoch>> audit;
+  env.coordinator->InitProducerIdAsync("audit", 60'000,
+                                       [&](absl::StatusOr<ProducerIdAndEpoch> r) { audit = r; });
+  CHECK(env.log.held.size() == 2);
+  CHECK(env.markers.written.empty());
+
+  // Once durable: the markers, then the Complete record with the next epoch.
+  env.log.ReleaseAll();
+  CHECK(env.markers.written.size() == 1);
+  REQUIRE(ended.has_value());
+  REQUIRE(ended->ok());
+  CHECK(**ended == p.epoch + 1);
+  CHECK(env.State("billing") == TransactionState::kCompleteCommit);
+  REQUIRE(audit.has_value());
+  REQUIRE(audit->ok());
+  CHECK((*audit)->producer_id != p.producer_id);
 }
 
 }  // namespace
