@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "coordinator_services.h"
 #include "evlog/broker/coordinator_log.h"
 #include "evlog/group/group_coordinator.h"
 #include "evlog/io/faulty_file_system.h"
@@ -659,8 +660,16 @@ absl::Status Cluster::Start() {
 }
 
 absl::Status Cluster::Close() {
-  // Its calls fail from now on; its appends in flight fail when the
-  // brokers stop below.
+  // The coordinators' calls fail from now on; their writes in flight fail
+  // when the brokers stop below. Transactions first: their markers go
+  // through the group coordinator.
+  std::unique_ptr<broker_internal::ClusterTransactions> transactions;
+  {
+    std::lock_guard lock(transactions_mu_);
+    transactions_closed_ = true;
+    transactions = std::move(transactions_);
+  }
+  if (transactions != nullptr) transactions->Shutdown();
   std::shared_ptr<GroupCoordinator> groups;
   {
     std::lock_guard lock(group_mu_);
@@ -677,6 +686,8 @@ absl::Status Cluster::Close() {
     absl::Status stopped = node->Stop(/*crash=*/false);
     if (first.ok() && !stopped.ok()) first = stopped;
   }
+  // Waits for the transaction coordinator's operations, failed by now.
+  transactions.reset();
   controller_.reset();
   return first;
 }
@@ -815,7 +826,7 @@ absl::StatusOr<PartitionMetadata> Cluster::Metadata(const TopicPartition& tp) co
 }
 
 void Cluster::Produce(const TopicPartition& tp, MutableByteView batch, Acks acks,
-                      int64_t timeout_ms, ProduceCallback done) {
+                      int64_t timeout_ms, ProduceCallback done, AppendOrigin origin) {
   if (closed_) {
     done(ClosedError());
     return;
@@ -843,11 +854,11 @@ void Cluster::Produce(const TopicPartition& tp, MutableByteView batch, Acks acks
                                 ", is down and not yet replaced")));
     return;
   }
-  ProduceTo(leader, tp, batch, acks, timeout_ms, std::move(done));
+  ProduceTo(leader, tp, batch, acks, timeout_ms, std::move(done), origin);
 }
 
 void Cluster::ProduceTo(BrokerId broker, const TopicPartition& tp, MutableByteView batch, Acks acks,
-                        int64_t timeout_ms, ProduceCallback done) {
+                        int64_t timeout_ms, ProduceCallback done, AppendOrigin origin) {
   if (closed_) {
     done(ClosedError());
     return;
@@ -884,7 +895,8 @@ void Cluster::ProduceTo(BrokerId broker, const TopicPartition& tp, MutableByteVi
           }
         }
         done(std::move(result));
-      });
+      },
+      origin);
 }
 
 absl::StatusOr<TopicSettings> Cluster::Settings(std::string_view name) const {
@@ -915,6 +927,15 @@ absl::StatusOr<std::shared_ptr<GroupCoordinator>> Cluster::group_coordinator(
                                MakeCoordinatorLog(*this, OffsetStore::kTopic),
                                options != nullptr ? *options : GroupCoordinatorOptions{}));
   return group_coordinator_;
+}
+
+absl::StatusOr<TransactionCoordinator*> Cluster::transaction_coordinator() {
+  std::lock_guard lock(transactions_mu_);
+  if (closed_ || transactions_closed_) return ClosedError();
+  if (transactions_ == nullptr) {
+    EVLOG_ASSIGN_OR_RETURN(transactions_, broker_internal::ClusterTransactions::Start(*this));
+  }
+  return transactions_->coordinator();
 }
 
 absl::StatusOr<ProducerId> Cluster::InitProducerId() {

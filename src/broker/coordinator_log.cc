@@ -103,16 +103,8 @@ class ClusterCoordinatorLog final : public CoordinatorLog {
 
   void Append(PartitionId partition, MutableByteView batch, const AppendOptions& options,
               AppendCallback done) override {
-    if (options.origin != AppendOrigin::kClient) {
-      // A replica's append takes no origin yet: transactional offsets need
-      // it (their epoch-only check), and transactions do not run on a
-      // Cluster yet.
-      done(MakeError(ErrorCode::kInvalidRequest,
-                     "a Cluster's coordinator log appends client batches only"));
-      return;
-    }
     cluster_.Produce(TopicPartition(topic_, partition), batch, Acks::kAll, timeout_ms_,
-                     std::move(done));
+                     std::move(done), options.origin);
   }
 
   absl::Status Scan(PartitionId partition, const BatchVisitor& visit) override {

@@ -1,5 +1,6 @@
 // The transaction coordinator of a Broker: its state in the compacted
-// topic `__transaction_state` (one partition, every append synced), its
+// topic `__transaction_state` (one partition, every append synced:
+// coordinator_services.h), its
 // markers appended straight to the broker's partitions, its producer ids
 // from the broker's allocator, and a task aborting timed-out transactions.
 #include <memory>
@@ -8,7 +9,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "coordinator_services.h"
 #include "evlog/broker/broker.h"
+#include "evlog/broker/coordinator_log.h"
 #include "evlog/group/group_coordinator.h"
 #include "evlog/group/offset_store.h"
 #include "evlog/record/control_record.h"
@@ -21,75 +24,10 @@
 namespace evlog {
 namespace {
 
-constexpr std::string_view kTopic = "__transaction_state";
+using broker_internal::CoordinatorTransactionLog;
+using broker_internal::kTransactionStateTopic;
 // Kafka's transaction.abort.timed.out.transaction.cleanup.interval.ms.
 constexpr int64_t kTimeoutCheckIntervalMs = 10'000;
-
-class TopicTransactionLog final : public TransactionLog {
- public:
-  explicit TopicTransactionLog(Broker& broker) : broker_(broker) {}
-
-  void Write(const TransactionMetadata& m, WriteCallback done) override { done(Append(m)); }
-
-  absl::StatusOr<std::vector<TransactionMetadata>> Load() override {
-    EVLOG_ASSIGN_OR_RETURN(std::shared_ptr<Partition> partition, LogPartition(/*create=*/false));
-    std::map<std::string, TransactionMetadata> last;
-    if (partition) {
-      EVLOG_RETURN_IF_ERROR(internal::ScanBatches(
-          *partition, partition->log_start_offset(), partition->high_watermark(),
-          [&last](const RecordBatchView& batch) -> absl::Status {
-            EVLOG_ASSIGN_OR_RETURN(RecordIterator it, batch.Records());
-            for (; it.Valid(); it.Next()) {
-              if (!it.record().value) continue;
-              EVLOG_ASSIGN_OR_RETURN(TransactionMetadata m,
-                                     DecodeTransactionMetadata(*it.record().value));
-              last[m.transactional_id] = std::move(m);
-            }
-            return it.status();
-          }));
-    }
-    std::vector<TransactionMetadata> out;
-    for (auto& [id, m] : last) out.push_back(std::move(m));
-    return out;
-  }
-
- private:
-  absl::Status Append(const TransactionMetadata& m) {
-    EVLOG_ASSIGN_OR_RETURN(std::shared_ptr<Partition> partition, LogPartition(/*create=*/true));
-    RecordBatchBuilder builder;
-    const std::vector<std::byte> value = EncodeTransactionMetadata(m);
-    EVLOG_RETURN_IF_ERROR(
-        builder.Append(broker_.clock().WallMs(), AsBytes(m.transactional_id), ByteView(value)));
-    EVLOG_ASSIGN_OR_RETURN(MutableByteView batch, builder.Finish());
-    return partition->Append(batch).status();
-  }
-
-  // nullptr (create false) while the topic does not exist.
-  absl::StatusOr<std::shared_ptr<Partition>> LogPartition(bool create) {
-    std::lock_guard lock(mu_);
-    if (partition_ != nullptr) return partition_;
-    absl::StatusOr<std::shared_ptr<Partition>> found =
-        broker_.GetPartition(TopicPartition(std::string(kTopic), 0));
-    if (!found.ok() && HasErrorCode(found.status(), ErrorCode::kUnknownTopicOrPartition)) {
-      if (!create) return std::shared_ptr<Partition>();
-      NewTopic topic(1);
-      topic.config.cleanup_policy = CleanupPolicy::kCompact;
-      // A decision must survive a crash: on one node only the disk keeps it.
-      topic.config.durability = Durability::kEveryAppend;
-      topic.config.compression = TopicCompression::kNone;
-      absl::Status created = broker_.CreateTopic(kTopic, topic);
-      if (!created.ok() && !HasErrorCode(created, ErrorCode::kTopicAlreadyExists)) return created;
-      found = broker_.GetPartition(TopicPartition(std::string(kTopic), 0));
-    }
-    if (!found.ok()) return found.status();
-    partition_ = *std::move(found);
-    return partition_;
-  }
-
-  Broker& broker_;
-  std::mutex mu_;
-  std::shared_ptr<Partition> partition_;
-};
 
 class PartitionMarkerWriter final : public MarkerWriter {
  public:
@@ -137,7 +75,10 @@ class TransactionService final : public BrokerService {
   static constexpr std::string_view kServiceName = "transaction-coordinator";
 
   explicit TransactionService(Broker& broker)
-      : log_(broker), markers_(broker), ids_(broker), tasks_(broker.executor()) {}
+      : log_(MakeCoordinatorLog(broker, kTransactionStateTopic)),
+        markers_(broker),
+        ids_(broker),
+        tasks_(broker.executor()) {}
 
   absl::Status Start(Broker& broker) {
     EVLOG_ASSIGN_OR_RETURN(
@@ -159,7 +100,7 @@ class TransactionService final : public BrokerService {
     });
   }
 
-  TopicTransactionLog log_;
+  CoordinatorTransactionLog log_;
   PartitionMarkerWriter markers_;
   BrokerProducerIds ids_;
   TaskGroup tasks_;
@@ -175,7 +116,7 @@ void Broker::ResumeTransactions() {
   // Kafka's loads its partitions at startup.
   // One that cannot load does not stop the broker: its clients get the
   // error, and the next call tries again.
-  if (!GetTopic(kTopic).ok()) return;
+  if (!GetTopic(kTransactionStateTopic).ok()) return;
   if (absl::Status s = transaction_coordinator().status(); !s.ok()) {
     Log(LogLevel::kError,
         absl::StrCat("the transaction coordinator did not start: ", s.ToString()));

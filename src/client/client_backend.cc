@@ -310,8 +310,7 @@ class ClusterBackend final : public ClientBackend {
 
   absl::StatusOr<ProducerId> InitProducerId() override { return cluster_.InitProducerId(); }
   absl::StatusOr<TransactionCoordinator*> transaction_coordinator() override {
-    return MakeError(ErrorCode::kUnsupportedVersion,
-                     "transactions need a Broker: a Cluster has no transaction coordinator yet");
+    return cluster_.transaction_coordinator();
   }
 
   absl::StatusOr<std::shared_ptr<GroupCoordinator>> group_coordinator() override {

@@ -111,8 +111,9 @@ struct Producer::Accumulator {
   ProducerId producer_id = kNoProducerId;
   ProducerEpoch epoch{0};
   int32_t next_sequence = 0;
-  // The transaction this partition was last added to (txn_generation_).
-  uint64_t added_in_generation = 0;
+  // The transaction this partition was last added to (txn_generation_):
+  // written by Send (under txn_mu_) and by its drains.
+  std::atomic<uint64_t> added_in_generation{0};
   std::vector<std::vector<std::byte>> free_buffers;
   // Emptied PendingRecord vectors of appended batches: a new batch starts
   // with one's capacity instead of growing its own record by record.
@@ -537,14 +538,42 @@ absl::Status Producer::AddToTransaction(const std::vector<Accumulator*>& claimed
   std::vector<TopicPartition> fresh;
   std::vector<Accumulator*> adding;
   for (Accumulator* acc : claimed) {
-    if (acc->added_in_generation == generation) continue;
+    if (acc->added_in_generation.load(std::memory_order_acquire) == generation) continue;
     fresh.push_back(acc->partition->topic_partition());
     adding.push_back(acc);
   }
   if (fresh.empty()) return absl::OkStatus();
   EVLOG_RETURN_IF_ERROR(coordinator_->AddPartitions(
       *options_.transactional_id, adding[0]->producer_id, adding[0]->epoch, fresh));
-  for (Accumulator* acc : adding) acc->added_in_generation = generation;
+  for (Accumulator* acc : adding) {
+    acc->added_in_generation.store(generation, std::memory_order_release);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Producer::AddToTransaction(Accumulator& acc) {
+  const uint64_t generation = txn_generation_.load(std::memory_order_acquire);
+  if (acc.added_in_generation.load(std::memory_order_acquire) == generation)
+    return absl::OkStatus();
+  // On the sending thread, before the record is accepted, rather than when
+  // its batch goes out: on a Cluster the coordinator's write is replicated,
+  // which a drain running on the executor must not wait for. One partition
+  // at a time (txn_mu_; drains never take it).
+  std::lock_guard lock(txn_mu_);
+  if (phase_.load() != TxnPhase::kInTransaction ||
+      acc.added_in_generation.load(std::memory_order_acquire) == generation) {
+    // Prepare checked the phase; an EndTransaction since then flushes
+    // what was accepted before it.
+    return absl::OkStatus();
+  }
+  absl::Status added =
+      coordinator_->AddPartitions(*options_.transactional_id, ProducerId(producer_id_.load()),
+                                  ProducerEpoch(epoch_.load()), {acc.partition->topic_partition()});
+  if (!added.ok()) {
+    if (HasErrorCode(added, ErrorCode::kProducerFenced)) phase_.store(TxnPhase::kFenced);
+    return added;
+  }
+  acc.added_in_generation.store(generation, std::memory_order_release);
   return absl::OkStatus();
 }
 
@@ -564,6 +593,13 @@ absl::Status Producer::Send(const ProducerRecord& record, SendCallback callback)
   if (!prepared.ok()) {
     send_rejections_.fetch_add(1, std::memory_order_relaxed);
     return prepared.status();
+  }
+  if (transactional_) {
+    if (absl::Status added = AddToTransaction(*prepared->accumulator); !added.ok()) {
+      Release(prepared->record_bytes, /*records=*/1);
+      send_rejections_.fetch_add(1, std::memory_order_relaxed);
+      return added;
+    }
   }
   absl::Status status = Enqueue(*prepared->accumulator, record, prepared->timestamp_ms,
                                 prepared->record_bytes, std::move(callback), /*flush_now=*/false);
@@ -1003,8 +1039,17 @@ void Producer::FlushAll() {
   if (transactional_) (void)AddToTransaction(claimed);
   for (Accumulator* acc : claimed) StartDrain(*acc);
   for (auto [acc, accepted] : targets) {
-    std::unique_lock lock(acc->mu);
-    acc->completed_cv.wait(lock, [&] { return acc->completed >= accepted; });
+    // A Cluster on a ManualExecutor completes appends only when driven.
+    AwaitUntil(
+        backend_->executor(),
+        [&] {
+          std::lock_guard lock(acc->mu);
+          return acc->completed >= accepted;
+        },
+        [&] {
+          std::unique_lock lock(acc->mu);
+          acc->completed_cv.wait(lock, [&] { return acc->completed >= accepted; });
+        });
   }
 }
 

@@ -1060,13 +1060,17 @@ absl::Status GroupCoordinator::CheckCommit(const OffsetCommitRequest& request) {
 }
 
 absl::Status GroupCoordinator::TxnCommitOffsets(const TxnOffsetCommitRequest& request) {
+  EVLOG_RETURN_IF_ERROR(CheckTxnCommit(request));
+  // As CommitOffsets: checked when taken, the append not under the group's
+  // lock (a Cluster's append may drive the executor while it waits).
+  return store_->TxnCommitOffsets(request.group_id, request.producer_id, request.producer_epoch,
+                                  request.offsets, clock_.WallMs());
+}
+
+absl::Status GroupCoordinator::CheckTxnCommit(const TxnOffsetCommitRequest& request) {
   if (request.group_id.empty()) {
     return MakeError(ErrorCode::kInvalidGroupId, "the group id is empty");
   }
-  auto commit = [&] {
-    return store_->TxnCommitOffsets(request.group_id, request.producer_id, request.producer_epoch,
-                                    request.offsets, clock_.WallMs());
-  };
   std::shared_ptr<Group> group = FindGroup(request.group_id, /*create=*/false);
   if (group == nullptr) {
     {
@@ -1079,9 +1083,8 @@ absl::Status GroupCoordinator::TxnCommitOffsets(const TxnOffsetCommitRequest& re
                        absl::StrCat("group ", request.group_id, " has no generation ",
                                     request.generation.value()));
     }
-    return commit();
+    return absl::OkStatus();
   }
-  // Shared: the generation cannot move while the batch is written.
   std::shared_lock lock(group->mu);
   if (group->state == GroupState::kDead) return NotAvailable();
   // Kafka's checks for TxnOffsetCommit (KIP-447): each field given is
@@ -1094,7 +1097,7 @@ absl::Status GroupCoordinator::TxnCommitOffsets(const TxnOffsetCommitRequest& re
                      absl::StrCat("generation ", request.generation.value(), " is not group ",
                                   group->id, "'s ", group->generation.value()));
   }
-  return commit();
+  return absl::OkStatus();
 }
 
 absl::Status GroupCoordinator::CompleteTransaction(PartitionId partition, ProducerId producer_id,

@@ -47,6 +47,11 @@
 //     `__consumer_offsets` (evlog/broker/coordinator_log.h), appended with
 //     acks=all and loaded back from the partitions' leaders when a reopened
 //     cluster first needs it.
+//   * Transactions: one TransactionCoordinator for the process
+//     (transaction_coordinator()), its state in the replicated
+//     `__transaction_state`, its markers appended at each partition's
+//     leader with acks=all and retried while leadership moves
+//     (src/broker/coordinator_services.h).
 //   * Producers and readers go to the leader named by the cluster's copy of
 //     the metadata (Produce, Fetch), the way a Kafka client follows its
 //     metadata; the broker asked checks that it really leads.
@@ -109,6 +114,10 @@ namespace evlog {
 
 class GroupCoordinator;
 struct GroupCoordinatorOptions;
+class TransactionCoordinator;
+namespace broker_internal {
+class ClusterTransactions;
+}
 
 struct ClusterOptions {
   // Brokers 1..brokers. REQUIRES: 1..1000.
@@ -310,6 +319,17 @@ class Cluster {
   [[nodiscard]] absl::StatusOr<std::shared_ptr<GroupCoordinator>> group_coordinator(
       const GroupCoordinatorOptions* options = nullptr);
 
+  // The cluster's transaction coordinator, made on first use, valid until
+  // Close(). Its state lives in the replicated topic `__transaction_state`
+  // (created here when missing; loaded from its leader), its markers go to
+  // each partition's leader with acks=all, retried while leadership moves,
+  // and those of `__consumer_offsets` through group_coordinator(). As for
+  // groups, one coordinator serves the whole process. Errors:
+  // COORDINATOR_LOAD_IN_PROGRESS (the topic's leader is not there yet, or
+  // has uncommitted records: retriable); FailedPrecondition after Close;
+  // the topic's creation errors.
+  [[nodiscard]] absl::StatusOr<TransactionCoordinator*> transaction_coordinator();
+
   // Preferred or unclean election (Controller::ElectLeaders), with the
   // result applied by the brokers before it returns.
   [[nodiscard]] absl::StatusOr<std::map<TopicPartition, absl::Status>> ElectLeaders(
@@ -329,14 +349,17 @@ class Cluster {
   // NOT_ENOUGH_REPLICAS_AFTER_APPEND, REQUEST_TIMED_OUT after `timeout_ms`;
   // FailedPrecondition after Close; the log's errors. All but the last two
   // are retriable once the metadata moves on.
+  // `origin`: AppendOptions::origin (coordinators' writes).
   void Produce(const TopicPartition& topic_partition, MutableByteView batch, Acks acks,
-               int64_t timeout_ms, ProduceCallback done);
+               int64_t timeout_ms, ProduceCallback done,
+               AppendOrigin origin = AppendOrigin::kClient);
   // The same at broker `broker`, whatever the metadata says, as a client
   // with stale metadata would: NOT_LEADER_OR_FOLLOWER (naming the current
   // leader) when it does not lead the partition; BROKER_NOT_AVAILABLE when
   // it is down or unknown.
   void ProduceTo(BrokerId broker, const TopicPartition& topic_partition, MutableByteView batch,
-                 Acks acks, int64_t timeout_ms, ProduceCallback done);
+                 Acks acks, int64_t timeout_ms, ProduceCallback done,
+                 AppendOrigin origin = AppendOrigin::kClient);
 
   // Reads whole batches from `offset` at the partition's leader, below its
   // high watermark, about `max_bytes` (at least one batch). Errors:
@@ -431,6 +454,11 @@ class Cluster {
   std::mutex group_mu_;
   bool groups_closed_ = false;
   std::shared_ptr<GroupCoordinator> group_coordinator_;
+
+  // Made at the first transaction_coordinator(); taken before admin_mu_.
+  std::mutex transactions_mu_;
+  bool transactions_closed_ = false;
+  std::unique_ptr<broker_internal::ClusterTransactions> transactions_;
 
   // Opened at the first InitProducerId.
   std::mutex producer_ids_mu_;

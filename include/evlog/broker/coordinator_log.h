@@ -66,8 +66,8 @@ class CoordinatorLog {
   // referenced once `done` has run and Append has returned) to
   // `partition`, and calls `done` once it is durable: synced by a Broker
   // (the topic's durability), in every in-sync replica of a Cluster
-  // (acks=all). `options.origin` and `options.trusted` are passed on; the
-  // offsets are the log's. Errors given to `done`: the log's and, on a
+  // (acks=all). `options.origin` is passed on (and `options.trusted` on a
+  // Broker); the offsets are the log's. Errors given to `done`: the log's and, on a
   // Cluster, the replication's (NOT_LEADER_OR_FOLLOWER,
   // LEADER_NOT_AVAILABLE, NOT_ENOUGH_REPLICAS,
   // NOT_ENOUGH_REPLICAS_AFTER_APPEND: the batch may still commit,

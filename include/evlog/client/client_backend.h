@@ -172,7 +172,8 @@ class ClientBackend {
   // idempotent producer; epoch 0). Errors: the id allocation's I/O errors.
   virtual absl::StatusOr<ProducerId> InitProducerId() = 0;
   // The transaction coordinator. Errors: UNSUPPORTED_VERSION where the
-  // backend has none (Cluster, for now); loading its state.
+  // backend has none; loading its state (COORDINATOR_LOAD_IN_PROGRESS on a
+  // Cluster: retriable).
   virtual absl::StatusOr<TransactionCoordinator*> transaction_coordinator() = 0;
   // The coordinator of consumer groups. Errors: UNSUPPORTED_VERSION where
   // the backend has none; loading its offsets (COORDINATOR_LOAD_IN_PROGRESS

@@ -370,6 +370,11 @@ class Producer {
   // AddPartitionsToTxn), so that it writes a marker there when the
   // transaction ends. Errors: the coordinator's.
   absl::Status AddToTransaction(const std::vector<Accumulator*>& claimed);
+  // Adds `acc`'s partition to the open transaction before a record for it
+  // is accepted (Send): waiting for the coordinator there, on the caller's
+  // thread, keeps the drains from waiting on it. Errors: the
+  // coordinator's (PRODUCER_FENCED also marks the producer fenced).
+  absl::Status AddToTransaction(Accumulator& acc);
   // Appends every open batch and waits for those accepted so far.
   void FlushAll();
 

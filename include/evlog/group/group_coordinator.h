@@ -411,8 +411,10 @@ class GroupCoordinator final : public BrokerService {
 
   GroupCoordinator(Clock& clock, Executor& executor, LogSink& log_sink,
                    GroupCoordinatorOptions options, std::unique_ptr<OffsetStore> store);
-  // CommitOffsets' checks of the member and generation.
+  // CommitOffsets' and TxnCommitOffsets' checks of the member and
+  // generation.
   absl::Status CheckCommit(const OffsetCommitRequest& request);
+  absl::Status CheckTxnCommit(const TxnOffsetCommitRequest& request);
   // Forgets empty groups left with no offsets.
   void ForgetEmptyGroups();
 

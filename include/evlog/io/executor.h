@@ -67,17 +67,27 @@ class Executor {
   virtual bool RunNextOnCaller() { return false; }
 };
 
-// Waits for `result` (fulfilled by tasks on `executor`), driving the
-// executor when it runs only when driven (RunNextOnCaller), so that
-// blocking calls work in a single-threaded deterministic test too.
-template <typename T>
-T AwaitOn(Executor& executor, std::future<T> result) {
-  while (result.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+// Waits until `ready()` holds, its answer coming from tasks on `executor`:
+// drives the executor while it runs only when driven (RunNextOnCaller), so
+// that blocking calls work in a single-threaded deterministic test too;
+// otherwise calls `wait()`, which must block until ready() holds.
+template <typename Ready, typename Wait>
+void AwaitUntil(Executor& executor, Ready ready, Wait wait) {
+  while (!ready()) {
     if (!executor.RunNextOnCaller()) {
-      result.wait();
-      break;
+      wait();
+      return;
     }
   }
+}
+
+// Waits for `result` (fulfilled by tasks on `executor`), as AwaitUntil.
+template <typename T>
+T AwaitOn(Executor& executor, std::future<T> result) {
+  AwaitUntil(
+      executor,
+      [&] { return result.wait_for(std::chrono::seconds(0)) == std::future_status::ready; },
+      [&] { result.wait(); });
   return result.get();
 }
 

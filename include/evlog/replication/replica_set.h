@@ -168,7 +168,10 @@ class ReplicaSet {
   // appended); NOT_ENOUGH_REPLICAS_AFTER_APPEND (the ISR shrank below it
   // before the batch was replicated: it is in the leader's log and may
   // still commit); REQUEST_TIMED_OUT after `timeout_ms`; the log's errors.
-  void Append(MutableByteView batch, Acks acks, int64_t timeout_ms, AppendCallback done);
+  // `origin` goes to the log's append (AppendOptions::origin): a
+  // coordinator's transactional offsets are checked by epoch only.
+  void Append(MutableByteView batch, Acks acks, int64_t timeout_ms, AppendCallback done,
+              AppendOrigin origin = AppendOrigin::kClient);
 
   // Leader side of a follower's fetch: answers through `respond`, at once or,
   // when there is nothing new, after new data, a high watermark move, or
@@ -493,7 +496,7 @@ void ReplicaSet<Log, TransportT>::WakeHeldFetchesLocked(Deferred& deferred) {
 
 template <ReplicaLogLike Log, TransportLike TransportT>
 void ReplicaSet<Log, TransportT>::Append(MutableByteView batch, Acks acks, int64_t timeout_ms,
-                                         AppendCallback done) {
+                                         AppendCallback done, AppendOrigin origin) {
   Deferred deferred;
   {
     std::shared_lock role_lock(role_mu_);
@@ -524,6 +527,7 @@ void ReplicaSet<Log, TransportT>::Append(MutableByteView batch, Acks acks, int64
     }
     AppendOptions append_options;
     append_options.leader_epoch = epoch;
+    append_options.origin = origin;
     absl::StatusOr<AppendResult> result = log_.Append(batch, append_options);
     if (!result.ok()) {
       role_lock.unlock();

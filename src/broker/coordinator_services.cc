@@ -1,0 +1,270 @@
+#include "coordinator_services.h"
+
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "evlog/broker/cluster.h"
+#include "evlog/group/group_coordinator.h"
+#include "evlog/group/offset_store.h"
+#include "evlog/record/control_record.h"
+#include "evlog/record/record_batch.h"
+#include "evlog/record/record_batch_builder.h"
+#include "evlog/status.h"
+
+namespace evlog::broker_internal {
+namespace {
+
+// Kafka's transaction.abort.timed.out.transaction.cleanup.interval.ms.
+constexpr int64_t kTimeoutCheckIntervalMs = 10'000;
+// How long a marker is retried while its partition's leader moves before
+// the transaction is left in Prepare* for a later call to finish.
+constexpr int64_t kMarkerRetryMs = 60'000;
+constexpr int64_t kMarkerBackoffMs = 100;
+// Each attempt's acks=all wait.
+constexpr int64_t kMarkerTimeoutMs = 5'000;
+
+TopicConfig TransactionStateConfig() {
+  TopicConfig config;
+  config.cleanup_policy = CleanupPolicy::kCompact;
+  // A decision must survive a crash: on one node only the disk keeps it
+  // (and on a cluster, a power loss of every replica).
+  config.durability = Durability::kEveryAppend;
+  config.compression = TopicCompression::kNone;
+  return config;
+}
+
+// A replicated write that failed but may succeed again once leadership
+// settles: what Kafka's coordinator answers as COORDINATOR_NOT_AVAILABLE.
+bool ReplicationError(const absl::Status& s) {
+  switch (GetErrorCode(s)) {
+    case ErrorCode::kNotLeaderOrFollower:
+    case ErrorCode::kLeaderNotAvailable:
+    case ErrorCode::kNotEnoughReplicas:
+    case ErrorCode::kNotEnoughReplicasAfterAppend:
+    case ErrorCode::kRequestTimedOut:
+    case ErrorCode::kCoordinatorNotAvailable:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+absl::Status CoordinatorTransactionLog::EnsureTopic() {
+  std::lock_guard lock(mu_);
+  if (have_topic_) return absl::OkStatus();
+  if (log_->partition_count() == 0) {
+    absl::Status created = log_->Create(1, TransactionStateConfig());
+    if (!created.ok() && !HasErrorCode(created, ErrorCode::kTopicAlreadyExists)) return created;
+  }
+  have_topic_ = true;
+  return absl::OkStatus();
+}
+
+void CoordinatorTransactionLog::Write(const TransactionMetadata& m, WriteCallback done) {
+  if (absl::Status s = EnsureTopic(); !s.ok()) {
+    done(std::move(s));
+    return;
+  }
+  RecordBatchBuilder builder;
+  const std::vector<std::byte> value = EncodeTransactionMetadata(m);
+  if (absl::Status s =
+          builder.Append(log_->clock().WallMs(), AsBytes(m.transactional_id), ByteView(value));
+      !s.ok()) {
+    done(std::move(s));
+    return;
+  }
+  absl::StatusOr<MutableByteView> batch = builder.Finish();
+  if (!batch.ok()) {
+    done(batch.status());
+    return;
+  }
+  AppendOptions options;
+  options.trusted = true;
+  log_->Append(PartitionId(0), *batch, options,
+               [done = std::move(done)](absl::StatusOr<AppendResult> r) mutable {
+                 if (r.ok() || !ReplicationError(r.status())) {
+                   done(r.status());
+                   return;
+                 }
+                 done(MakeError(ErrorCode::kCoordinatorNotAvailable,
+                                absl::StrCat("writing ", internal::ToAbsl(kTransactionStateTopic),
+                                             ": ", r.status().message())));
+               });
+}
+
+absl::StatusOr<std::vector<TransactionMetadata>> CoordinatorTransactionLog::Load() {
+  std::vector<TransactionMetadata> out;
+  if (log_->partition_count() == 0) return out;
+  std::map<std::string, TransactionMetadata> last;
+  EVLOG_RETURN_IF_ERROR(
+      log_->Scan(PartitionId(0), [&last](const RecordBatchView& batch) -> absl::Status {
+        EVLOG_ASSIGN_OR_RETURN(RecordIterator it, batch.Records());
+        for (; it.Valid(); it.Next()) {
+          if (!it.record().value) continue;
+          EVLOG_ASSIGN_OR_RETURN(TransactionMetadata m,
+                                 DecodeTransactionMetadata(*it.record().value));
+          last[m.transactional_id] = std::move(m);
+        }
+        return it.status();
+      }));
+  for (auto& [id, m] : last) out.push_back(std::move(m));
+  return out;
+}
+
+// --- ClusterTransactions -------------------------------------------------
+
+class ClusterTransactions::Ids final : public ProducerIdSource {
+ public:
+  explicit Ids(Cluster& cluster) : cluster_(cluster) {}
+  absl::StatusOr<ProducerId> NextId() override { return cluster_.InitProducerId(); }
+
+ private:
+  Cluster& cluster_;
+};
+
+// Markers go to each partition's leader with acks=all and are retried,
+// every kMarkerBackoffMs for up to kMarkerRetryMs, while the leader moves
+// (Kafka's marker channel retries them until they land). Writing a marker
+// twice is harmless: the second finds no transaction of that producer open.
+class ClusterTransactions::Markers final : public MarkerWriter {
+ public:
+  explicit Markers(Cluster& cluster) : cluster_(cluster), tasks_(cluster.executor()) {}
+
+  void WriteMarker(const TopicPartition& tp, ProducerId producer_id, ProducerEpoch epoch,
+                   ControlRecordType type, WriteCallback done) override {
+    auto marker = std::make_shared<Pending>();
+    marker->tp = tp;
+    marker->producer_id = producer_id;
+    marker->epoch = epoch;
+    marker->type = type;
+    marker->deadline_ms = cluster_.clock().MonotonicNs() / 1'000'000 + kMarkerRetryMs;
+    marker->done = std::move(done);
+    Attempt(std::move(marker));
+  }
+
+  void Shutdown() {
+    std::set<std::shared_ptr<Pending>> waiting;
+    {
+      std::lock_guard lock(mu_);
+      closed_ = true;
+      waiting.swap(waiting_);
+    }
+    tasks_.Close();
+    for (const auto& marker : waiting) {
+      std::move(marker->done)(absl::FailedPreconditionError("the cluster is closing"));
+    }
+  }
+
+ private:
+  struct Pending {
+    TopicPartition tp;
+    ProducerId producer_id;
+    ProducerEpoch epoch;
+    ControlRecordType type;
+    int64_t deadline_ms;
+    WriteCallback done;
+  };
+
+  void Attempt(std::shared_ptr<Pending> marker) {
+    auto answered = [this, marker](absl::Status s) {
+      if (s.ok() || !ReplicationError(s) ||
+          cluster_.clock().MonotonicNs() / 1'000'000 >= marker->deadline_ms) {
+        std::move(marker->done)(std::move(s));
+        return;
+      }
+      Retry(marker);
+    };
+    if (marker->tp.topic == OffsetStore::kTopic) {
+      // The group coordinator writes the marker and makes the offsets it
+      // ends committed (or drops them), as Kafka's WriteTxnMarkers hands
+      // `__consumer_offsets` to it.
+      absl::StatusOr<std::shared_ptr<GroupCoordinator>> groups = cluster_.group_coordinator();
+      if (!groups.ok()) {
+        answered(groups.status());
+        return;
+      }
+      (*groups)->CompleteTransactionAsync(marker->tp.partition, marker->producer_id, marker->epoch,
+                                          marker->type, std::move(answered));
+      return;
+    }
+    std::vector<std::byte> batch =
+        BuildEndTransactionMarkerBatch({marker->type, /*coordinator_epoch=*/0}, marker->producer_id,
+                                       marker->epoch, cluster_.clock().WallMs());
+    cluster_.Produce(marker->tp, MutableByteView(batch), Acks::kAll, kMarkerTimeoutMs,
+                     [answered = std::move(answered)](absl::StatusOr<AppendResult> r) mutable {
+                       answered(r.status());
+                     });
+  }
+
+  void Retry(const std::shared_ptr<Pending>& marker) {
+    {
+      std::lock_guard lock(mu_);
+      if (!closed_) {
+        waiting_.insert(marker);
+        tasks_.ScheduleAfter(kMarkerBackoffMs, [this, marker] {
+          {
+            std::lock_guard lock(mu_);
+            // Shutdown answered it already.
+            if (waiting_.erase(marker) == 0) return;
+          }
+          Attempt(marker);
+        });
+        return;
+      }
+    }
+    std::move(marker->done)(absl::FailedPreconditionError("the cluster is closing"));
+  }
+
+  Cluster& cluster_;
+  TaskGroup tasks_;
+  std::mutex mu_;
+  bool closed_ = false;
+  std::set<std::shared_ptr<Pending>> waiting_;
+};
+
+ClusterTransactions::ClusterTransactions(Cluster& cluster)
+    : cluster_(cluster),
+      log_(std::make_unique<CoordinatorTransactionLog>(
+          MakeCoordinatorLog(cluster, kTransactionStateTopic))),
+      markers_(std::make_unique<Markers>(cluster)),
+      ids_(std::make_unique<Ids>(cluster)),
+      tasks_(cluster.executor()) {}
+
+ClusterTransactions::~ClusterTransactions() {
+  Shutdown();
+  // Waits for the operations in flight (failed by now, the brokers having
+  // stopped) before the log and markers they use go.
+  coordinator_.reset();
+}
+
+absl::StatusOr<std::unique_ptr<ClusterTransactions>> ClusterTransactions::Start(Cluster& cluster) {
+  std::unique_ptr<ClusterTransactions> service(new ClusterTransactions(cluster));
+  // Created here, on the caller's thread: a Cluster's admin call must not
+  // run on its executor, where the coordinator's writes complete.
+  EVLOG_RETURN_IF_ERROR(service->log_->EnsureTopic());
+  EVLOG_ASSIGN_OR_RETURN(
+      service->coordinator_,
+      TransactionCoordinator::Open(*service->log_, *service->markers_, *service->ids_,
+                                   cluster.clock(), cluster.executor()));
+  service->ScheduleTimeoutCheck();
+  return service;
+}
+
+void ClusterTransactions::Shutdown() {
+  tasks_.Close();
+  markers_->Shutdown();
+}
+
+void ClusterTransactions::ScheduleTimeoutCheck() {
+  tasks_.ScheduleAfter(kTimeoutCheckIntervalMs, [this] {
+    // `this` outlives the pass: the coordinator waits for its operations.
+    coordinator_->AbortTimedOutAsync([this](size_t) { ScheduleTimeoutCheck(); });
+  });
+}
+
+}  // namespace evlog::broker_internal
