@@ -98,7 +98,14 @@ class ClusterCoordinatorLog final : public CoordinatorLog {
     if (factor < 1) factor = static_cast<int16_t>(std::min(3, cluster_.options().brokers));
     NewTopic topic(partitions, factor);
     topic.config = config;
-    return cluster_.CreateTopic(topic_, topic).status();
+    absl::Status created = cluster_.CreateTopic(topic_, topic).status();
+    if (HasErrorCode(created, ErrorCode::kInvalidReplicationFactor)) {
+      // Too few brokers up for now: Kafka's coordinators answer
+      // COORDINATOR_NOT_AVAILABLE until enough are.
+      return MakeError(ErrorCode::kCoordinatorNotAvailable,
+                       absl::StrCat("creating ", topic_, ": ", created.message()));
+    }
+    return created;
   }
 
   void Append(PartitionId partition, MutableByteView batch, const AppendOptions& options,

@@ -20,8 +20,9 @@ namespace {
 // Kafka's transaction.abort.timed.out.transaction.cleanup.interval.ms.
 constexpr int64_t kTimeoutCheckIntervalMs = 10'000;
 // How long a marker is retried while its partition's leader moves before
-// the transaction is left in Prepare* for a later call to finish.
-constexpr int64_t kMarkerRetryMs = 60'000;
+// the transaction is left in Prepare*, for the next call on its id or the
+// coordinator's periodic pass to finish.
+constexpr int64_t kMarkerRetryMs = 10'000;
 constexpr int64_t kMarkerBackoffMs = 100;
 // Each attempt's acks=all wait.
 constexpr int64_t kMarkerTimeoutMs = 5'000;
@@ -128,8 +129,9 @@ class ClusterTransactions::Ids final : public ProducerIdSource {
 };
 
 // Markers go to each partition's leader with acks=all and are retried,
-// every kMarkerBackoffMs for up to kMarkerRetryMs, while the leader moves
-// (Kafka's marker channel retries them until they land). Writing a marker
+// every kMarkerBackoffMs for up to kMarkerRetryMs, while the leader moves;
+// after that the coordinator's periodic pass starts again (Kafka's marker
+// channel retries them until they land). Writing a marker
 // twice is harmless: the second finds no transaction of that producer open.
 class ClusterTransactions::Markers final : public MarkerWriter {
  public:

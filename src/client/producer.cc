@@ -489,13 +489,14 @@ absl::Status Producer::SendOffsetsToTransaction(
       phase_.store(TxnPhase::kFenced);
       return MakeError(ErrorCode::kProducerFenced, internal::FromAbsl(status.message()));
     }
-    if (HasErrorCode(status, ErrorCode::kIllegalGeneration) ||
-        HasErrorCode(status, ErrorCode::kUnknownMemberId) ||
-        HasErrorCode(status, ErrorCode::kFencedInstanceId)) {
-      // The input may be another member's by now: this transaction must
-      // not commit (Kafka's CommitFailedException, abortable).
-      txn_errors_.fetch_add(1);
-    }
+    // Any other failure leaves the transaction only abortable, as Kafka's
+    // abortable errors do. ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID and
+    // FENCED_INSTANCE_ID: the input may be another member's by now. The
+    // rest: the offsets are not in the transaction, or are in the log
+    // without the coordinator knowing (a replicated write that timed out or
+    // whose in-sync replicas shrank can still commit); committing would make
+    // the output visible without them, or them behind its back.
+    txn_errors_.fetch_add(1);
     return status;
   };
   // Kafka's AddOffsetsToTxn: the coordinator will write the transaction's

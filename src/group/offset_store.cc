@@ -602,18 +602,21 @@ void OffsetStore::CompleteTransactionAsync(PartitionId partition, ProducerId pro
     std::lock_guard lock(mu_);
     ++guards_[static_cast<size_t>(partition.value())].in_flight;
   }
-  log_->Append(partition, MutableByteView(marker), AppendOptions{},
-               [this, partition, producer_id, commit = type == ControlRecordType::kCommit,
-                done = std::move(done)](absl::StatusOr<AppendResult> appended) mutable {
-                 {
-                   std::lock_guard lock(mu_);
-                   if (appended.ok()) {
-                     ResolvePendingLocked(producer_id, partition, appended->base_offset, commit);
-                   }
-                   EndAppendLocked(partition);
-                 }
-                 done(appended.status());
-               });
+  const size_t marker_bytes = marker.size();
+  log_->Append(
+      partition, MutableByteView(marker), AppendOptions{},
+      [this, partition, producer_id, marker_bytes, commit = type == ControlRecordType::kCommit,
+       done = std::move(done)](absl::StatusOr<AppendResult> appended) mutable {
+        {
+          std::lock_guard lock(mu_);
+          if (appended.ok()) {
+            ResolvePendingLocked(producer_id, partition, appended->base_offset, commit);
+          }
+          EndAppendLocked(partition);
+        }
+        done(appended.ok() ? absl::OkStatus()
+                           : AppendError(appended.status(), "", 1, marker_bytes));
+      });
 }
 
 absl::StatusOr<std::map<TopicPartition, CommittedOffset>> OffsetStore::FetchStableOffsets(

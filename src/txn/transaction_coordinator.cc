@@ -519,16 +519,28 @@ void TransactionCoordinator::EndTransactionAsync(std::string_view transactional_
 
 void TransactionCoordinator::AbortTimedOutAsync(absl::AnyInvocable<void(size_t)> done) {
   std::vector<std::string> expired;
+  std::vector<std::string> unfinished;
   {
     std::lock_guard lock(mu_);
     const int64_t now = clock_.WallMs();
     for (auto& [id, entry] : transactions_) {
       if (entry.busy || !entry.metadata) continue;
       const TransactionMetadata& m = *entry.metadata;
+      if (Preparing(m.state)) {
+        // Decided, but a marker could not be written (its leader was away
+        // longer than the writer retries): try again, as Kafka's marker
+        // channel does until the markers land.
+        EVLOG_CHECK(AcquireLocked(id, /*create=*/false).ok());
+        unfinished.push_back(id);
+        continue;
+      }
       if (m.state != TransactionState::kOngoing || now - m.start_ms <= m.timeout_ms) continue;
       EVLOG_CHECK(AcquireLocked(id, /*create=*/false).ok());
       expired.push_back(id);
     }
+  }
+  for (const std::string& id : unfinished) {
+    Finish(id, [this, id](absl::Status) { Release(id); });
   }
   struct Pass {
     std::mutex mu;

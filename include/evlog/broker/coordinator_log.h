@@ -58,8 +58,10 @@ class CoordinatorLog {
   // Its partition count; 0 while it does not exist.
   virtual int32_t partition_count() const = 0;
   // Creates the topic with `partitions` partitions and `config`. Errors:
-  // TOPIC_ALREADY_EXISTS (someone created it: read partition_count()); the
-  // broker's or controller's. Not from an Append callback.
+  // TOPIC_ALREADY_EXISTS (someone created it: read partition_count());
+  // COORDINATOR_NOT_AVAILABLE (a Cluster with fewer brokers up than the
+  // replication factor: retriable); the broker's or controller's. Not from
+  // an Append callback.
   [[nodiscard]] virtual absl::Status Create(int32_t partitions, const TopicConfig& config) = 0;
 
   // Appends `batch` (one RecordBatchBuilder batch, edited in place; not

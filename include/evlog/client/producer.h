@@ -43,6 +43,14 @@
 // under a new producer id (a sequence gap would otherwise refuse them;
 // KIP-360 does the same with an epoch bump).
 //
+// Transactions: the first Send to a partition in a transaction adds the
+// partition to it at the coordinator (Kafka's AddPartitionsToTxn) before
+// the record is accepted, on the sending thread; on a Cluster that waits
+// for a replicated write of `__transaction_state`. Blocking calls
+// (InitTransactions, CommitTransaction, Flush, ...) on a Cluster that runs
+// on a ManualExecutor drive it while they wait (AwaitOn), so a
+// single-threaded test can make them.
+//
 // Completion: the callback (or the future) gets RecordMetadata, or the
 // error that kept the record out of the log; exactly once per record
 // Send() accepted, in offset order within a partition, on the thread that
@@ -268,7 +276,9 @@ class Producer {
   // producer with the same id and aborts its open transaction. Call once,
   // before the first transaction. Errors: FailedPrecondition (no
   // transactional_id, or called twice); the coordinator's
-  // (CONCURRENT_TRANSACTIONS: retry); UNSUPPORTED_VERSION on a Cluster.
+  // (CONCURRENT_TRANSACTIONS: retry; on a Cluster also
+  // COORDINATOR_LOAD_IN_PROGRESS and COORDINATOR_NOT_AVAILABLE while its log
+  // fails over: retry).
   [[nodiscard]] absl::Status InitTransactions();
   // Starts a transaction: sends until the next Commit/Abort belong to it.
   // Errors: INVALID_TXN_STATE (not initialised, or one is open).
@@ -297,8 +307,12 @@ class Producer {
   // rebalance since (KIP-447: another member may be processing them), after
   // which the transaction can only be aborted (CommitTransaction says
   // TRANSACTION_ABORTABLE); the offsets' own (INVALID_GROUP_ID,
-  // INVALID_REQUEST, OFFSET_METADATA_TOO_LARGE); UNSUPPORTED_VERSION on a
-  // Cluster.
+  // INVALID_REQUEST, OFFSET_METADATA_TOO_LARGE); COORDINATOR_NOT_AVAILABLE
+  // on a Cluster whose offsets partition could not take the write. After
+  // any error but INVALID_TXN_STATE and PRODUCER_FENCED the transaction can
+  // only be aborted (TRANSACTION_ABORTABLE), as after Kafka's abortable
+  // errors: its offsets are missing, or may be in the log without the
+  // coordinator knowing.
   [[nodiscard]] absl::Status SendOffsetsToTransaction(
       const std::map<TopicPartition, OffsetAndMetadata>& offsets,
       const ConsumerGroupMetadata& group);

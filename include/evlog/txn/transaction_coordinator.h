@@ -189,7 +189,8 @@ class TransactionCoordinator {
 
   // Aborts the transactions ongoing for longer than their timeout
   // (transaction.timeout.ms), bumping their epochs so that their producers
-  // are fenced. Returns (gives `done`) how many were aborted.
+  // are fenced. Returns (gives `done`) how many were aborted. Also finishes
+  // the transactions whose markers failed earlier (left in Prepare*).
   size_t AbortTimedOut();
   void AbortTimedOutAsync(absl::AnyInvocable<void(size_t)> done);
 
