@@ -129,8 +129,10 @@ class World {
   // while it has no leader.
   virtual bool Stable(int p) = 0;
   // A seeded fault of the world's own (`dice` in 0..99). Returns true when
-  // it ended every client (a Broker's crash takes the process with it).
+  // it ends every client (a Broker's power loss takes the process with
+  // it): the caller then drops them and calls Restart().
   virtual bool Fault(int dice) = 0;
+  virtual void Restart() {}
   // Ends every fault, so that the application can finish.
   virtual void Heal() = 0;
 };
@@ -161,11 +163,15 @@ class BrokerWorld final : public World {
     return (*partition)->last_stable_offset() == (*partition)->high_watermark();
   }
   bool Fault(int /*dice*/) override {
+    // The power goes first: nothing the clients do as they are dropped
+    // reaches the disk.
     disk_.SimulateCrash(rng_);
+    return true;
+  }
+  void Restart() override {
     (void)broker_->Close();
     broker_.reset();
     Open();
-    return true;
   }
   void Heal() override {}
 
@@ -515,6 +521,7 @@ struct Sim {
     if (world->Fault(dice)) {
       zombie.reset();
       app.reset();
+      world->Restart();
     }
   }
 
