@@ -673,8 +673,10 @@ absl::Status Cluster::Close() {
   std::shared_ptr<GroupCoordinator> groups;
   {
     std::lock_guard lock(group_mu_);
-    groups_closed_ = true;
-    groups = std::move(group_coordinator_);
+    groups_closed_.store(true);
+    // Kept (shut down) until the cluster goes: group_coordinator() reads it
+    // without the lock once it is there.
+    groups = group_coordinator_;
   }
   if (groups != nullptr) groups->Shutdown();
   std::lock_guard admin(admin_mu_);
@@ -911,8 +913,15 @@ absl::StatusOr<TopicSettings> Cluster::Settings(std::string_view name) const {
 
 absl::StatusOr<std::shared_ptr<GroupCoordinator>> Cluster::group_coordinator(
     const GroupCoordinatorOptions* options) {
+  // Lock-free once made: the transaction coordinator's markers ask for it
+  // from replication's completions, under locks that making it (creating
+  // a topic) takes in another order.
+  if (options == nullptr && group_ready_.load(std::memory_order_acquire)) {
+    if (closed_ || groups_closed_.load()) return ClosedError();
+    return group_coordinator_;
+  }
   std::lock_guard lock(group_mu_);
-  if (closed_ || groups_closed_) return ClosedError();
+  if (closed_ || groups_closed_.load()) return ClosedError();
   if (group_coordinator_ != nullptr) {
     if (options != nullptr) {
       return absl::FailedPreconditionError(
@@ -926,6 +935,7 @@ absl::StatusOr<std::shared_ptr<GroupCoordinator>> Cluster::group_coordinator(
       GroupCoordinator::Create(*clock_, *executor_, *log_sink_,
                                MakeCoordinatorLog(*this, OffsetStore::kTopic),
                                options != nullptr ? *options : GroupCoordinatorOptions{}));
+  group_ready_.store(true, std::memory_order_release);
   return group_coordinator_;
 }
 

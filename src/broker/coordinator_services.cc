@@ -56,13 +56,16 @@ bool ReplicationError(const absl::Status& s) {
 }  // namespace
 
 absl::Status CoordinatorTransactionLog::EnsureTopic() {
-  std::lock_guard lock(mu_);
-  if (have_topic_) return absl::OkStatus();
+  // Lock-free once the topic is there: Write runs in replication's
+  // completions, under locks that creating a topic takes in another order.
+  if (have_topic_.load(std::memory_order_acquire)) return absl::OkStatus();
+  std::lock_guard lock(create_mu_);
+  if (have_topic_.load(std::memory_order_relaxed)) return absl::OkStatus();
   if (log_->partition_count() == 0) {
     absl::Status created = log_->Create(1, TransactionStateConfig());
     if (!created.ok() && !HasErrorCode(created, ErrorCode::kTopicAlreadyExists)) return created;
   }
-  have_topic_ = true;
+  have_topic_.store(true, std::memory_order_release);
   return absl::OkStatus();
 }
 

@@ -4,6 +4,7 @@
 // transaction_service.cc).
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -39,8 +40,8 @@ class CoordinatorTransactionLog final : public TransactionLog {
 
  private:
   const std::unique_ptr<CoordinatorLog> log_;
-  std::mutex mu_;
-  bool have_topic_ = false;
+  std::mutex create_mu_;
+  std::atomic<bool> have_topic_{false};
 };
 
 // The transaction coordinator of a Cluster: its state in the replicated

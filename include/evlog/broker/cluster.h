@@ -452,8 +452,10 @@ class Cluster {
   // Made at the first group_coordinator(). Taken before admin_mu_ (making
   // it creates a topic).
   std::mutex group_mu_;
-  bool groups_closed_ = false;
+  std::atomic<bool> groups_closed_{false};
+  // Written once, under group_mu_, before group_ready_ is set.
   std::shared_ptr<GroupCoordinator> group_coordinator_;
+  std::atomic<bool> group_ready_{false};
 
   // Made at the first transaction_coordinator(); taken before admin_mu_.
   std::mutex transactions_mu_;

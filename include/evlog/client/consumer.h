@@ -50,8 +50,10 @@
 // leader of the moment, in place as on one broker, below its high
 // watermark. While a partition's leader moves, Poll returns nothing from
 // it (no error) and looks again when the cluster's metadata changes; the
-// position stays. Consumer groups need a Broker for now (Subscribe and the
-// commit calls fail with UNSUPPORTED_VERSION on a Cluster).
+// position stays. Groups use the cluster's group coordinator, whose
+// offsets live in the replicated `__consumer_offsets`; its blocking calls
+// (CommitSync, Close) drive a ManualExecutor while they wait, so a
+// single-threaded test can make them.
 //
 // Thread-safety: not thread-safe (one consumer per thread, as in Kafka),
 // except Wakeup(), which any thread may call.
@@ -271,8 +273,9 @@ class Consumer {
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<Consumer>> Create(
       Broker& broker, ConsumerOptions options = {});
   // A consumer of `cluster`'s topics; `cluster` must outlive it. Errors:
-  // as above; UNSUPPORTED_VERSION with a group_id (no group coordinator on
-  // a Cluster yet).
+  // as above; with a group_id, COORDINATOR_LOAD_IN_PROGRESS while the
+  // cluster's group coordinator cannot load its offsets yet (a reopened
+  // cluster whose `__consumer_offsets` leaders are not back: retry).
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<Consumer>> Create(
       Cluster& cluster, ConsumerOptions options = {});
   // A consumer over any backend (evlog/client/client_backend.h), which it
