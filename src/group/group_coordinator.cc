@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <future>
 #include <limits>
 #include <set>
 #include <shared_mutex>
@@ -1000,10 +999,8 @@ absl::StatusOr<std::vector<absl::Status>> GroupCoordinator::LeaveGroup(
 }
 
 absl::Status GroupCoordinator::CommitOffsets(const OffsetCommitRequest& request) {
-  std::promise<absl::Status> promise;
-  std::future<absl::Status> result = promise.get_future();
-  CommitOffsetsAsync(request, [&promise](absl::Status s) { promise.set_value(std::move(s)); });
-  return AwaitOn(tasks_.executor(), std::move(result));
+  return AwaitCallback<absl::Status>(
+      tasks_.executor(), [&](auto done) { CommitOffsetsAsync(request, std::move(done)); });
 }
 
 void GroupCoordinator::CommitOffsetsAsync(const OffsetCommitRequest& request,
@@ -1219,12 +1216,8 @@ absl::Status GroupCoordinator::DeleteOffsets(std::string_view group_id,
 }
 
 absl::StatusOr<std::vector<ExpiredOffset>> GroupCoordinator::ExpireOffsets() {
-  std::promise<absl::StatusOr<std::vector<ExpiredOffset>>> promise;
-  auto result = promise.get_future();
-  ExpireOffsetsAsync([&promise](absl::StatusOr<std::vector<ExpiredOffset>> expired) {
-    promise.set_value(std::move(expired));
-  });
-  return AwaitOn(tasks_.executor(), std::move(result));
+  return AwaitCallback<absl::StatusOr<std::vector<ExpiredOffset>>>(
+      tasks_.executor(), [&](auto done) { ExpireOffsetsAsync(std::move(done)); });
 }
 
 void GroupCoordinator::ExpireOffsetsAsync(OffsetStore::ExpiredCallback done) {

@@ -1,13 +1,11 @@
 #include "evlog/group/offset_store.h"
 
 #include <algorithm>
-#include <future>
 #include <limits>
 #include <set>
 #include <tuple>
 #include <utility>
 
-#include "absl/functional/function_ref.h"
 #include "absl/strings/str_cat.h"
 #include "evlog/broker/coordinator_log.h"
 #include "evlog/check.h"
@@ -515,24 +513,10 @@ absl::StatusOr<std::vector<OffsetStore::Update>> OffsetStore::PrepareCommit(
   return updates;
 }
 
-namespace {
-
-// Runs `start` with a callback and waits for it, driving `executor` when
-// it is a ManualExecutor (a Cluster's appends complete there).
-template <typename T>
-T Await(Executor& executor, absl::FunctionRef<void(absl::AnyInvocable<void(T)>)> start) {
-  std::promise<T> promise;
-  std::future<T> result = promise.get_future();
-  start([&promise](T value) { promise.set_value(std::move(value)); });
-  return AwaitOn(executor, std::move(result));
-}
-
-}  // namespace
-
 absl::Status OffsetStore::CommitOffsets(std::string_view group,
                                         const std::map<TopicPartition, OffsetAndMetadata>& offsets,
                                         int64_t now_ms) {
-  return Await<absl::Status>(log_->executor(), [&](StatusCallback done) {
+  return AwaitCallback<absl::Status>(log_->executor(), [&](StatusCallback done) {
     Commit(group, offsets, now_ms, std::nullopt, std::move(done));
   });
 }
@@ -546,7 +530,7 @@ void OffsetStore::CommitOffsetsAsync(std::string_view group,
 absl::Status OffsetStore::TxnCommitOffsets(
     std::string_view group, ProducerId producer_id, ProducerEpoch epoch,
     const std::map<TopicPartition, OffsetAndMetadata>& offsets, int64_t now_ms) {
-  return Await<absl::Status>(log_->executor(), [&](StatusCallback done) {
+  return AwaitCallback<absl::Status>(log_->executor(), [&](StatusCallback done) {
     Commit(group, offsets, now_ms, TxnProducer{producer_id, epoch}, std::move(done));
   });
 }
@@ -579,7 +563,7 @@ void OffsetStore::Commit(std::string_view group,
 
 absl::Status OffsetStore::CompleteTransaction(PartitionId partition, ProducerId producer_id,
                                               ProducerEpoch epoch, ControlRecordType type) {
-  return Await<absl::Status>(log_->executor(), [&](StatusCallback done) {
+  return AwaitCallback<absl::Status>(log_->executor(), [&](StatusCallback done) {
     CompleteTransactionAsync(partition, producer_id, epoch, type, std::move(done));
   });
 }
@@ -703,7 +687,7 @@ absl::StatusOr<size_t> OffsetStore::DeleteGroup(std::string_view group) {
   EVLOG_RETURN_IF_ERROR(CheckGroupId(group));
   EVLOG_ASSIGN_OR_RETURN(
       std::vector<TopicPartition> deleted,
-      Await<absl::StatusOr<std::vector<TopicPartition>>>(log_->executor(), [&](auto done) {
+      AwaitCallback<absl::StatusOr<std::vector<TopicPartition>>>(log_->executor(), [&](auto done) {
         DeleteSelected(
             group, [](const TopicPartition&, const Entry&) { return true; }, WallMs(),
             std::move(done));
@@ -717,7 +701,7 @@ absl::StatusOr<size_t> OffsetStore::DeleteOffsets(std::string_view group,
   const std::set<TopicPartition> wanted(partitions.begin(), partitions.end());
   EVLOG_ASSIGN_OR_RETURN(
       std::vector<TopicPartition> deleted,
-      Await<absl::StatusOr<std::vector<TopicPartition>>>(log_->executor(), [&](auto done) {
+      AwaitCallback<absl::StatusOr<std::vector<TopicPartition>>>(log_->executor(), [&](auto done) {
         DeleteSelected(
             group, [&](const TopicPartition& tp, const Entry&) { return wanted.contains(tp); },
             WallMs(), std::move(done));
@@ -727,7 +711,7 @@ absl::StatusOr<size_t> OffsetStore::DeleteOffsets(std::string_view group,
 
 absl::StatusOr<std::vector<ExpiredOffset>> OffsetStore::ExpireOffsets(
     int64_t now_ms, int64_t retention_ms, const GroupEmptySince& empty_since) {
-  return Await<absl::StatusOr<std::vector<ExpiredOffset>>>(
+  return AwaitCallback<absl::StatusOr<std::vector<ExpiredOffset>>>(
       log_->executor(), [&](ExpiredCallback done) {
         ExpireOffsetsAsync(now_ms, retention_ms, empty_since, std::move(done));
       });

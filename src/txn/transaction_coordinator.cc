@@ -3,11 +3,9 @@
 #include <xxhash.h>
 
 #include <cstring>
-#include <future>
 #include <limits>
 #include <utility>
 
-#include "absl/functional/function_ref.h"
 #include "absl/strings/str_cat.h"
 #include "binary_io.h"
 #include "evlog/check.h"
@@ -570,23 +568,9 @@ void TransactionCoordinator::AbortTimedOutAsync(absl::AnyInvocable<void(size_t)>
   one_done(false);
 }
 
-namespace {
-
-// Runs `start` with a callback and waits for it, driving `executor` when it
-// runs only when driven.
-template <typename T>
-T Await(Executor& executor, absl::FunctionRef<void(absl::AnyInvocable<void(T)>)> start) {
-  std::promise<T> promise;
-  std::future<T> result = promise.get_future();
-  start([&promise](T value) { promise.set_value(std::move(value)); });
-  return AwaitOn(executor, std::move(result));
-}
-
-}  // namespace
-
 absl::StatusOr<ProducerIdAndEpoch> TransactionCoordinator::InitProducerId(
     std::string_view transactional_id, int64_t timeout_ms) {
-  return Await<absl::StatusOr<ProducerIdAndEpoch>>(executor_, [&](InitCallback done) {
+  return AwaitCallback<absl::StatusOr<ProducerIdAndEpoch>>(executor_, [&](InitCallback done) {
     InitProducerIdAsync(transactional_id, timeout_ms, std::move(done));
   });
 }
@@ -594,20 +578,20 @@ absl::StatusOr<ProducerIdAndEpoch> TransactionCoordinator::InitProducerId(
 absl::Status TransactionCoordinator::AddPartitions(std::string_view transactional_id,
                                                    ProducerId producer_id, ProducerEpoch epoch,
                                                    const std::vector<TopicPartition>& partitions) {
-  return Await<absl::Status>(executor_, [&](StatusCallback done) {
+  return AwaitCallback<absl::Status>(executor_, [&](StatusCallback done) {
     AddPartitionsAsync(transactional_id, producer_id, epoch, partitions, std::move(done));
   });
 }
 
 absl::StatusOr<ProducerEpoch> TransactionCoordinator::EndTransaction(
     std::string_view transactional_id, ProducerId producer_id, ProducerEpoch epoch, bool commit) {
-  return Await<absl::StatusOr<ProducerEpoch>>(executor_, [&](EndCallback done) {
+  return AwaitCallback<absl::StatusOr<ProducerEpoch>>(executor_, [&](EndCallback done) {
     EndTransactionAsync(transactional_id, producer_id, epoch, commit, std::move(done));
   });
 }
 
 size_t TransactionCoordinator::AbortTimedOut() {
-  return Await<size_t>(executor_, [&](absl::AnyInvocable<void(size_t)> done) {
+  return AwaitCallback<size_t>(executor_, [&](absl::AnyInvocable<void(size_t)> done) {
     AbortTimedOutAsync(std::move(done));
   });
 }

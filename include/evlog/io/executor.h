@@ -91,6 +91,16 @@ T AwaitOn(Executor& executor, std::future<T> result) {
   return result.get();
 }
 
+// Calls `start` with a callback taking a T, and waits (AwaitOn) until that
+// callback has run: the synchronous form of an asynchronous call.
+template <typename T, typename Start>
+T AwaitCallback(Executor& executor, Start&& start) {
+  std::promise<T> promise;
+  std::future<T> result = promise.get_future();
+  start([&promise](T value) { promise.set_value(std::move(value)); });
+  return AwaitOn(executor, std::move(result));
+}
+
 // A fixed number of threads serving an immediate queue and a timer queue
 // in real (monotonic) time. The destructor stops the threads after the
 // tasks that are running finish; tasks not yet started are dropped
