@@ -108,6 +108,7 @@ class BrokerBackend final : public ClientBackend {
   absl::StatusOr<std::shared_ptr<GroupCoordinator>> group_coordinator() override {
     return GroupCoordinator::ForBroker(broker_);
   }
+  bool coordinators_answer_inline() const override { return true; }
 
  private:
   Broker& broker_;
@@ -316,6 +317,7 @@ class ClusterBackend final : public ClientBackend {
   absl::StatusOr<std::shared_ptr<GroupCoordinator>> group_coordinator() override {
     return cluster_.group_coordinator();
   }
+  bool coordinators_answer_inline() const override { return false; }
 
  private:
   Cluster& cluster_;

@@ -559,7 +559,8 @@ absl::Status Producer::AddToTransaction(Accumulator& acc) {
   // On the sending thread, before the record is accepted, rather than when
   // its batch goes out: on a Cluster the coordinator's write is replicated,
   // which a drain running on the executor must not wait for. One partition
-  // at a time (txn_mu_; drains never take it).
+  // at a time (txn_mu_; drains never take it). On a Broker the drains add
+  // them instead, several in one write (AddToTransaction(claimed)).
   std::lock_guard lock(txn_mu_);
   if (phase_.load() != TxnPhase::kInTransaction ||
       acc.added_in_generation.load(std::memory_order_acquire) == generation) {
@@ -595,7 +596,7 @@ absl::Status Producer::Send(const ProducerRecord& record, SendCallback callback)
     send_rejections_.fetch_add(1, std::memory_order_relaxed);
     return prepared.status();
   }
-  if (transactional_) {
+  if (transactional_ && !backend_->coordinators_answer_inline()) {
     if (absl::Status added = AddToTransaction(*prepared->accumulator); !added.ok()) {
       Release(prepared->record_bytes, /*records=*/1);
       send_rejections_.fetch_add(1, std::memory_order_relaxed);

@@ -91,6 +91,7 @@ class ForwardingBackend final : public ClientBackend {
   absl::StatusOr<std::shared_ptr<GroupCoordinator>> group_coordinator() override {
     return base_->group_coordinator();
   }
+  bool coordinators_answer_inline() const override { return base_->coordinators_answer_inline(); }
 
  private:
   std::unique_ptr<ClientBackend> base_;

@@ -180,6 +180,11 @@ class ClientBackend {
   // on a Cluster whose `__consumer_offsets` is not yet readable:
   // retriable).
   virtual absl::StatusOr<std::shared_ptr<GroupCoordinator>> group_coordinator() = 0;
+  // True when the coordinators answer before their calls return (a
+  // Broker: local appends), so that a producer's executor task may call
+  // them; false when they wait on replication (a Cluster), where only a
+  // caller's own thread may wait for them.
+  virtual bool coordinators_answer_inline() const = 0;
 };
 
 // Backends over a broker or a cluster of this process; each must outlive

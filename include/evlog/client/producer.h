@@ -43,10 +43,12 @@
 // under a new producer id (a sequence gap would otherwise refuse them;
 // KIP-360 does the same with an epoch bump).
 //
-// Transactions: the first Send to a partition in a transaction adds the
-// partition to it at the coordinator (Kafka's AddPartitionsToTxn) before
-// the record is accepted, on the sending thread; on a Cluster that waits
-// for a replicated write of `__transaction_state`. Blocking calls
+// Transactions: a partition joins the transaction at the coordinator
+// (Kafka's AddPartitionsToTxn) before its first batch of it goes out. On a
+// Broker its batches' drain does that, adding every new partition of a
+// flush in one write; on a Cluster, whose write of `__transaction_state` is
+// replicated, the first Send to the partition does it on the sending
+// thread, before the record is accepted. Blocking calls
 // (InitTransactions, CommitTransaction, Flush, ...) on a Cluster that runs
 // on a ManualExecutor drive it while they wait (AwaitOn), so a
 // single-threaded test can make them.
