@@ -554,29 +554,22 @@ absl::Status Producer::AddToTransaction(const std::vector<Accumulator*>& claimed
 
 absl::Status Producer::AddToTransaction(Accumulator& acc) {
   const uint64_t generation = txn_generation_.load(std::memory_order_acquire);
-  if (acc.added_in_generation.load(std::memory_order_acquire) == generation)
+  if (acc.added_in_generation.load(std::memory_order_acquire) == generation) {
     return absl::OkStatus();
+  }
   // On the sending thread, before the record is accepted, rather than when
   // its batch goes out: on a Cluster the coordinator's write is replicated,
   // which a drain running on the executor must not wait for. One partition
-  // at a time (txn_mu_; drains never take it). On a Broker the drains add
-  // them instead, several in one write (AddToTransaction(claimed)).
+  // at a time (txn_mu_; drains never take it, and the epoch cannot move
+  // under it). On a Broker the drains add them instead, several in one
+  // write.
   std::lock_guard lock(txn_mu_);
-  if (phase_.load() != TxnPhase::kInTransaction ||
-      acc.added_in_generation.load(std::memory_order_acquire) == generation) {
-    // Prepare checked the phase; an EndTransaction since then flushes
-    // what was accepted before it.
-    return absl::OkStatus();
-  }
-  absl::Status added =
-      coordinator_->AddPartitions(*options_.transactional_id, ProducerId(producer_id_.load()),
-                                  ProducerEpoch(epoch_.load()), {acc.partition->topic_partition()});
-  if (!added.ok()) {
-    if (HasErrorCode(added, ErrorCode::kProducerFenced)) phase_.store(TxnPhase::kFenced);
-    return added;
-  }
-  acc.added_in_generation.store(generation, std::memory_order_release);
-  return absl::OkStatus();
+  // Prepare checked the phase; an EndTransaction since then flushes what
+  // was accepted before it.
+  if (phase_.load() != TxnPhase::kInTransaction) return absl::OkStatus();
+  absl::Status added = AddToTransaction(std::vector<Accumulator*>{&acc});
+  if (HasErrorCode(added, ErrorCode::kProducerFenced)) phase_.store(TxnPhase::kFenced);
+  return added;
 }
 
 void Producer::ApplyEpoch(ProducerId producer_id, ProducerEpoch epoch) {
