@@ -772,21 +772,11 @@ std::map<TopicPartition, OffsetAndMetadata> Consumer::ConsumedOffsets() const {
 
 void Consumer::WaitForAsyncCommits() {
   Membership::Channel& channel = *group_->channel;
-  auto done = [&] {
+  // A Cluster on a ManualExecutor answers them only when driven.
+  AwaitCondition(backend_->executor(), channel.mu, channel.commits_cv, [&] {
     return channel.commit_queue.empty() && !channel.commit_running &&
            channel.commits_in_flight == 0;
-  };
-  // A Cluster on a ManualExecutor answers them only when driven.
-  AwaitUntil(
-      backend_->executor(),
-      [&] {
-        std::lock_guard lock(channel.mu);
-        return done();
-      },
-      [&] {
-        std::unique_lock lock(channel.mu);
-        channel.commits_cv.wait(lock, done);
-      });
+  });
 }
 
 absl::Status Consumer::CommitNow(const std::map<TopicPartition, OffsetAndMetadata>& offsets) {

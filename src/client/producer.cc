@@ -1035,16 +1035,8 @@ void Producer::FlushAll() {
   for (Accumulator* acc : claimed) StartDrain(*acc);
   for (auto [acc, accepted] : targets) {
     // A Cluster on a ManualExecutor completes appends only when driven.
-    AwaitUntil(
-        backend_->executor(),
-        [&] {
-          std::lock_guard lock(acc->mu);
-          return acc->completed >= accepted;
-        },
-        [&] {
-          std::unique_lock lock(acc->mu);
-          acc->completed_cv.wait(lock, [&] { return acc->completed >= accepted; });
-        });
+    AwaitCondition(backend_->executor(), acc->mu, acc->completed_cv,
+                   [&] { return acc->completed >= accepted; });
   }
 }
 

@@ -81,6 +81,22 @@ void AwaitUntil(Executor& executor, Ready ready, Wait wait) {
   }
 }
 
+// Waits, as AwaitUntil, until `ready()` holds under `mu`, which the tasks
+// that make it hold signal through `cv`.
+template <typename Ready>
+void AwaitCondition(Executor& executor, std::mutex& mu, std::condition_variable& cv, Ready ready) {
+  AwaitUntil(
+      executor,
+      [&] {
+        std::lock_guard lock(mu);
+        return ready();
+      },
+      [&] {
+        std::unique_lock lock(mu);
+        cv.wait(lock, ready);
+      });
+}
+
 // Waits for `result` (fulfilled by tasks on `executor`), as AwaitUntil.
 template <typename T>
 T AwaitOn(Executor& executor, std::future<T> result) {
