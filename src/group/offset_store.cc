@@ -448,31 +448,43 @@ void OffsetStore::AppendBatch(PartitionId id, std::string group, std::vector<Upd
   AppendOptions append;
   append.trusted = true;
   if (txn) append.origin = AppendOrigin::kCoordinator;
+  const size_t records = updates.size();
+  const size_t batch_bytes = batch->size();
+  GuardedAppend(
+      id, *batch, append,
+      [this, group, updates = std::move(updates), txn](const AppendResult& appended) {
+        EVLOG_CHECK_EQ(appended.last_offset - appended.base_offset,
+                       static_cast<int64_t>(updates.size()) - 1);
+        if (txn) {
+          AddPendingLocked(txn->id, group, updates, appended.base_offset);
+        } else {
+          ApplyLocked(group, updates, appended.base_offset);
+        }
+      },
+      [group, records, batch_bytes](const absl::Status& error) {
+        return AppendError(error, group, records, batch_bytes);
+      },
+      std::move(done));
+}
+
+void OffsetStore::GuardedAppend(PartitionId partition, MutableByteView batch,
+                                const AppendOptions& options,
+                                absl::AnyInvocable<void(const AppendResult&)> apply_locked,
+                                absl::AnyInvocable<absl::Status(const absl::Status&)> error,
+                                StatusCallback done) {
   {
     std::lock_guard lock(mu_);
-    ++guards_[static_cast<size_t>(id.value())].in_flight;
+    ++guards_[static_cast<size_t>(partition.value())].in_flight;
   }
-  const size_t batch_bytes = batch->size();
-  log_->Append(id, *batch, append,
-               [this, id, group = std::move(group), updates = std::move(updates), txn, batch_bytes,
+  log_->Append(partition, batch, options,
+               [this, partition, apply_locked = std::move(apply_locked), error = std::move(error),
                 done = std::move(done)](absl::StatusOr<AppendResult> appended) mutable {
-                 absl::Status status;
                  {
                    std::lock_guard lock(mu_);
-                   if (appended.ok()) {
-                     EVLOG_CHECK_EQ(appended->last_offset - appended->base_offset,
-                                    static_cast<int64_t>(updates.size()) - 1);
-                     if (txn) {
-                       AddPendingLocked(txn->id, group, updates, appended->base_offset);
-                     } else {
-                       ApplyLocked(group, updates, appended->base_offset);
-                     }
-                   } else {
-                     status = AppendError(appended.status(), group, updates.size(), batch_bytes);
-                   }
-                   EndAppendLocked(id);
+                   if (appended.ok()) apply_locked(*appended);
+                   EndAppendLocked(partition);
                  }
-                 done(std::move(status));
+                 done(appended.ok() ? absl::OkStatus() : error(appended.status()));
                });
 }
 
@@ -582,25 +594,15 @@ void OffsetStore::CompleteTransactionAsync(PartitionId partition, ProducerId pro
   }
   std::vector<std::byte> marker =
       BuildEndTransactionMarkerBatch({type, /*coordinator_epoch=*/0}, producer_id, epoch, WallMs());
-  {
-    std::lock_guard lock(mu_);
-    ++guards_[static_cast<size_t>(partition.value())].in_flight;
-  }
   const size_t marker_bytes = marker.size();
-  log_->Append(
+  GuardedAppend(
       partition, MutableByteView(marker), AppendOptions{},
-      [this, partition, producer_id, marker_bytes, commit = type == ControlRecordType::kCommit,
-       done = std::move(done)](absl::StatusOr<AppendResult> appended) mutable {
-        {
-          std::lock_guard lock(mu_);
-          if (appended.ok()) {
-            ResolvePendingLocked(producer_id, partition, appended->base_offset, commit);
-          }
-          EndAppendLocked(partition);
-        }
-        done(appended.ok() ? absl::OkStatus()
-                           : AppendError(appended.status(), "", 1, marker_bytes));
-      });
+      [this, partition, producer_id,
+       commit = type == ControlRecordType::kCommit](const AppendResult& appended) {
+        ResolvePendingLocked(producer_id, partition, appended.base_offset, commit);
+      },
+      [marker_bytes](const absl::Status& error) { return AppendError(error, "", 1, marker_bytes); },
+      std::move(done));
 }
 
 absl::StatusOr<std::map<TopicPartition, CommittedOffset>> OffsetStore::FetchStableOffsets(

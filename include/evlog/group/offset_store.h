@@ -357,6 +357,13 @@ class OffsetStore {
   // offsets for `txn`); then calls `done`.
   void AppendBatch(PartitionId id, std::string group, std::vector<Update> updates, int64_t now_ms,
                    std::optional<TxnProducer> txn, StatusCallback done);
+  // Appends `batch` to `partition` with its guard counting it in flight;
+  // once it is durable `apply_locked` runs under mu_, then `done` gets OK,
+  // or `error` of the append's error.
+  void GuardedAppend(PartitionId partition, MutableByteView batch, const AppendOptions& options,
+                     absl::AnyInvocable<void(const AppendResult&)> apply_locked,
+                     absl::AnyInvocable<absl::Status(const absl::Status&)> error,
+                     StatusCallback done);
   // The error a failed append of the store's is reported as.
   static absl::Status AppendError(const absl::Status& status, std::string_view group,
                                   size_t records, size_t batch_bytes);
