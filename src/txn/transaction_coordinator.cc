@@ -322,20 +322,23 @@ void TransactionCoordinator::InitProducerIdAsync(std::string_view transactional_
     Release(id);
     done(std::move(r));
   };
-  // Last step: Empty, with the new timeout, at the epoch reached.
-  auto ready = [this, id, timeout_ms](
-                   absl::AnyInvocable<void(absl::StatusOr<ProducerIdAndEpoch>)> finish) mutable {
-    TransactionMetadata next = Current(id);
-    next.state = TransactionState::kEmpty;
-    next.timeout_ms = timeout_ms;
-    Commit(id, std::move(next), [this, id, finish = std::move(finish)](absl::Status s) mutable {
+  // Once the last write is durable: the producer id and epoch it wrote.
+  auto answer = [this, id](InitCallback finish) -> StatusCallback {
+    return [this, id, finish = std::move(finish)](absl::Status s) mutable {
       if (!s.ok()) {
         finish(std::move(s));
         return;
       }
       const TransactionMetadata m = Current(id);
       finish(ProducerIdAndEpoch{m.producer_id, m.epoch});
-    });
+    };
+  };
+  // Last step: Empty, with the new timeout, at the epoch reached.
+  auto ready = [this, id, timeout_ms, answer](InitCallback finish) mutable {
+    TransactionMetadata next = Current(id);
+    next.state = TransactionState::kEmpty;
+    next.timeout_ms = timeout_ms;
+    Commit(id, std::move(next), answer(std::move(finish)));
   };
   if (!known) {
     TransactionMetadata m;
@@ -348,20 +351,12 @@ void TransactionCoordinator::InitProducerIdAsync(std::string_view transactional_
     m.producer_id = *producer_id;
     m.epoch = ProducerEpoch(0);
     m.timeout_ms = timeout_ms;
-    Commit(id, std::move(m), [this, id, finish = std::move(finish)](absl::Status s) mutable {
-      if (!s.ok()) {
-        finish(std::move(s));
-        return;
-      }
-      const TransactionMetadata written = Current(id);
-      finish(ProducerIdAndEpoch{written.producer_id, written.epoch});
-    });
+    Commit(id, std::move(m), answer(std::move(finish)));
     return;
   }
   // Then: a new epoch, fencing the previous instance (and aborting what it
   // left open).
-  auto fence = [this, id, ready = std::move(ready)](
-                   absl::AnyInvocable<void(absl::StatusOr<ProducerIdAndEpoch>)> finish) mutable {
+  auto fence = [this, id, ready = std::move(ready)](InitCallback finish) mutable {
     StatusCallback next_step = [ready = std::move(ready),
                                 finish = std::move(finish)](absl::Status s) mutable {
       if (!s.ok()) {
