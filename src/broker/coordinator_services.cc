@@ -120,16 +120,63 @@ absl::StatusOr<std::vector<TransactionMetadata>> CoordinatorTransactionLog::Load
   return out;
 }
 
-// --- ClusterTransactions -------------------------------------------------
+void WriteOffsetsMarker(absl::StatusOr<std::shared_ptr<GroupCoordinator>> groups,
+                        PartitionId partition, ProducerId producer_id, ProducerEpoch epoch,
+                        ControlRecordType type, MarkerWriter::WriteCallback done) {
+  if (!groups.ok()) {
+    done(groups.status());
+    return;
+  }
+  (*groups)->CompleteTransactionAsync(partition, producer_id, epoch, type, std::move(done));
+}
 
-class ClusterTransactions::Ids final : public ProducerIdSource {
+// --- TransactionHost -----------------------------------------------------
+
+class TransactionHost::Ids final : public ProducerIdSource {
  public:
-  explicit Ids(Cluster& cluster) : cluster_(cluster) {}
-  absl::StatusOr<ProducerId> NextId() override { return cluster_.InitProducerId(); }
+  explicit Ids(std::function<absl::StatusOr<ProducerId>()> next) : next_(std::move(next)) {}
+  absl::StatusOr<ProducerId> NextId() override { return next_(); }
 
  private:
-  Cluster& cluster_;
+  const std::function<absl::StatusOr<ProducerId>()> next_;
 };
+
+TransactionHost::TransactionHost(std::unique_ptr<CoordinatorLog> log,
+                                 std::unique_ptr<MarkerWriter> markers,
+                                 std::function<absl::StatusOr<ProducerId>()> next_id,
+                                 Executor& executor)
+    : log_(std::move(log)),
+      markers_(std::move(markers)),
+      ids_(std::make_unique<Ids>(std::move(next_id))),
+      tasks_(executor) {}
+
+TransactionHost::~TransactionHost() {
+  tasks_.Close();
+  coordinator_.reset();
+}
+
+absl::StatusOr<std::unique_ptr<TransactionHost>> TransactionHost::Start(
+    std::unique_ptr<CoordinatorLog> log, std::unique_ptr<MarkerWriter> markers,
+    std::function<absl::StatusOr<ProducerId>()> next_id, Clock& clock, Executor& executor,
+    bool create_topic) {
+  std::unique_ptr<TransactionHost> host(
+      new TransactionHost(std::move(log), std::move(markers), std::move(next_id), executor));
+  if (create_topic) EVLOG_RETURN_IF_ERROR(host->log_.EnsureTopic());
+  EVLOG_ASSIGN_OR_RETURN(
+      host->coordinator_,
+      TransactionCoordinator::Open(host->log_, *host->markers_, *host->ids_, clock, executor));
+  host->ScheduleTimeoutCheck();
+  return host;
+}
+
+void TransactionHost::ScheduleTimeoutCheck() {
+  tasks_.ScheduleAfter(kTimeoutCheckIntervalMs, [this] {
+    // `this` outlives the pass: the coordinator waits for its operations.
+    coordinator_->AbortTimedOutAsync([this](size_t) { ScheduleTimeoutCheck(); });
+  });
+}
+
+// --- ClusterTransactions -------------------------------------------------
 
 // Markers go to each partition's leader with acks=all and are retried,
 // every kMarkerBackoffMs for up to kMarkerRetryMs, while the leader moves;
@@ -185,16 +232,8 @@ class ClusterTransactions::Markers final : public MarkerWriter {
       Retry(marker);
     };
     if (marker->tp.topic == OffsetStore::kTopic) {
-      // The group coordinator writes the marker and makes the offsets it
-      // ends committed (or drops them), as Kafka's WriteTxnMarkers hands
-      // `__consumer_offsets` to it.
-      absl::StatusOr<std::shared_ptr<GroupCoordinator>> groups = cluster_.group_coordinator();
-      if (!groups.ok()) {
-        answered(groups.status());
-        return;
-      }
-      (*groups)->CompleteTransactionAsync(marker->tp.partition, marker->producer_id, marker->epoch,
-                                          marker->type, std::move(answered));
+      WriteOffsetsMarker(cluster_.group_coordinator(), marker->tp.partition, marker->producer_id,
+                         marker->epoch, marker->type, std::move(answered));
       return;
     }
     std::vector<std::byte> batch =
@@ -232,44 +271,29 @@ class ClusterTransactions::Markers final : public MarkerWriter {
   std::set<std::shared_ptr<Pending>> waiting_;
 };
 
-ClusterTransactions::ClusterTransactions(Cluster& cluster)
-    : cluster_(cluster),
-      log_(std::make_unique<CoordinatorTransactionLog>(
-          MakeCoordinatorLog(cluster, kTransactionStateTopic))),
-      markers_(std::make_unique<Markers>(cluster)),
-      ids_(std::make_unique<Ids>(cluster)),
-      tasks_(cluster.executor()) {}
-
 ClusterTransactions::~ClusterTransactions() {
   Shutdown();
-  // Waits for the operations in flight (failed by now, the brokers having
-  // stopped) before the log and markers they use go.
-  coordinator_.reset();
+  // Waits for the operations in flight, failed by now (the brokers having
+  // stopped).
+  host_.reset();
 }
 
 absl::StatusOr<std::unique_ptr<ClusterTransactions>> ClusterTransactions::Start(Cluster& cluster) {
-  std::unique_ptr<ClusterTransactions> service(new ClusterTransactions(cluster));
-  // Created here, on the caller's thread: a Cluster's admin call must not
-  // run on its executor, where the coordinator's writes complete.
-  EVLOG_RETURN_IF_ERROR(service->log_->EnsureTopic());
+  std::unique_ptr<ClusterTransactions> service(new ClusterTransactions());
+  auto markers = std::make_unique<Markers>(cluster);
+  service->markers_ = markers.get();
   EVLOG_ASSIGN_OR_RETURN(
-      service->coordinator_,
-      TransactionCoordinator::Open(*service->log_, *service->markers_, *service->ids_,
-                                   cluster.clock(), cluster.executor()));
-  service->ScheduleTimeoutCheck();
+      service->host_, TransactionHost::Start(
+                          MakeCoordinatorLog(cluster, kTransactionStateTopic), std::move(markers),
+                          [&cluster] { return cluster.InitProducerId(); }, cluster.clock(),
+                          cluster.executor(), /*create_topic=*/true));
   return service;
 }
 
 void ClusterTransactions::Shutdown() {
-  tasks_.Close();
+  if (host_ == nullptr) return;
+  host_->StopTimers();
   markers_->Shutdown();
-}
-
-void ClusterTransactions::ScheduleTimeoutCheck() {
-  tasks_.ScheduleAfter(kTimeoutCheckIntervalMs, [this] {
-    // `this` outlives the pass: the coordinator waits for its operations.
-    coordinator_->AbortTimedOutAsync([this](size_t) { ScheduleTimeoutCheck(); });
-  });
 }
 
 }  // namespace evlog::broker_internal

@@ -1,10 +1,11 @@
 // What the transaction coordinator runs on, for a Broker and for a Cluster:
-// its state log over a CoordinatorLog of `__transaction_state`, and a
-// Cluster's marker writer and service (a Broker's are in
-// transaction_service.cc).
+// its state log over a CoordinatorLog of `__transaction_state`, the host
+// that runs it with its markers and its periodic pass, and a Cluster's
+// marker writer (a Broker's is in transaction_service.cc).
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -14,11 +15,13 @@
 #include "absl/status/statusor.h"
 #include "evlog/broker/coordinator_log.h"
 #include "evlog/io/executor.h"
+#include "evlog/record/control_record.h"
 #include "evlog/txn/transaction_coordinator.h"
 
 namespace evlog {
 
 class Cluster;
+class GroupCoordinator;
 
 namespace broker_internal {
 
@@ -44,12 +47,53 @@ class CoordinatorTransactionLog final : public TransactionLog {
   std::atomic<bool> have_topic_{false};
 };
 
-// The transaction coordinator of a Cluster: its state in the replicated
-// `__transaction_state`, its markers appended with acks=all at each
-// partition's leader (retried while the leader moves), those of
-// `__consumer_offsets` through the cluster's group coordinator, its
-// producer ids from the cluster's, and a task aborting timed-out
-// transactions.
+// A marker for `__consumer_offsets`: the group coordinator (`groups`, or
+// the error of finding it) writes it and makes the offsets it ends
+// committed, or drops them, as Kafka's WriteTxnMarkers hands that topic to
+// its group coordinator.
+void WriteOffsetsMarker(absl::StatusOr<std::shared_ptr<GroupCoordinator>> groups,
+                        PartitionId partition, ProducerId producer_id, ProducerEpoch epoch,
+                        ControlRecordType type, MarkerWriter::WriteCallback done);
+
+// A transaction coordinator and what it runs on, for a Broker or a
+// Cluster: its state log over `log` (`__transaction_state`), `markers`,
+// producer ids from `next_id`, and a task aborting timed-out transactions
+// (and finishing those whose markers failed) every
+// transaction.abort.timed.out.transaction.cleanup.interval.ms.
+class TransactionHost {
+ public:
+  // `create_topic`: create `__transaction_state` now, on the caller's thread
+  // (a Cluster's admin call must not run on its executor, where the
+  // coordinator's writes complete), rather than at the first write. Errors:
+  // the creation's; loading the coordinator's state.
+  static absl::StatusOr<std::unique_ptr<TransactionHost>> Start(
+      std::unique_ptr<CoordinatorLog> log, std::unique_ptr<MarkerWriter> markers,
+      std::function<absl::StatusOr<ProducerId>()> next_id, Clock& clock, Executor& executor,
+      bool create_topic);
+  // Stops the timer, then waits for the coordinator's operations in flight
+  // before the log and markers they use go.
+  ~TransactionHost();
+
+  TransactionCoordinator* coordinator() const { return coordinator_.get(); }
+  // Stops the periodic pass (the owner shutting down).
+  void StopTimers() { tasks_.Close(); }
+
+ private:
+  class Ids;
+  TransactionHost(std::unique_ptr<CoordinatorLog> log, std::unique_ptr<MarkerWriter> markers,
+                  std::function<absl::StatusOr<ProducerId>()> next_id, Executor& executor);
+  void ScheduleTimeoutCheck();
+
+  CoordinatorTransactionLog log_;
+  const std::unique_ptr<MarkerWriter> markers_;
+  const std::unique_ptr<ProducerIdSource> ids_;
+  TaskGroup tasks_;
+  std::unique_ptr<TransactionCoordinator> coordinator_;
+};
+
+// The transaction coordinator of a Cluster (a TransactionHost): markers go
+// to each partition's leader with acks=all, retried while leadership moves,
+// and those of `__consumer_offsets` through the cluster's group coordinator.
 class ClusterTransactions {
  public:
   // Errors: creating or loading `__transaction_state`
@@ -57,7 +101,7 @@ class ClusterTransactions {
   static absl::StatusOr<std::unique_ptr<ClusterTransactions>> Start(Cluster& cluster);
   ~ClusterTransactions();
 
-  TransactionCoordinator* coordinator() const { return coordinator_.get(); }
+  TransactionCoordinator* coordinator() const { return host_->coordinator(); }
 
   // Stops the timers and fails the markers waiting to be retried; the
   // writes in flight fail as the brokers stop. Then the destructor waits
@@ -66,16 +110,11 @@ class ClusterTransactions {
 
  private:
   class Markers;
-  class Ids;
-  explicit ClusterTransactions(Cluster& cluster);
-  void ScheduleTimeoutCheck();
+  ClusterTransactions() = default;
 
-  Cluster& cluster_;
-  std::unique_ptr<CoordinatorTransactionLog> log_;
-  std::unique_ptr<Markers> markers_;
-  std::unique_ptr<Ids> ids_;
-  TaskGroup tasks_;
-  std::unique_ptr<TransactionCoordinator> coordinator_;
+  // Owned by host_.
+  Markers* markers_ = nullptr;
+  std::unique_ptr<TransactionHost> host_;
 };
 
 }  // namespace broker_internal

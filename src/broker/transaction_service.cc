@@ -1,11 +1,9 @@
-// The transaction coordinator of a Broker: its state in the compacted
-// topic `__transaction_state` (one partition, every append synced:
-// coordinator_services.h), its
-// markers appended straight to the broker's partitions, its producer ids
-// from the broker's allocator, and a task aborting timed-out transactions.
+// The transaction coordinator of a Broker: a TransactionHost
+// (coordinator_services.h) whose state is the broker's compacted topic
+// `__transaction_state` (one partition, every append synced), whose markers
+// go straight to the broker's partitions and whose producer ids come from
+// the broker's allocator.
 #include <memory>
-#include <mutex>
-#include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -15,36 +13,24 @@
 #include "evlog/group/group_coordinator.h"
 #include "evlog/group/offset_store.h"
 #include "evlog/record/control_record.h"
-#include "evlog/record/record_batch.h"
-#include "evlog/record/record_batch_builder.h"
 #include "evlog/status.h"
-#include "evlog/storage/internal/scan_batches.h"
 #include "evlog/txn/transaction_coordinator.h"
 
 namespace evlog {
 namespace {
 
-using broker_internal::CoordinatorTransactionLog;
 using broker_internal::kTransactionStateTopic;
-// Kafka's transaction.abort.timed.out.transaction.cleanup.interval.ms.
-constexpr int64_t kTimeoutCheckIntervalMs = 10'000;
+using broker_internal::TransactionHost;
 
+// Markers appended straight to the broker's partitions.
 class PartitionMarkerWriter final : public MarkerWriter {
  public:
   explicit PartitionMarkerWriter(Broker& broker) : broker_(broker) {}
   void WriteMarker(const TopicPartition& tp, ProducerId producer_id, ProducerEpoch epoch,
                    ControlRecordType type, WriteCallback done) override {
     if (tp.topic == OffsetStore::kTopic) {
-      // A transaction's consumer offsets: the group coordinator writes the
-      // marker and makes them committed (or drops them) in one step, as
-      // Kafka's WriteTxnMarkers hands `__consumer_offsets` to it.
-      absl::StatusOr<std::shared_ptr<GroupCoordinator>> groups =
-          GroupCoordinator::ForBroker(broker_);
-      if (!groups.ok()) {
-        done(groups.status());
-        return;
-      }
-      (*groups)->CompleteTransactionAsync(tp.partition, producer_id, epoch, type, std::move(done));
+      broker_internal::WriteOffsetsMarker(GroupCoordinator::ForBroker(broker_), tp.partition,
+                                          producer_id, epoch, type, std::move(done));
       return;
     }
     absl::StatusOr<std::shared_ptr<Partition>> partition = broker_.GetPartition(tp);
@@ -61,50 +47,17 @@ class PartitionMarkerWriter final : public MarkerWriter {
   Broker& broker_;
 };
 
-class BrokerProducerIds final : public ProducerIdSource {
- public:
-  explicit BrokerProducerIds(Broker& broker) : broker_(broker) {}
-  absl::StatusOr<ProducerId> NextId() override { return broker_.InitProducerId(); }
-
- private:
-  Broker& broker_;
-};
-
+// The broker keeps its TransactionHost as a service, shut down with it.
 class TransactionService final : public BrokerService {
  public:
   static constexpr std::string_view kServiceName = "transaction-coordinator";
 
-  explicit TransactionService(Broker& broker)
-      : log_(MakeCoordinatorLog(broker, kTransactionStateTopic)),
-        markers_(broker),
-        ids_(broker),
-        tasks_(broker.executor()) {}
-
-  absl::Status Start(Broker& broker) {
-    EVLOG_ASSIGN_OR_RETURN(
-        coordinator_,
-        TransactionCoordinator::Open(log_, markers_, ids_, broker.clock(), broker.executor()));
-    ScheduleTimeoutCheck();
-    return absl::OkStatus();
-  }
-
-  void Shutdown() override { tasks_.Close(); }
-
-  TransactionCoordinator* coordinator() const { return coordinator_.get(); }
+  explicit TransactionService(std::unique_ptr<TransactionHost> host) : host_(std::move(host)) {}
+  void Shutdown() override { host_->StopTimers(); }
+  TransactionCoordinator* coordinator() const { return host_->coordinator(); }
 
  private:
-  void ScheduleTimeoutCheck() {
-    tasks_.ScheduleAfter(kTimeoutCheckIntervalMs, [this] {
-      // `this` outlives the pass: the coordinator waits for its operations.
-      coordinator_->AbortTimedOutAsync([this](size_t) { ScheduleTimeoutCheck(); });
-    });
-  }
-
-  CoordinatorTransactionLog log_;
-  PartitionMarkerWriter markers_;
-  BrokerProducerIds ids_;
-  TaskGroup tasks_;
-  std::unique_ptr<TransactionCoordinator> coordinator_;
+  const std::unique_ptr<TransactionHost> host_;
 };
 
 }  // namespace
@@ -127,9 +80,13 @@ absl::StatusOr<TransactionCoordinator*> Broker::transaction_coordinator() {
   EVLOG_ASSIGN_OR_RETURN(
       std::shared_ptr<TransactionService> service,
       Service<TransactionService>([this]() -> absl::StatusOr<std::shared_ptr<TransactionService>> {
-        auto made = std::make_shared<TransactionService>(*this);
-        EVLOG_RETURN_IF_ERROR(made->Start(*this));
-        return made;
+        EVLOG_ASSIGN_OR_RETURN(std::unique_ptr<TransactionHost> host,
+                               TransactionHost::Start(
+                                   MakeCoordinatorLog(*this, kTransactionStateTopic),
+                                   std::make_unique<PartitionMarkerWriter>(*this),
+                                   [this] { return InitProducerId(); }, clock(), executor(),
+                                   /*create_topic=*/false));
+        return std::make_shared<TransactionService>(std::move(host));
       }));
   // The service lives until Close(), as the broker keeps it.
   return service->coordinator();
