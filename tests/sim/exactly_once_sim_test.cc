@@ -228,10 +228,16 @@ class ClusterWorld final : public World {
     REQUIRE(groups.ok());
     return *groups;
   }
+  // Also waits for the leader's high watermark to reach its log end: a
+  // newly elected leader's high watermark starts where its own was and
+  // moves up only once every follower has fetched from it, so until then
+  // records committed under the previous leader are not yet visible.
   bool Stable(int p) override {
     auto leader = cluster_->Leader(TopicPartition("invoices", p));
-    return leader.ok() &&
-           leader->partition->last_stable_offset() == leader->partition->high_watermark();
+    if (!leader.ok()) return false;
+    Partition& partition = *leader->partition;
+    return partition.high_watermark() == partition.log_end_offset() &&
+           partition.last_stable_offset() == partition.high_watermark();
   }
   bool Fault(int dice) override {
     const BrokerId victim(1 + static_cast<int32_t>(rng_() % 3));
