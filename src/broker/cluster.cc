@@ -10,6 +10,7 @@
 #include "absl/strings/strip.h"
 #include "coordinator_services.h"
 #include "evlog/broker/coordinator_log.h"
+#include "evlog/broker/internal/high_watermark_checkpoint.h"
 #include "evlog/group/group_coordinator.h"
 #include "evlog/io/faulty_file_system.h"
 #include "evlog/io/posix_file_system.h"
@@ -101,6 +102,9 @@ absl::Status ClusterOptions::Validate() const {
     return bad("heartbeat_interval_ms must be >= 1 and below the session timeout");
   }
   if (controller_tick_interval_ms < 1) return bad("controller_tick_interval_ms must be >= 1");
+  if (high_watermark_checkpoint_interval_ms < 1) {
+    return bad("high_watermark_checkpoint_interval_ms must be >= 1");
+  }
   if (replica.replica_lag_time_max_ms < 1 || replica.fetch_max_bytes < 1 ||
       replica.fetch_max_wait_ms < 0 || replica.fetch_backoff_ms < 0 ||
       replica.fetch_timeout_ms < 1) {
@@ -155,6 +159,8 @@ class Cluster::Node {
       applied_ = Offset(-1);
       strays_checked_ = false;
       tasks_ = std::make_unique<TaskGroup>(*cluster_.executor_);
+      LoadHighWatermarksLocked();
+      ScheduleHighWatermarkCheckpointLocked();
     }
     absl::Status listening =
         cluster_.transport_->Listen(id_, [this](BrokerId, Message request, Responder respond) {
@@ -199,6 +205,13 @@ class Cluster::Node {
       replicas.swap(replicas_);
     }
     for (auto& [tp, replica] : replicas) replica->set->Close();
+    if (!crash) {
+      // What the replica sets last published, for the next start.
+      absl::Status written = WriteHighWatermarksLocked(replicas);
+      if (first.ok() && !written.ok()) first = written;
+    }
+    restored_high_watermarks_.clear();
+    written_high_watermarks_.reset();
     if (crash) {
       if (faulty_ != nullptr) {
         faulty_->SimulateCrash(cluster_.options_.transport_seed * 1'000'003 +
@@ -435,8 +448,76 @@ class Cluster::Node {
         [this](IsrChange change, absl::AnyInvocable<void(absl::StatusOr<PartitionState>)> done) {
           SendIsrChange(std::move(change), std::move(done));
         },
-        replica_options);
+        replica_options, RestoredHighWatermarkLocked(entry));
     return replica;
+  }
+
+  // The checkpointed high watermark of entry's partition when it is of the
+  // same topic id; 0 (the log start, after clamping) otherwise.
+  Offset RestoredHighWatermarkLocked(const PartitionDeltaEntry& entry) const {
+    auto it = restored_high_watermarks_.find(entry.topic_partition);
+    if (it == restored_high_watermarks_.end() || it->second.topic_id != entry.topic_id) {
+      return Offset(0);
+    }
+    return it->second.high_watermark;
+  }
+
+  void LoadHighWatermarksLocked() {
+    restored_high_watermarks_.clear();
+    absl::StatusOr<std::vector<internal::HighWatermarkEntry>> entries =
+        internal::ReadHighWatermarkCheckpoint(fs_, dir_);
+    if (!entries.ok()) {
+      // Safe without it: the high watermarks start at the log starts.
+      cluster_.Log(LogLevel::kWarning, absl::StrCat(Name(), " ", entries.status().ToString()));
+      return;
+    }
+    for (internal::HighWatermarkEntry& e : *entries) {
+      restored_high_watermarks_[e.topic_partition] = std::move(e);
+    }
+  }
+
+  // Kafka's replica.high.watermark.checkpoint.interval.ms: a crash loses
+  // at most that much of the high watermarks' progress, which only delays
+  // what readers see after the restart.
+  void ScheduleHighWatermarkCheckpointLocked() {
+    tasks_->ScheduleAfter(cluster_.options_.high_watermark_checkpoint_interval_ms, [this] {
+      std::lock_guard lock(mu_);
+      if (!running_) return;
+      std::map<TopicPartition, std::shared_ptr<Replica>> replicas;
+      {
+        std::lock_guard replicas_lock(replicas_mu_);
+        replicas = replicas_;
+      }
+      absl::Status written = WriteHighWatermarksLocked(replicas);
+      if (!written.ok()) {
+        cluster_.Log(LogLevel::kWarning,
+                     absl::StrCat(Name(), " high-watermark checkpoint: ", written.ToString()));
+      }
+      ScheduleHighWatermarkCheckpointLocked();
+    });
+  }
+
+  // Writes the high watermarks of `replicas`, and, until the metadata has
+  // been applied whole, the restored ones of replicas not opened yet (a
+  // restart followed quickly by a crash must not forget them). Skips the
+  // write when nothing changed since the last one.
+  absl::Status WriteHighWatermarksLocked(
+      const std::map<TopicPartition, std::shared_ptr<Replica>>& replicas) {
+    std::vector<internal::HighWatermarkEntry> entries;
+    for (const auto& [tp, replica] : replicas) {
+      entries.push_back({tp, replica->topic_id, replica->partition->high_watermark()});
+    }
+    if (!strays_checked_) {
+      for (const auto& [tp, entry] : restored_high_watermarks_) {
+        if (!replicas.contains(tp)) entries.push_back(entry);
+      }
+      std::sort(entries.begin(), entries.end(),
+                [](const auto& a, const auto& b) { return a.topic_partition < b.topic_partition; });
+    }
+    if (written_high_watermarks_ && *written_high_watermarks_ == entries) return absl::OkStatus();
+    EVLOG_RETURN_IF_ERROR(internal::WriteHighWatermarkCheckpoint(fs_, dir_, entries));
+    written_high_watermarks_ = std::move(entries);
+    return absl::OkStatus();
   }
 
   // AlterPartition reaches the controller as a task (in Kafka, an RPC),
@@ -571,6 +652,10 @@ class Cluster::Node {
   Offset applied_{-1};
   bool strays_checked_ = false;
   std::unique_ptr<TaskGroup> tasks_;
+  // From the checkpoint at Start, until Stop.
+  std::map<TopicPartition, internal::HighWatermarkEntry> restored_high_watermarks_;
+  // What the checkpoint holds, as far as this run knows.
+  std::optional<std::vector<internal::HighWatermarkEntry>> written_high_watermarks_;
 
   mutable std::mutex replicas_mu_;
   std::map<TopicPartition, std::shared_ptr<Replica>> replicas_;

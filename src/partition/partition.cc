@@ -86,11 +86,12 @@ absl::StatusOr<AppendResult> Partition::Append(MutableByteView batch,
   return result;
 }
 
-void Partition::ManageHighWatermark() {
-  // What this replica appended may never have committed: until its replica
-  // set learns the high watermark (from the ISR as leader, from the leader
-  // as follower), readers see nothing past the log start.
-  high_watermark_.store(log_->log_start_offset().value(), std::memory_order_seq_cst);
+void Partition::ManageHighWatermark(Offset restored) {
+  // A checkpoint never runs ahead of what committed, but the log may have
+  // lost its tail since (unsynced bytes at a crash) or moved its start.
+  const Offset start = log_->log_start_offset();
+  const Offset hw = std::max(start, std::min(restored, log_->log_end_offset()));
+  high_watermark_.store(hw.value(), std::memory_order_seq_cst);
   hw_managed_.store(true, std::memory_order_release);
 }
 

@@ -1,7 +1,6 @@
 #include "evlog/storage/leader_epoch_cache.h"
 
 #include <algorithm>
-#include <charconv>
 #include <iterator>
 #include <limits>
 #include <memory>
@@ -11,51 +10,19 @@
 #include "evlog/check.h"
 #include "evlog/status.h"
 #include "evlog/storage/internal/atomic_file.h"
+#include "evlog/storage/internal/checkpoint_text.h"
 #include "evlog/storage/internal/leader_epoch_checkpoint.h"
 
 namespace evlog {
 namespace internal {
-namespace {
-
-// Quoted in error messages, cut short: a garbage file may have no newlines.
-std::string Quote(std::string_view line) {
-  constexpr size_t kMaxQuotedBytes = 40;
-  if (line.size() <= kMaxQuotedBytes) return absl::StrCat("\"", ToAbsl(line), "\"");
-  return absl::StrCat("\"", ToAbsl(line.substr(0, kMaxQuotedBytes)), "...\"");
-}
-
-absl::Status Malformed(size_t line_number, std::string_view what) {
-  return absl::DataLossError(
-      absl::StrCat("leader-epoch checkpoint line ", line_number, ": ", ToAbsl(what)));
-}
-
-bool IsBlank(char c) { return c == ' ' || c == '\t'; }
-
-// A decimal integer at the front of `text` ('-' allowed, so that a negative
-// value gets its own message); advances `text` past it.
-template <typename T>
-bool ConsumeInteger(std::string_view& text, T& value) {
-  const char* end = text.data() + text.size();
-  auto [ptr, ec] = std::from_chars(text.data(), end, value);
-  if (ec != std::errc() || ptr == text.data()) return false;
-  text.remove_prefix(static_cast<size_t>(ptr - text.data()));
-  return true;
-}
-
-// The whole of `line` as one integer.
-template <typename T>
-bool ParseWholeInteger(std::string_view line, T& value) {
-  return ConsumeInteger(line, value) && line.empty();
-}
-
-}  // namespace
 
 std::string EncodeLeaderEpochCheckpoint(const std::vector<EpochEntry>& entries) {
-  std::string out = absl::StrCat(kLeaderEpochCheckpointVersion, "\n", entries.size(), "\n");
+  std::vector<std::string> lines;
+  lines.reserve(entries.size());
   for (const EpochEntry& e : entries) {
-    absl::StrAppend(&out, e.epoch.value(), " ", e.start_offset.value(), "\n");
+    lines.push_back(absl::StrCat(e.epoch.value(), " ", e.start_offset.value()));
   }
-  return out;
+  return JoinCheckpointText(kLeaderEpochCheckpointVersion, lines);
 }
 
 absl::Status CheckEpochEntries(const std::vector<EpochEntry>& entries) {
@@ -78,53 +45,23 @@ absl::Status CheckEpochEntries(const std::vector<EpochEntry>& entries) {
 }
 
 absl::StatusOr<std::vector<EpochEntry>> DecodeLeaderEpochCheckpoint(std::string_view text) {
-  if (text.empty()) return absl::DataLossError("leader-epoch checkpoint is empty");
-  if (text.back() != '\n') {
-    return absl::DataLossError("leader-epoch checkpoint is cut off: its last line has no newline");
-  }
-  std::vector<std::string_view> lines;
-  while (!text.empty()) {
-    const size_t eol = text.find('\n');
-    std::string_view line = text.substr(0, eol);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    lines.push_back(line);
-    text.remove_prefix(eol + 1);
-  }
-  int32_t version = 0;
-  if (!ParseWholeInteger(lines[0], version)) {
-    return Malformed(1, absl::StrCat("expected the version, found ", Quote(lines[0])));
-  }
-  if (version != kLeaderEpochCheckpointVersion) {
-    return Malformed(
-        1, absl::StrCat("version ", version, ", expected ", kLeaderEpochCheckpointVersion));
-  }
-  if (lines.size() < 2) return absl::DataLossError("leader-epoch checkpoint has no entry count");
-  int32_t count = 0;
-  if (!ParseWholeInteger(lines[1], count) || count < 0) {
-    return Malformed(2, absl::StrCat("expected the number of entries, found ", Quote(lines[1])));
-  }
-  const size_t found = lines.size() - 2;
-  if (found != static_cast<size_t>(count)) {
-    return absl::DataLossError(absl::StrCat("leader-epoch checkpoint announces ", count,
-                                            " entries but has ", found, " entry lines"));
-  }
+  constexpr std::string_view kWhat = "leader-epoch checkpoint";
+  EVLOG_ASSIGN_OR_RETURN(std::vector<CheckpointLine> lines,
+                         SplitCheckpointText(text, kLeaderEpochCheckpointVersion, kWhat));
   std::vector<EpochEntry> entries;
-  entries.reserve(found);
-  for (size_t i = 2; i < lines.size(); ++i) {
-    std::string_view rest = lines[i];
+  entries.reserve(lines.size());
+  for (const CheckpointLine& line : lines) {
+    const std::vector<std::string_view> fields = CheckpointFields(line.text);
     int32_t epoch = 0;
     int64_t start = 0;
-    const bool ok = ConsumeInteger(rest, epoch) && !rest.empty() && IsBlank(rest.front());
-    while (!rest.empty() && IsBlank(rest.front())) rest.remove_prefix(1);
-    // Kafka's reader splits on whitespace, which lets trailing blanks pass.
-    if (!ok || !ConsumeInteger(rest, start) || !std::all_of(rest.begin(), rest.end(), IsBlank)) {
-      return Malformed(
-          i + 1, absl::StrCat("expected \"<epoch> <start offset>\", found ", Quote(lines[i])));
+    if (fields.size() != 2 || !ParseCheckpointInteger(fields[0], epoch) ||
+        !ParseCheckpointInteger(fields[1], start)) {
+      return MalformedCheckpointLine(kWhat, line, "\"<epoch> <start offset>\"");
     }
     entries.push_back(EpochEntry{LeaderEpoch(epoch), Offset(start)});
   }
   if (absl::Status s = CheckEpochEntries(entries); !s.ok()) {
-    return absl::DataLossError(absl::StrCat("leader-epoch checkpoint: ", s.message()));
+    return absl::DataLossError(absl::StrCat(ToAbsl(kWhat), ": ", s.message()));
   }
   return entries;
 }

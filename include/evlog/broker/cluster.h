@@ -163,6 +163,13 @@ struct ClusterOptions {
   // How often the controller's Tick runs (session expiry, leader
   // rebalance). REQUIRES: >= 1.
   int64_t controller_tick_interval_ms = 500;
+  // How often each broker writes its replicas' high watermarks to
+  // high-watermark-checkpoint (Kafka's
+  // replica.high.watermark.checkpoint.interval.ms); also written at a clean
+  // stop. After a crash a replica's high watermark restarts at most this
+  // far behind, so readers of a broker just restarted (and of a leader
+  // elected soon after) wait less. REQUIRES: >= 1.
+  int64_t high_watermark_checkpoint_interval_ms = 5'000;
 
   // OK, or INVALID_CONFIG naming the first bad setting.
   [[nodiscard]] absl::Status Validate() const;

@@ -194,10 +194,12 @@ class Partition {
   //
   // A replicated partition's high watermark is its ReplicaSet's to move:
   // after ManageHighWatermark(), Append leaves it alone and readers see
-  // only what SetHighWatermark published. The high watermark is not
-  // persisted yet: it restarts at the log start offset, and the replica set
-  // moves it up again (readers wait meanwhile; nothing uncommitted shows).
-  void ManageHighWatermark();
+  // only what SetHighWatermark published. It starts at `restored` (what the
+  // broker's high-watermark checkpoint had; pass the log start offset when
+  // there is none), clamped to the log, since what this replica appended
+  // past it may never have committed; the replica set moves it up again
+  // (readers wait meanwhile; nothing uncommitted shows).
+  void ManageHighWatermark(Offset restored);
   bool high_watermark_managed() const { return hw_managed_.load(std::memory_order_acquire); }
   // Publishes `offset` (clamped to the log end offset) as the high
   // watermark and wakes the waiters when it moved forward. A follower's

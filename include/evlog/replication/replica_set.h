@@ -126,7 +126,7 @@ concept ReplicaLogLike = requires(L& log, const L& clog, MutableByteView batch,
   { log.TruncateTo(offset) } -> std::same_as<absl::Status>;
   { log.TruncateFullyAndStartAt(offset) } -> std::same_as<absl::Status>;
   {log.SetHighWatermark(offset)};
-  {log.ManageHighWatermark()};
+  {log.ManageHighWatermark(offset)};
   { clog.log_start_offset() } -> std::same_as<Offset>;
   { clog.log_end_offset() } -> std::same_as<Offset>;
   { clog.high_watermark() } -> std::same_as<Offset>;
@@ -142,11 +142,12 @@ class ReplicaSet {
   using FetchResponder = absl::AnyInvocable<void(FetchResponse)>;
 
   // `log`, `transport`, `executor` and `clock` must outlive the replica.
-  // The replica takes over the log's high watermark (ManageHighWatermark)
-  // and does nothing until the first Update().
+  // The replica takes over the log's high watermark, starting it at
+  // `restored_high_watermark` (ManageHighWatermark: the broker's checkpoint
+  // of it, or 0 for none), and does nothing until the first Update().
   ReplicaSet(BrokerId self, TopicPartition topic_partition, Log& log, TransportT& transport,
              Executor& executor, Clock& clock, IsrChangeSender send_isr_change,
-             ReplicaSetOptions options = {});
+             ReplicaSetOptions options = {}, Offset restored_high_watermark = Offset(0));
   ~ReplicaSet() { Close(); }
   ReplicaSet(const ReplicaSet&) = delete;
   ReplicaSet& operator=(const ReplicaSet&) = delete;
@@ -306,7 +307,8 @@ inline std::string Ids(const std::vector<BrokerId>& v) {
 template <ReplicaLogLike Log, TransportLike TransportT>
 ReplicaSet<Log, TransportT>::ReplicaSet(BrokerId self, TopicPartition topic_partition, Log& log,
                                         TransportT& transport, Executor& executor, Clock& clock,
-                                        IsrChangeSender send_isr_change, ReplicaSetOptions options)
+                                        IsrChangeSender send_isr_change, ReplicaSetOptions options,
+                                        Offset restored_high_watermark)
     : self_(self),
       topic_partition_(std::move(topic_partition)),
       log_(log),
@@ -315,7 +317,7 @@ ReplicaSet<Log, TransportT>::ReplicaSet(BrokerId self, TopicPartition topic_part
       options_(options),
       send_isr_change_(std::move(send_isr_change)),
       tasks_(executor) {
-  log_.ManageHighWatermark();
+  log_.ManageHighWatermark(restored_high_watermark);
 }
 
 template <ReplicaLogLike Log, TransportLike TransportT>

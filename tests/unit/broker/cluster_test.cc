@@ -380,6 +380,64 @@ TEST_CASE("a restarted broker waits for its old session and gets its preferred l
   CHECK(out->value().ok());
 }
 
+// A restarted replica's high watermark, before it has fetched anything:
+// the broker is cut off from the others, so it registers and opens its
+// replicas but learns nothing from the leader.
+Offset HighWatermarkAfterRestart(Env& env, Cluster& cluster, BrokerId id,
+                                 const TopicPartition& tp) {
+  REQUIRE(cluster.RestartBroker(id).ok());
+  env.network.Isolate(id);
+  env.Run(kSessionTimeoutMs + 500);
+  REQUIRE(cluster.IsRegistered(id));
+  auto log = cluster.ReplicaLog(id, tp);
+  REQUIRE(log.ok());
+  const Offset hw = (*log)->high_watermark();
+  env.network.HealAll();
+  return hw;
+}
+
+void ProduceOk(Env& env, Cluster& cluster, const TopicPartition& tp,
+               const std::vector<std::string>& values) {
+  ProduceOutcome out = Produce(cluster, tp, values);
+  env.Run(200);
+  REQUIRE(out->has_value());
+  REQUIRE(out->value().ok());
+}
+
+TEST_CASE("a restarted broker's replicas start from their checkpointed high watermarks") {
+  Env env;
+  ClusterOptions options = env.Options();
+  options.high_watermark_checkpoint_interval_ms = 2'000;
+  auto cluster = env.Open(options);
+  REQUIRE(cluster->CreateTopic("orders", NewTopic(1, 3)).ok());
+  const TopicPartition tp("orders", 0);
+  const BrokerId follower = MetadataOf(*cluster, tp).replicas[1];
+
+  SECTION("after a crash, as of the last periodic checkpoint") {
+    ProduceOk(env, *cluster, tp, {"a", "b", "c"});
+    env.Run(options.high_watermark_checkpoint_interval_ms);
+    // Committed after the checkpoint: a crash loses this much progress.
+    ProduceOk(env, *cluster, tp, {"d", "e"});
+    auto before = cluster->ReplicaLog(follower, tp);
+    REQUIRE(before.ok());
+    REQUIRE((*before)->high_watermark() == Offset(5));
+    REQUIRE(cluster->CrashBroker(follower).ok());
+    CHECK(HighWatermarkAfterRestart(env, *cluster, follower, tp) == Offset(3));
+  }
+  SECTION("after a clean stop, as it was") {
+    ProduceOk(env, *cluster, tp, {"a", "b", "c"});
+    ProduceOk(env, *cluster, tp, {"d", "e"});
+    REQUIRE(cluster->StopBroker(follower).ok());
+    env.Run(kSessionTimeoutMs);
+    CHECK(HighWatermarkAfterRestart(env, *cluster, follower, tp) == Offset(5));
+  }
+  // Whatever it restarted with, the replica catches up with the leader.
+  env.Run(kLagTimeMs);
+  auto log = cluster->ReplicaLog(follower, tp);
+  REQUIRE(log.ok());
+  CHECK((*log)->high_watermark() == Offset(5));
+}
+
 TEST_CASE("a controlled shutdown moves leadership at once and the broker may restart at once") {
   Env env;
   auto cluster = env.Open();

@@ -186,11 +186,28 @@ TEST_CASE("the last stable offset stops at the earliest open transaction") {
   CHECK(p->last_stable_offset() == Offset(11));
 }
 
+TEST_CASE("a managed high watermark starts at the restored one, within the log") {
+  Env env;
+  LogConfig config = Env::Config();
+  config.retention_ms = -1;  // the records are from 1970
+  auto p = env.Open("/orders-0", config);
+  Append(*p, ProducerBatch(-1, -1, -1, 5));  // 0-4
+  p->ManageHighWatermark(Offset(3));
+  CHECK(p->high_watermark() == Offset(3));
+  // A checkpoint from before the log lost its tail (a crash): the log end.
+  p->ManageHighWatermark(Offset(9));
+  CHECK(p->high_watermark() == Offset(5));
+  REQUIRE(p->DeleteRecordsBefore(Offset(2)).ok());
+  // From before the log start moved: the log start.
+  p->ManageHighWatermark(Offset(1));
+  CHECK(p->high_watermark() == Offset(2));
+}
+
 TEST_CASE("a transaction is stable only once its marker is below the high watermark") {
   Env env;
   auto p = env.Open("/orders-0");
-  p->ManageHighWatermark();       // as a replicated leader: the replica set moves it
-  Append(*p, TxnBatch(1, 0, 2));  // 0-1
+  p->ManageHighWatermark(Offset(0));  // as a replicated leader: the replica set moves it
+  Append(*p, TxnBatch(1, 0, 2));      // 0-1
   Append(*p, Marker(1, ControlRecordType::kCommit));  // 2
   p->SetHighWatermark(Offset(2));
   CHECK(p->last_stable_offset() == Offset(0));  // the marker is not replicated
