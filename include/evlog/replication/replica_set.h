@@ -824,9 +824,16 @@ void ReplicaSet<Log, TransportT>::OnFetchResponse(uint64_t session, Offset fetch
     }
     std::lock_guard lock(mu_);
     if (session != session_) return;
-    fetch_scheduled_ = false;
-    ScheduleFetchLocked(session, delay);
+    if (delay > 0) {
+      fetch_scheduled_ = false;
+      ScheduleFetchLocked(session, delay);
+      return;
+    }
+    // fetch_scheduled_ stays set: the next fetch goes out below.
   }
+  // Already on the executor: sending from here saves a hop through it per
+  // round trip, which at acks=all is on every produce's path.
+  SendFetch(session);
 }
 
 template <ReplicaLogLike Log, TransportLike TransportT>
