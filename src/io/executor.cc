@@ -57,9 +57,9 @@ Executor::TaskId ThreadPoolExecutor::ScheduleAfter(int64_t delay_ms, Task task) 
     pending_ids_.emplace(id, deadline);
   }
   // Only a new earliest deadline changes how long a sleeping worker should
-  // wait, and one worker awake for it is enough: it runs the timer or hands
-  // it to whoever is free. (Waking every worker for every timer — linger,
-  // request timeouts — cost a wake-up per worker per batch.)
+  // wait, and one worker awake for it is enough: it runs the timer, and
+  // wakes another to watch the rest (Work). (Waking every worker for every
+  // timer — linger, request timeouts — cost a wake-up per worker per batch.)
   if (earliest) cv_.notify_one();
   return id;
 }
@@ -86,7 +86,13 @@ void ThreadPoolExecutor::Work() {
     if (!ready_.empty()) {
       Task task = std::move(ready_.front());
       ready_.pop_front();
+      // ScheduleAfter wakes a worker only for a new earliest deadline: the
+      // worker that was watching the timers (or was woken for a task) must
+      // pass that on before it runs this one, or a timer due meanwhile, or
+      // a task queued behind this one, waits while another worker sleeps.
+      const bool hand_off = !ready_.empty() || (!timers_.empty() && timed_waiters_ == 0);
       lock.unlock();
+      if (hand_off) cv_.notify_one();
       task();
       // Destroy captures outside the lock: they may schedule or cancel.
       task = nullptr;
@@ -96,7 +102,9 @@ void ThreadPoolExecutor::Work() {
     if (timers_.empty()) {
       cv_.wait(lock);
     } else {
+      ++timed_waiters_;
       cv_.wait_for(lock, std::chrono::nanoseconds(timers_.begin()->first.first - NowNs()));
+      --timed_waiters_;
     }
   }
 }

@@ -139,6 +139,9 @@ class ThreadPoolExecutor final : public Executor {
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;
+  // Idle workers waiting for the earliest timer (the others wait for a
+  // notify): while there is none, a worker that takes a task wakes one.
+  int timed_waiters_ = 0;
   std::deque<Task> ready_;
   // Delayed tasks by (deadline in monotonic ns, id): ids grow, so ties run
   // in the order they were scheduled.

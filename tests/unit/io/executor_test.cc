@@ -71,6 +71,44 @@ TEST_CASE("a thread pool runs immediate tasks and timers, not before their delay
   CHECK(future.get() - start >= std::chrono::milliseconds(20));
 }
 
+// Two timers due together, each waiting for the other to start: they
+// finish only if they run on both threads at once. A worker woken for the
+// first must not leave the second to a worker that sleeps without a
+// deadline, nor a task queued behind one that is running.
+TEST_CASE("a thread pool runs timers due together, and tasks queued together, side by side") {
+  ThreadPoolExecutor executor(2);
+  for (const bool timers : {true, false}) {
+    INFO((timers ? "timers" : "immediate tasks"));
+    // Both workers idle, waiting without a deadline (no timer pending).
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    std::atomic<int> started{0};
+    std::atomic<int> met{0};
+    std::promise<void> first_done;
+    std::promise<void> second_done;
+    auto meet = [&](std::promise<void>& done) {
+      ++started;
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+      while (started < 2 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::yield();
+      }
+      if (started == 2) ++met;
+      done.set_value();
+    };
+    if (timers) {
+      executor.ScheduleAfter(50, [&] { meet(first_done); });
+      executor.ScheduleAfter(50, [&] { meet(second_done); });
+    } else {
+      executor.Schedule([&] { meet(first_done); });
+      executor.Schedule([&] { meet(second_done); });
+    }
+    REQUIRE(first_done.get_future().wait_for(std::chrono::seconds(20)) ==
+            std::future_status::ready);
+    REQUIRE(second_done.get_future().wait_for(std::chrono::seconds(20)) ==
+            std::future_status::ready);
+    CHECK(met == 2);
+  }
+}
+
 TEST_CASE("a thread pool's cancelled timer does not run") {
   ThreadPoolExecutor executor(1);
   std::atomic<int> ran{0};
