@@ -653,10 +653,12 @@ absl::Status Producer::Enqueue(Accumulator& acc, const ProducerRecord& record, i
     batch.records.push_back({std::move(callback), timestamp_ms});
     batch.reserved_bytes = reserved;
     acc.open = std::move(batch);
-    if (options_.linger_ms > 0 && !flush_now) {
-      const uint64_t id = acc.open->id;
-      acc.linger_timer =
-          tasks_.ScheduleAfter(options_.linger_ms, [this, &acc, id] { OnLinger(acc, id); });
+    // One timer per partition, not per batch: a batch that fills before
+    // its linger ends leaves the timer to the next one (OnLinger), instead
+    // of arming and cancelling one per batch, which costs an executor
+    // wake-up each.
+    if (options_.linger_ms > 0 && !flush_now && acc.linger_timer == 0) {
+      acc.linger_timer = tasks_.ScheduleAfter(options_.linger_ms, [this, &acc] { OnLinger(acc); });
     }
   }
   ++acc.accepted;
@@ -676,10 +678,6 @@ absl::Status Producer::Enqueue(Accumulator& acc, const ProducerRecord& record, i
 
 void Producer::SealLocked(Accumulator& acc) {
   EVLOG_DCHECK(acc.open.has_value());
-  if (acc.linger_timer != 0) {
-    tasks_.Cancel(acc.linger_timer);
-    acc.linger_timer = 0;
-  }
   acc.ready.push_back(std::move(*acc.open));
   acc.open.reset();
 }
@@ -691,10 +689,19 @@ void Producer::StartDrain(Accumulator& acc) {
   Drain(acc);
 }
 
-void Producer::OnLinger(Accumulator& acc, uint64_t batch_id) {
+void Producer::OnLinger(Accumulator& acc) {
   std::unique_lock lock(acc.mu);
-  if (!acc.open || acc.open->id != batch_id) return;
   acc.linger_timer = 0;
+  if (!acc.open) return;  // the next batch opened arms the timer again
+  // The timer may have been armed for an earlier batch: this one waits out
+  // its own linger.
+  const int64_t left_ns =
+      acc.open->opened_ns + options_.linger_ms * 1'000'000 - backend_->clock().MonotonicNs();
+  if (left_ns > 0) {
+    acc.linger_timer =
+        tasks_.ScheduleAfter((left_ns + 999'999) / 1'000'000, [this, &acc] { OnLinger(acc); });
+    return;
+  }
   SealLocked(acc);
   if (acc.draining) return;
   acc.draining = true;

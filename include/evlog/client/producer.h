@@ -379,7 +379,9 @@ class Producer {
   // Lets the batches kept for a retry go after retry_backoff_ms.
   void ScheduleRetry(Accumulator& acc);
   void Complete(Accumulator& acc, Batch& batch, const absl::StatusOr<AppendResult>& result);
-  void OnLinger(Accumulator& acc, uint64_t batch_id);
+  // The partition's linger timer: seals the open batch once its linger has
+  // passed, or waits again for a batch opened after the timer was armed.
+  void OnLinger(Accumulator& acc);
   std::vector<Accumulator*> AllAccumulators();
   // Adds the partitions of `claimed` (drains the caller owns) that are not
   // in the open transaction yet, in one call to the coordinator (Kafka's

@@ -201,6 +201,55 @@ TEST_CASE("records wait for linger_ms and go out together as one batch") {
   REQUIRE((*producer)->Close().ok());
 }
 
+TEST_CASE("a batch opened after a full one still waits its own linger_ms") {
+  MemFileSystem fs;
+  ManualClock clock(1'000'000);
+  ManualExecutor executor(clock);
+  BrokerOptions bo;
+  bo.data_dir = "/data";
+  bo.topic_defaults.log.segment_index_bytes = 64 << 10;
+  bo.file_system = &fs;
+  bo.clock = &clock;
+  bo.executor = &executor;
+  auto broker = Broker::Open(bo);
+  REQUIRE(broker.ok());
+  REQUIRE((*broker)->CreateTopic("t", NewTopic(1)).ok());
+  ProducerOptions options;
+  options.linger_ms = 10;
+  options.batch_size = 1000;
+  auto producer = Producer::Create(**broker, options);
+  REQUIRE(producer.ok());
+  auto partition = (*broker)->GetPartition({"t", 0});
+  REQUIRE(partition.ok());
+  const std::string value(90, 'v');
+  auto send = [&] {
+    REQUIRE((*producer)->Send(ProducerRecord("t", value).WithPartition(0), nullptr).ok());
+  };
+  // t=0: a batch opens; the partition's linger timer is armed for t=10.
+  send();
+  // t=4: it fills and goes out at once; the record that did not fit opens
+  // the next batch, whose linger ends at t=14, not when the timer armed
+  // for the first batch fires.
+  executor.AdvanceMs(4);
+  while ((*partition)->log_end_offset() == Offset(0)) send();
+  const Offset full = (*partition)->log_end_offset();
+  executor.AdvanceMs(6);  // t=10
+  CHECK((*partition)->log_end_offset() == full);
+  executor.AdvanceMs(3);  // t=13
+  CHECK((*partition)->log_end_offset() == full);
+  executor.AdvanceMs(1);  // t=14
+  CHECK((*partition)->log_end_offset() > full);
+  // Every batch goes out eventually: the timer is armed again for the next.
+  const Offset second = (*partition)->log_end_offset();
+  executor.AdvanceMs(100);
+  send();
+  executor.AdvanceMs(9);
+  CHECK((*partition)->log_end_offset() == second);
+  executor.AdvanceMs(1);
+  CHECK((*partition)->log_end_offset() == second + 1);
+  REQUIRE((*producer)->Close().ok());
+}
+
 TEST_CASE("a batch is closed when it reaches batch_size, and a large record gets its own") {
   ClientEnv env;
   env.CreateTopic("t", 1);
