@@ -1197,12 +1197,22 @@ absl::Status GroupCoordinator::DeleteOffsets(std::string_view group_id,
                                              std::span<const TopicPartition> partitions) {
   std::shared_ptr<Group> group = FindGroup(group_id, /*create=*/false);
   if (group != nullptr) {
-    std::shared_lock lock(group->mu);
-    if (!group->members.empty()) {
-      return MakeError(ErrorCode::kNonEmptyGroup,
-                       absl::StrCat("group '", ToAbsl(group_id), "' has members"));
-    }
-    return store_->DeleteOffsets(group_id, partitions).status();
+    // Decided under the group's lock, which keeps members out until the
+    // tombstones are in the log; awaited without it, so that a replicated
+    // append does not hold every JoinGroup and heartbeat of the group (or,
+    // on a ManualExecutor, deadlock a task that needs the lock).
+    return AwaitCallback<absl::StatusOr<size_t>>(
+               tasks_.executor(),
+               [&](OffsetStore::CountCallback done) {
+                 std::shared_lock lock(group->mu);
+                 if (!group->members.empty()) {
+                   done(MakeError(ErrorCode::kNonEmptyGroup,
+                                  absl::StrCat("group '", ToAbsl(group_id), "' has members")));
+                   return;
+                 }
+                 store_->DeleteOffsetsAsync(group_id, partitions, std::move(done));
+               })
+        .status();
   }
   {
     std::lock_guard lock(mu_);

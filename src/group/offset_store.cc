@@ -699,16 +699,28 @@ absl::StatusOr<size_t> OffsetStore::DeleteGroup(std::string_view group) {
 
 absl::StatusOr<size_t> OffsetStore::DeleteOffsets(std::string_view group,
                                                   std::span<const TopicPartition> partitions) {
-  EVLOG_RETURN_IF_ERROR(CheckGroupId(group));
+  return AwaitCallback<absl::StatusOr<size_t>>(log_->executor(), [&](CountCallback done) {
+    DeleteOffsetsAsync(group, partitions, std::move(done));
+  });
+}
+
+void OffsetStore::DeleteOffsetsAsync(std::string_view group,
+                                     std::span<const TopicPartition> partitions,
+                                     CountCallback done) {
+  if (absl::Status valid = CheckGroupId(group); !valid.ok()) {
+    done(valid);
+    return;
+  }
   const std::set<TopicPartition> wanted(partitions.begin(), partitions.end());
-  EVLOG_ASSIGN_OR_RETURN(
-      std::vector<TopicPartition> deleted,
-      AwaitCallback<absl::StatusOr<std::vector<TopicPartition>>>(log_->executor(), [&](auto done) {
-        DeleteSelected(
-            group, [&](const TopicPartition& tp, const Entry&) { return wanted.contains(tp); },
-            WallMs(), std::move(done));
-      }));
-  return deleted.size();
+  DeleteSelected(
+      group, [&](const TopicPartition& tp, const Entry&) { return wanted.contains(tp); }, WallMs(),
+      [done = std::move(done)](absl::StatusOr<std::vector<TopicPartition>> deleted) mutable {
+        if (!deleted.ok()) {
+          done(deleted.status());
+        } else {
+          done(deleted->size());
+        }
+      });
 }
 
 absl::StatusOr<std::vector<ExpiredOffset>> OffsetStore::ExpireOffsets(

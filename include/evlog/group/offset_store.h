@@ -279,6 +279,14 @@ class OffsetStore {
   // OffsetDelete), as DeleteGroup; partitions without one are ignored.
   [[nodiscard]] absl::StatusOr<size_t> DeleteOffsets(std::string_view group,
                                                      std::span<const TopicPartition> partitions);
+  // DeleteOffsets without waiting: the tombstones are in the log's order
+  // (after every commit already accepted) when this returns, and `done`
+  // gets the count once they are durable (on a replicated log, perhaps on
+  // another thread). So a caller may decide under its own lock and wait
+  // outside it.
+  using CountCallback = absl::AnyInvocable<void(absl::StatusOr<size_t>)>;
+  void DeleteOffsetsAsync(std::string_view group, std::span<const TopicPartition> partitions,
+                          CountCallback done);
 
   // Deletes the offsets that have expired at `now_ms` (Kafka 2.1+, KIP-211)
   // and returns them, ordered by group then partition. An offset expires

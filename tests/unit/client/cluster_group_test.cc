@@ -214,5 +214,52 @@ TEST_CASE(
   REQUIRE(cluster->Close().ok());
 }
 
+// OffsetDelete decides under the group's lock and waits for replication
+// without it: a JoinGroup that the wait runs (the manual executor runs
+// every task, the join among them, on this thread) must not find the lock
+// still held, which would hang.
+TEST_CASE("deleting a group's offsets on a cluster waits for replication without the group lock") {
+  ClusterEnv env;
+  auto cluster = env.Open();
+  CreateOrders(*cluster);
+  Produce(env, *cluster, 3, "a");
+  {
+    auto member = Member(env, *cluster);
+    CHECK(Read(env, *member, 6).size() == 6);
+    REQUIRE(Commit(env, *member).ok());
+    REQUIRE(member->Close().ok());
+  }
+  auto coordinator = cluster->group_coordinator();
+  REQUIRE(coordinator.ok());
+  REQUIRE((*coordinator)->FetchOffsets("billing").size() == 2);
+
+  std::optional<JoinGroupResponse> joined;
+  env.executor.Schedule([&] {
+    JoinGroupRequest request;
+    request.group_id = "billing";
+    request.client_id = "late";
+    request.protocol_type = "consumer";
+    request.protocols = {GroupProtocol{"range", ""}};
+    request.session_timeout_ms = 10'000;
+    (*coordinator)->JoinGroup(std::move(request), [&](JoinGroupResponse response) {
+      joined = std::move(response);
+    });
+  });
+  const TopicPartition partitions[] = {kOrders0};
+  const absl::Status deleted = (*coordinator)->DeleteOffsets("billing", partitions);
+  INFO(deleted);
+  REQUIRE(deleted.ok());
+  const auto left = (*coordinator)->FetchOffsets("billing");
+  CHECK(!left.contains(kOrders0));
+  CHECK(left.contains(kOrders1));
+  // The join went ahead while the tombstone was replicated, and ends as a
+  // rebalance of its own.
+  REQUIRE(env.RunUntil([&] { return joined.has_value(); }, 20'000));
+  CHECK(joined->status.ok());
+  // With a member in it, the group's offsets are no longer deletable.
+  const TopicPartition rest[] = {kOrders1};
+  CHECK(HasErrorCode((*coordinator)->DeleteOffsets("billing", rest), ErrorCode::kNonEmptyGroup));
+}
+
 }  // namespace
 }  // namespace evlog
