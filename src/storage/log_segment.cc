@@ -265,10 +265,15 @@ absl::StatusOr<size_t> LogSegment::ReadAt(uint64_t position, MutableByteView out
   EVLOG_RETURN_IF_ERROR(EnsureLogOpen());
   if (position >= size_bytes_) return size_t{0};
   const size_t n = static_cast<size_t>(std::min<uint64_t>(out.size(), size_bytes_ - position));
-  EVLOG_ASSIGN_OR_RETURN(size_t read, log_->ReadAt(position, out.first(n)));
-  if (read < n) {
-    return Corrupt(log_path_, position + read,
-                   absl::StrCat("the file ends ", n - read, " bytes early"));
+  return ReadExactly(*log_, log_path_, position, out.first(n));
+}
+
+absl::StatusOr<size_t> LogSegment::ReadExactly(File& file, std::string_view path, uint64_t position,
+                                               MutableByteView out) {
+  EVLOG_ASSIGN_OR_RETURN(size_t read, file.ReadAt(position, out));
+  if (read < out.size()) {
+    return Corrupt(path, position + read,
+                   absl::StrCat("the file ends ", out.size() - read, " bytes early"));
   }
   return read;
 }
@@ -459,7 +464,7 @@ absl::Status LogSegment::Sync() {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::shared_ptr<File>> LogSegment::LogFileForSync() {
+absl::StatusOr<std::shared_ptr<File>> LogSegment::LogFile() {
   EVLOG_RETURN_IF_ERROR(EnsureLogOpen());
   return log_;
 }

@@ -16,8 +16,9 @@
 // descriptors back, so a process can hold many logs with few descriptors.
 //
 // A LogSegment is not thread-safe: its SegmentedLog serialises every call.
-// The one exception is the log file handle returned by LogFileForSync(),
-// which may be synced from another thread while appends continue.
+// The one exception is the log file handle returned by LogFile(), which may
+// be synced, or read below the size it had, from another thread while
+// appends continue.
 #pragma once
 
 #include <cstdint>
@@ -97,6 +98,12 @@ class LogSegment {
 
   // Reads up to out.size() bytes of the .log file from `position`.
   [[nodiscard]] absl::StatusOr<size_t> ReadAt(uint64_t position, MutableByteView out);
+  // Reads exactly out.size() bytes of `file` (the .log at `path`, from
+  // LogFile()) at `position`: what ReadAt does once it has the file, for a
+  // reader that took the file under the log's lock and reads without it.
+  // Errors: I/O errors; CORRUPT_MESSAGE when the file ends early.
+  [[nodiscard]] static absl::StatusOr<size_t> ReadExactly(File& file, std::string_view path,
+                                                          uint64_t position, MutableByteView out);
 
   // The first batch, at or after byte `from_position`, whose last offset is
   // >= `target`; nullopt when there is none. Uses the offset index to start
@@ -140,9 +147,10 @@ class LogSegment {
   // Makes .log and the indexes durable.
   [[nodiscard]] absl::Status Sync();
 
-  // The open .log file, shared so that a group-commit leader can fdatasync
-  // it outside the log's lock while the segment may be closed meanwhile.
-  [[nodiscard]] absl::StatusOr<std::shared_ptr<File>> LogFileForSync();
+  // The open .log file (opened if closed), shared so that a group-commit
+  // leader can fdatasync it, and a reader read what it held, outside the
+  // log's lock while the segment may be closed (or deleted) meanwhile.
+  [[nodiscard]] absl::StatusOr<std::shared_ptr<File>> LogFile();
 
   // Closes the files (they reopen on demand). Index files are trimmed first.
   [[nodiscard]] absl::Status CloseFiles();

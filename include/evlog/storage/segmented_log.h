@@ -344,9 +344,12 @@ class SegmentedLog {
   absl::Status TruncateFullyLocked(Offset offset);
   void TouchLocked(LogSegment& segment);
   void ForgetOpenLocked(LogSegment& segment);
-  absl::Status ReadFromSegmentLocked(LogSegment& segment, const BatchPosition& first, Offset upper,
-                                     std::vector<std::byte>& buffer, const LogReadOptions& options,
-                                     LogReadResult& result);
+  // The whole batches among the `n` bytes read into `buffer` from `first`
+  // on, below `upper` and within options.max_bytes, into `result`. Needs
+  // no lock: it looks at the buffer only.
+  static absl::Status ParseReadBatches(std::string_view path, const BatchPosition& first,
+                                       Offset upper, const std::vector<std::byte>& buffer, size_t n,
+                                       const LogReadOptions& options, LogReadResult& result);
   void NotifyTruncated();
 
   // One group-commit round: syncs everything appended so far.
@@ -764,7 +767,7 @@ std::vector<std::shared_ptr<File>> SegmentedLog<FS, ClockT>::UnsyncedFilesLocked
   auto it = segments_.upper_bound(durable_end_);
   if (it != segments_.begin()) --it;
   for (; it != segments_.end(); ++it) {
-    absl::StatusOr<std::shared_ptr<File>> file = it->second->LogFileForSync();
+    absl::StatusOr<std::shared_ptr<File>> file = it->second->LogFile();
     if (!file.ok()) {
       status = file.status();
       return {};
@@ -886,47 +889,65 @@ template <FileSystemLike FS, ClockLike ClockT>
 absl::StatusOr<LogReadResult> SegmentedLog<FS, ClockT>::Read(Offset offset,
                                                              std::vector<std::byte>& buffer,
                                                              const LogReadOptions& options) {
-  std::lock_guard lock(mu_);
-  EVLOG_RETURN_IF_ERROR(CheckUsableLocked());
   LogReadResult result;
-  result.log_start_offset = log_start_;
-  result.log_end_offset = log_end_;
-  result.next_offset = offset;
-  if (offset < log_start_ || offset > log_end_) {
-    return MakeError(ErrorCode::kOffsetOutOfRange,
-                     absl::StrCat("offset ", offset.value(), " is outside the log [",
-                                  log_start_.value(), ", ", log_end_.value(), ")"));
+  // Found under the lock; read without it, so that readers (consumers, a
+  // leader's followers) and the appender do not wait on each other's I/O.
+  // What is read lies below the segment's size at the time, which appends
+  // never change; a deleted segment's file stays readable while held.
+  std::shared_ptr<LogSegment> segment;
+  std::shared_ptr<File> file;
+  BatchPosition first;
+  Offset upper;
+  size_t want = 0;
+  {
+    std::lock_guard lock(mu_);
+    EVLOG_RETURN_IF_ERROR(CheckUsableLocked());
+    result.log_start_offset = log_start_;
+    result.log_end_offset = log_end_;
+    result.next_offset = offset;
+    if (offset < log_start_ || offset > log_end_) {
+      return MakeError(ErrorCode::kOffsetOutOfRange,
+                       absl::StrCat("offset ", offset.value(), " is outside the log [",
+                                    log_start_.value(), ", ", log_end_.value(), ")"));
+    }
+    upper = std::min(options.max_offset.value_or(log_end_), log_end_);
+    if (offset >= upper) return result;
+    auto it = segments_.upper_bound(offset);
+    if (it != segments_.begin()) --it;
+    for (; it != segments_.end(); ++it) {
+      LogSegment& candidate = *it->second;
+      absl::StatusOr<std::optional<BatchPosition>> found = candidate.FindBatch(offset);
+      if (&candidate != &ActiveLocked()) TouchLocked(candidate);
+      if (!found.ok()) return Annotate(found.status(), candidate.log_path());
+      if (!found->has_value()) continue;  // offset is past this segment's last batch
+      first = **found;
+      if (first.last_offset >= upper) return result;
+      const uint64_t available = candidate.size_bytes() - first.position;
+      want = static_cast<size_t>(std::min<uint64_t>(options.max_bytes, available));
+      if (want < first.size && options.min_one_batch) want = first.size;
+      EVLOG_ASSIGN_OR_RETURN(file, candidate.LogFile());
+      segment = it->second;
+      break;
+    }
   }
-  const Offset upper = std::min(options.max_offset.value_or(log_end_), log_end_);
-  if (offset >= upper) return result;
-  auto it = segments_.upper_bound(offset);
-  if (it != segments_.begin()) --it;
-  for (; it != segments_.end(); ++it) {
-    LogSegment& segment = *it->second;
-    absl::StatusOr<std::optional<BatchPosition>> found = segment.FindBatch(offset);
-    if (&segment != &ActiveLocked()) TouchLocked(segment);
-    if (!found.ok()) return Annotate(found.status(), segment.log_path());
-    if (!found->has_value()) continue;  // offset is past this segment's last batch
-    const BatchPosition& first = **found;
-    if (first.last_offset >= upper) return result;
-    EVLOG_RETURN_IF_ERROR(ReadFromSegmentLocked(segment, first, upper, buffer, options, result));
-    return result;
-  }
-  return result;
-}
-
-template <FileSystemLike FS, ClockLike ClockT>
-absl::Status SegmentedLog<FS, ClockT>::ReadFromSegmentLocked(
-    LogSegment& segment, const BatchPosition& first, Offset upper, std::vector<std::byte>& buffer,
-    const LogReadOptions& options, LogReadResult& result) {
-  const uint64_t available = segment.size_bytes() - first.position;
-  size_t want = static_cast<size_t>(std::min<uint64_t>(options.max_bytes, available));
-  if (want < first.size && options.min_one_batch) want = first.size;
+  if (segment == nullptr) return result;
   // Grown, never shrunk: resizing a reused vector back up would zero-fill
   // the regrown bytes on every read that follows a shorter one.
   if (buffer.size() < want) buffer.resize(want);
   EVLOG_ASSIGN_OR_RETURN(size_t n,
-                         segment.ReadAt(first.position, MutableByteView(buffer.data(), want)));
+                         LogSegment::ReadExactly(*file, segment->log_path(), first.position,
+                                                 MutableByteView(buffer.data(), want)));
+  EVLOG_RETURN_IF_ERROR(
+      ParseReadBatches(segment->log_path(), first, upper, buffer, n, options, result));
+  return result;
+}
+
+template <FileSystemLike FS, ClockLike ClockT>
+absl::Status SegmentedLog<FS, ClockT>::ParseReadBatches(std::string_view path,
+                                                        const BatchPosition& first, Offset upper,
+                                                        const std::vector<std::byte>& buffer,
+                                                        size_t n, const LogReadOptions& options,
+                                                        LogReadResult& result) {
   size_t used = 0;
   Offset previous_last = first.base_offset - 1;
   Offset next = result.next_offset;
@@ -942,7 +963,7 @@ absl::Status SegmentedLog<FS, ClockT>::ReadFromSegmentLocked(
       // exact offset that cannot be read, and the next read starts there.
       if (used > 0) break;
       return Annotate(range.status(),
-                      absl::StrCat(segment.log_path(), " at byte ", first.position));
+                      absl::StrCat(internal::ToAbsl(path), " at byte ", first.position));
     }
     const auto [base, last] = *range;
     if (last >= upper) break;

@@ -582,6 +582,90 @@ TEST_CASE("concurrent every-append appenders share syncs") {
   CHECK(ReadAll(*log).size() == kThreads * kPerThread);
 }
 
+// Reads run outside the log's lock: while one thread appends (rolling
+// segments, which closes the oldest sealed ones' files) and another deletes
+// the oldest records (removing segment files), readers always get whole,
+// dense, correct batches, or OFFSET_OUT_OF_RANGE for what was deleted.
+template <typename FS>
+void ReadWhileAppendingAndDeleting(FS& fs, const std::string& dir) {
+  ManualClock clock;
+  LogConfig config = SmallSegments();
+  config.max_open_sealed_segments = 1;
+  config.retention_ms = -1;
+  auto opened = SegmentedLog<FS, ManualClock>::Open(fs, clock, dir, config);
+  REQUIRE(opened.ok());
+  auto& log = **opened;
+  constexpr int kBatches = 600;
+  std::atomic<bool> done{false};
+  std::atomic<int> bad{0};
+  std::atomic<int64_t> reads{0};
+  std::thread appender([&] {
+    for (int i = 0; i < kBatches; ++i) {
+      std::vector<std::byte> batch = MakeBatch({"v" + std::to_string(i), "w" + std::to_string(i)});
+      if (!log.Append(batch).ok()) bad.fetch_add(1);
+    }
+    done = true;
+  });
+  std::thread deleter([&] {
+    while (!done) {
+      const Offset end = log.log_end_offset();
+      if (end.value() > 200 && !log.DeleteRecordsBefore(end - 200).ok()) bad.fetch_add(1);
+      std::this_thread::yield();
+    }
+  });
+  std::vector<std::thread> readers;
+  for (int r = 0; r < 2; ++r) {
+    readers.emplace_back([&] {
+      std::vector<std::byte> buffer;
+      while (!done) {
+        Offset next = log.log_start_offset();
+        while (next < log.log_end_offset()) {
+          absl::StatusOr<LogReadResult> read = log.Read(next, buffer);
+          reads.fetch_add(1);
+          if (!read.ok()) {
+            // Deleted under the reader's feet: start again from the start.
+            if (GetErrorCode(read.status()) != ErrorCode::kOffsetOutOfRange) bad.fetch_add(1);
+            break;
+          }
+          if (read->batches.empty()) break;
+          for (const TestRecord& record : DecodeAll(read->batches)) {
+            // Batch i holds offsets 2i and 2i+1, valued v<i> and w<i>.
+            const int64_t i = record.offset.value() / 2;
+            const std::string want =
+                (record.offset.value() % 2 == 0 ? "v" : "w") + std::to_string(i);
+            if (record.value != want) bad.fetch_add(1);
+          }
+          if (read->next_offset <= next) {
+            bad.fetch_add(1);
+            break;
+          }
+          next = read->next_offset;
+        }
+      }
+    });
+  }
+  appender.join();
+  deleter.join();
+  for (std::thread& t : readers) t.join();
+  CHECK(bad.load() == 0);
+  CHECK(reads.load() > 0);
+  CHECK(log.log_end_offset() == Offset(2 * kBatches));
+  CHECK(ReadAll(log).size() ==
+        static_cast<size_t>(log.log_end_offset().value() - log.log_start_offset().value()));
+}
+
+TEST_CASE("reads stay whole and correct while the log appends and deletes its oldest segments") {
+  SECTION("in memory") {
+    MemFileSystem fs;
+    ReadWhileAppendingAndDeleting(fs, kDir);
+  }
+  SECTION("on files") {
+    testing::TempDir dir;
+    PosixFileSystem fs;
+    ReadWhileAppendingAndDeleting(fs, dir.path() + "/topic-0");
+  }
+}
+
 // A file system whose fdatasync takes a while, like a disk's: appenders
 // that arrive during one sync must be covered by the next single sync.
 class SlowSyncFileSystem final : public FileSystem {
