@@ -54,8 +54,9 @@
 // Files are opened lazily: Open() opens none (after a clean shutdown), and
 // at most max_open_sealed_segments sealed segments keep their files open.
 //
-// Thread-safety: all methods are thread-safe. Appends are serialised; reads
-// run under the same lock but do no more than a pread each.
+// Thread-safety: all methods are thread-safe. Appends are serialised; a
+// read takes the same lock only to find its batch, and does its pread
+// without it, so readers and the appender overlap.
 //
 // FS and ClockT are the plug points (io/file_system.h, io/clock.h); the
 // default instantiation is compiled into the library.
@@ -893,7 +894,12 @@ absl::StatusOr<LogReadResult> SegmentedLog<FS, ClockT>::Read(Offset offset,
   // Found under the lock; read without it, so that readers (consumers, a
   // leader's followers) and the appender do not wait on each other's I/O.
   // What is read lies below the segment's size at the time, which appends
-  // never change; a deleted segment's file stays readable while held.
+  // never change; a deleted segment's file stays readable while held. A
+  // truncation racing the read (a deposed leader cutting its tail, then
+  // appending its new leader's batches there) can hand back bytes being
+  // rewritten, as in Kafka: a follower's append checks every batch's CRC,
+  // and consumers read below the high watermark, which truncation never
+  // crosses unless an unclean election already lost those records.
   std::shared_ptr<LogSegment> segment;
   std::shared_ptr<File> file;
   BatchPosition first;
