@@ -207,11 +207,14 @@ class Cluster::Node {
     for (auto& [tp, replica] : replicas) replica->set->Close();
     if (!crash) {
       // What the replica sets last published, for the next start.
-      absl::Status written = WriteHighWatermarksLocked(replicas);
+      absl::Status written = WriteHighWatermarks(HighWatermarksLocked(replicas));
       if (first.ok() && !written.ok()) first = written;
     }
     restored_high_watermarks_.clear();
-    written_high_watermarks_.reset();
+    {
+      std::lock_guard checkpoint_lock(checkpoint_mu_);
+      written_high_watermarks_.reset();
+    }
     if (crash) {
       if (faulty_ != nullptr) {
         faulty_->SimulateCrash(cluster_.options_.transport_seed * 1'000'003 +
@@ -481,28 +484,34 @@ class Cluster::Node {
   // what readers see after the restart.
   void ScheduleHighWatermarkCheckpointLocked() {
     tasks_->ScheduleAfter(cluster_.options_.high_watermark_checkpoint_interval_ms, [this] {
-      std::lock_guard lock(mu_);
-      if (!running_) return;
-      std::map<TopicPartition, std::shared_ptr<Replica>> replicas;
+      std::vector<internal::HighWatermarkEntry> entries;
       {
-        std::lock_guard replicas_lock(replicas_mu_);
-        replicas = replicas_;
+        std::lock_guard lock(mu_);
+        if (!running_) return;
+        std::map<TopicPartition, std::shared_ptr<Replica>> replicas;
+        {
+          std::lock_guard replicas_lock(replicas_mu_);
+          replicas = replicas_;
+        }
+        entries = HighWatermarksLocked(replicas);
       }
-      absl::Status written = WriteHighWatermarksLocked(replicas);
+      // The file and its syncs without mu_: heartbeats and metadata go on.
+      // Stop closes the tasks before its own write, so writes keep order.
+      absl::Status written = WriteHighWatermarks(std::move(entries));
       if (!written.ok()) {
         cluster_.Log(LogLevel::kWarning,
                      absl::StrCat(Name(), " high-watermark checkpoint: ", written.ToString()));
       }
-      ScheduleHighWatermarkCheckpointLocked();
+      std::lock_guard lock(mu_);
+      if (running_) ScheduleHighWatermarkCheckpointLocked();
     });
   }
 
-  // Writes the high watermarks of `replicas`, and, until the metadata has
-  // been applied whole, the restored ones of replicas not opened yet (a
-  // restart followed quickly by a crash must not forget them). Skips the
-  // write when nothing changed since the last one.
-  absl::Status WriteHighWatermarksLocked(
-      const std::map<TopicPartition, std::shared_ptr<Replica>>& replicas) {
+  // The high watermarks of `replicas`, and, until the metadata has been
+  // applied whole, the restored ones of replicas not opened yet (a restart
+  // followed quickly by a crash must not forget them).
+  std::vector<internal::HighWatermarkEntry> HighWatermarksLocked(
+      const std::map<TopicPartition, std::shared_ptr<Replica>>& replicas) const {
     std::vector<internal::HighWatermarkEntry> entries;
     for (const auto& [tp, replica] : replicas) {
       entries.push_back({tp, replica->topic_id, replica->partition->high_watermark()});
@@ -514,6 +523,12 @@ class Cluster::Node {
       std::sort(entries.begin(), entries.end(),
                 [](const auto& a, const auto& b) { return a.topic_partition < b.topic_partition; });
     }
+    return entries;
+  }
+
+  // Writes `entries` unless the file holds them already.
+  absl::Status WriteHighWatermarks(std::vector<internal::HighWatermarkEntry> entries) {
+    std::lock_guard lock(checkpoint_mu_);
     if (written_high_watermarks_ && *written_high_watermarks_ == entries) return absl::OkStatus();
     EVLOG_RETURN_IF_ERROR(internal::WriteHighWatermarkCheckpoint(fs_, dir_, entries));
     written_high_watermarks_ = std::move(entries);
@@ -654,7 +669,8 @@ class Cluster::Node {
   std::unique_ptr<TaskGroup> tasks_;
   // From the checkpoint at Start, until Stop.
   std::map<TopicPartition, internal::HighWatermarkEntry> restored_high_watermarks_;
-  // What the checkpoint holds, as far as this run knows.
+  // What the checkpoint holds, as far as this run knows; serialises writes.
+  std::mutex checkpoint_mu_;
   std::optional<std::vector<internal::HighWatermarkEntry>> written_high_watermarks_;
 
   mutable std::mutex replicas_mu_;
