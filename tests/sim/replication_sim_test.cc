@@ -64,6 +64,9 @@ struct Sim {
     int64_t broker_epoch = -1;  // -1: not registered since it started
     uint64_t incarnation = 0;
     std::optional<PartitionState> applied;
+    // The broker's high-watermark checkpoint (a Cluster writes it every
+    // few seconds; it survives crashes): a restarted replica starts from it.
+    Offset checkpointed_high_watermark{0};
   };
 
   explicit Sim(uint64_t seed)
@@ -125,7 +128,7 @@ struct Sim {
                 Propagate();
               });
         },
-        ReplicaOptions());
+        ReplicaOptions(), b.checkpointed_high_watermark);
     ReplicaSet<>* replica = b.replica.get();
     REQUIRE(transport
                 .Listen(BrokerId(id),
@@ -147,6 +150,18 @@ struct Sim {
     b.applied.reset();
     ++b.incarnation;
     Register(id);
+    CheckpointHighWatermark(id, b.incarnation);
+  }
+
+  // Every 500 ms while this incarnation runs, as a Cluster broker's
+  // checkpoint task (shorter than its 5 s, so that restarts use recent ones).
+  void CheckpointHighWatermark(int id, uint64_t incarnation) {
+    executor.ScheduleAfter(500, [this, id, incarnation] {
+      Broker& b = brokers[id];
+      if (!b.up || b.incarnation != incarnation) return;
+      b.checkpointed_high_watermark = b.partition->high_watermark();
+      CheckpointHighWatermark(id, incarnation);
+    });
   }
 
   void Register(int id) {

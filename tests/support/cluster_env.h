@@ -52,6 +52,9 @@ struct ClusterEnv {
     o.replica.fetch_max_wait_ms = 100;
     o.replica.fetch_backoff_ms = 50;
     o.replica.fetch_timeout_ms = 500;
+    // Often, so that restarts in tests and simulators start from recent
+    // high-watermark checkpoints.
+    o.high_watermark_checkpoint_interval_ms = 1'000;
     // In memory a preallocated index costs its full size: keep them small.
     o.topic_defaults.log.segment_index_bytes = 64 << 10;
     // acks=all survives the loss of every in-sync replica's power only when
