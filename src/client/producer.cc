@@ -54,9 +54,8 @@ struct Producer::PendingRecord {
 // A batch being filled (the accumulator's open batch) or waiting to be
 // appended (its ready queue).
 struct Producer::Batch {
-  uint64_t id = 0;
   // When it was opened (the clock's monotonic time): delivery_timeout_ms
-  // counts from here.
+  // and linger_ms count from here.
   int64_t opened_ns = 0;
   // The encoded batch once sealed and finished; kept for retries.
   MutableByteView bytes;
@@ -105,7 +104,7 @@ struct Producer::Accumulator {
   bool retry_due = false;
   // Whoever holds it works the partition's batches (Drain).
   bool draining = false;
-  uint64_t next_batch_id = 1;
+  // The partition's one linger timer (OnLinger), 0 while none is armed.
   Executor::TaskId linger_timer = 0;
   // Idempotence: the producer id and the sequence of the next batch sent.
   ProducerId producer_id = kNoProducerId;
@@ -628,7 +627,6 @@ absl::Status Producer::Enqueue(Accumulator& acc, const ProducerRecord& record, i
   }
   if (!added) {
     Batch batch;
-    batch.id = acc.next_batch_id++;
     batch.opened_ns = backend_->clock().MonotonicNs();
     const size_t capacity =
         std::max(acc.batch_bytes_max, reserved + record_format::kRecordBatchOverhead);
