@@ -1,6 +1,5 @@
 #include "evlog/broker/internal/high_watermark_checkpoint.h"
 
-#include <memory>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -58,20 +57,10 @@ absl::StatusOr<std::vector<HighWatermarkEntry>> DecodeHighWatermarkCheckpoint(
 absl::StatusOr<std::vector<HighWatermarkEntry>> ReadHighWatermarkCheckpoint(FileSystem& fs,
                                                                             std::string_view dir) {
   const std::string path = JoinPath(dir, kHighWatermarkCheckpointFileName);
-  absl::StatusOr<std::unique_ptr<File>> file = fs.Open(path, OpenMode::kReadOnly);
-  if (absl::IsNotFound(file.status())) return std::vector<HighWatermarkEntry>();
-  if (!file.ok()) return file.status();
-  EVLOG_ASSIGN_OR_RETURN(uint64_t size, (*file)->Size());
-  if (size > kMaxHighWatermarkCheckpointBytes) {
-    return absl::DataLossError(absl::StrCat(path, ": ", size, " bytes, more than any checkpoint (",
-                                            kMaxHighWatermarkCheckpointBytes, ")"));
-  }
-  std::string text(static_cast<size_t>(size), '\0');
-  EVLOG_ASSIGN_OR_RETURN(
-      size_t n,
-      (*file)->ReadAt(0, MutableByteView(reinterpret_cast<std::byte*>(text.data()), text.size())));
-  text.resize(n);
-  absl::StatusOr<std::vector<HighWatermarkEntry>> entries = DecodeHighWatermarkCheckpoint(text);
+  absl::StatusOr<std::string> text = ReadSmallFile(fs, path, kMaxHighWatermarkCheckpointBytes);
+  if (absl::IsNotFound(text.status())) return std::vector<HighWatermarkEntry>();
+  if (!text.ok()) return text.status();
+  absl::StatusOr<std::vector<HighWatermarkEntry>> entries = DecodeHighWatermarkCheckpoint(*text);
   if (!entries.ok()) return Annotate(entries.status(), absl::StrCat("reading ", path));
   return entries;
 }

@@ -3,6 +3,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "evlog/status.h"
 
 namespace evlog::internal {
@@ -20,6 +21,21 @@ absl::Status ReplaceFileAtomically(FileSystem& fs, std::string_view dir, std::st
   }
   EVLOG_RETURN_IF_ERROR(fs.Rename(temp, path));
   return fs.SyncDir(dir);
+}
+
+absl::StatusOr<std::string> ReadSmallFile(FileSystem& fs, std::string_view path, size_t max_bytes) {
+  EVLOG_ASSIGN_OR_RETURN(std::unique_ptr<File> file, fs.Open(path, OpenMode::kReadOnly));
+  EVLOG_ASSIGN_OR_RETURN(uint64_t size, file->Size());
+  if (size > max_bytes) {
+    return absl::DataLossError(absl::StrCat(ToAbsl(path), ": ", size,
+                                            " bytes, more than any checkpoint (", max_bytes, ")"));
+  }
+  std::string text(static_cast<size_t>(size), '\0');
+  EVLOG_ASSIGN_OR_RETURN(
+      size_t n,
+      file->ReadAt(0, MutableByteView(reinterpret_cast<std::byte*>(text.data()), text.size())));
+  text.resize(n);
+  return text;
 }
 
 }  // namespace evlog::internal

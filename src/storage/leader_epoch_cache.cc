@@ -80,17 +80,8 @@ std::string LeaderEpochCache::path() const { return JoinPath(dir_, kFileName); }
 
 absl::StatusOr<LeaderEpochCache> LeaderEpochCache::Load(FileSystem& fs, std::string dir) {
   const std::string path = JoinPath(dir, kFileName);
-  EVLOG_ASSIGN_OR_RETURN(std::unique_ptr<File> file, fs.Open(path, OpenMode::kReadOnly));
-  EVLOG_ASSIGN_OR_RETURN(uint64_t size, file->Size());
-  if (size > internal::kMaxLeaderEpochCheckpointBytes) {
-    return absl::DataLossError(absl::StrCat(path, ": ", size, " bytes, more than any checkpoint (",
-                                            internal::kMaxLeaderEpochCheckpointBytes, ")"));
-  }
-  std::string text(static_cast<size_t>(size), '\0');
-  EVLOG_ASSIGN_OR_RETURN(
-      size_t n,
-      file->ReadAt(0, MutableByteView(reinterpret_cast<std::byte*>(text.data()), text.size())));
-  text.resize(n);
+  EVLOG_ASSIGN_OR_RETURN(std::string text, internal::ReadSmallFile(
+                                               fs, path, internal::kMaxLeaderEpochCheckpointBytes));
   absl::StatusOr<std::vector<EpochEntry>> entries = internal::DecodeLeaderEpochCheckpoint(text);
   if (!entries.ok()) return Annotate(entries.status(), absl::StrCat("reading ", path));
   return LeaderEpochCache(fs, std::move(dir), *std::move(entries));

@@ -5,9 +5,12 @@
 // never a mix or a torn one, and a successful write must survive a crash.
 #pragma once
 
+#include <cstddef>
+#include <string>
 #include <string_view>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "evlog/bytes.h"
 #include "evlog/io/file_system.h"
 
@@ -21,5 +24,11 @@ namespace evlog::internal {
 // and then a crash may still undo it), so the caller must not assume either.
 [[nodiscard]] absl::Status ReplaceFileAtomically(FileSystem& fs, std::string_view dir,
                                                  std::string_view name, ByteView contents);
+
+// The whole of the small file at `path` (a checkpoint ReplaceFileAtomically
+// wrote). Errors: NotFound when there is none; DataLoss, naming the file,
+// when it is larger than `max_bytes` (then it is not such a file); I/O
+// errors.
+absl::StatusOr<std::string> ReadSmallFile(FileSystem& fs, std::string_view path, size_t max_bytes);
 
 }  // namespace evlog::internal
