@@ -488,12 +488,8 @@ class Cluster::Node {
       {
         std::lock_guard lock(mu_);
         if (!running_) return;
-        std::map<TopicPartition, std::shared_ptr<Replica>> replicas;
-        {
-          std::lock_guard replicas_lock(replicas_mu_);
-          replicas = replicas_;
-        }
-        entries = HighWatermarksLocked(replicas);
+        std::lock_guard replicas_lock(replicas_mu_);
+        entries = HighWatermarksLocked(replicas_);
       }
       // The file and its syncs without mu_: heartbeats and metadata go on.
       // Stop closes the tasks before its own write, so writes keep order.

@@ -345,12 +345,12 @@ class SegmentedLog {
   absl::Status TruncateFullyLocked(Offset offset);
   void TouchLocked(LogSegment& segment);
   void ForgetOpenLocked(LogSegment& segment);
-  // The whole batches among the `n` bytes read into `buffer` from `first`
-  // on, below `upper` and within options.max_bytes, into `result`. Needs
-  // no lock: it looks at the buffer only.
+  // The whole batches of `read` (bytes of `path` from `first` on), below
+  // `upper` and within options.max_bytes, into `result` (which views
+  // `read`). Needs no lock: it looks at the bytes only.
   static absl::Status ParseReadBatches(std::string_view path, const BatchPosition& first,
-                                       Offset upper, const std::vector<std::byte>& buffer, size_t n,
-                                       const LogReadOptions& options, LogReadResult& result);
+                                       Offset upper, ByteView read, const LogReadOptions& options,
+                                       LogReadResult& result);
   void NotifyTruncated();
 
   // One group-commit round: syncs everything appended so far.
@@ -940,25 +940,24 @@ absl::StatusOr<LogReadResult> SegmentedLog<FS, ClockT>::Read(Offset offset,
   // Grown, never shrunk: resizing a reused vector back up would zero-fill
   // the regrown bytes on every read that follows a shorter one.
   if (buffer.size() < want) buffer.resize(want);
-  EVLOG_ASSIGN_OR_RETURN(size_t n,
-                         LogSegment::ReadExactly(*file, segment->log_path(), first.position,
-                                                 MutableByteView(buffer.data(), want)));
+  const MutableByteView read(buffer.data(), want);
   EVLOG_RETURN_IF_ERROR(
-      ParseReadBatches(segment->log_path(), first, upper, buffer, n, options, result));
+      LogSegment::ReadExactly(*file, segment->log_path(), first.position, read).status());
+  EVLOG_RETURN_IF_ERROR(ParseReadBatches(segment->log_path(), first, upper, read, options, result));
   return result;
 }
 
 template <FileSystemLike FS, ClockLike ClockT>
 absl::Status SegmentedLog<FS, ClockT>::ParseReadBatches(std::string_view path,
                                                         const BatchPosition& first, Offset upper,
-                                                        const std::vector<std::byte>& buffer,
-                                                        size_t n, const LogReadOptions& options,
+                                                        ByteView read,
+                                                        const LogReadOptions& options,
                                                         LogReadResult& result) {
   size_t used = 0;
   Offset previous_last = first.base_offset - 1;
   Offset next = result.next_offset;
-  while (n - used >= record_format::kLogOverhead) {
-    ByteView rest(buffer.data() + used, n - used);
+  while (read.size() - used >= record_format::kLogOverhead) {
+    ByteView rest = read.subspan(used);
     absl::StatusOr<size_t> size = PeekBatchSize(rest, kMaxIndexedFilePosition);
     if (size.ok() && *size > rest.size()) break;  // ends beyond what was read
     absl::StatusOr<std::pair<Offset, Offset>> range =
@@ -978,7 +977,7 @@ absl::Status SegmentedLog<FS, ClockT>::ParseReadBatches(std::string_view path,
     previous_last = last;
     next = last + 1;
   }
-  result.batches = ByteView(buffer.data(), used);
+  result.batches = read.first(used);
   result.next_offset = next;
   return absl::OkStatus();
 }
