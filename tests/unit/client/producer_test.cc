@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <thread>
@@ -162,22 +163,35 @@ TEST_CASE("bad producer options are INVALID_CONFIG") {
   CHECK(HasErrorCode(Producer::Create(*env.broker, o).status(), ErrorCode::kInvalidRequiredAcks));
 }
 
-TEST_CASE("records wait for linger_ms and go out together as one batch") {
+// A broker in memory whose time moves only when the test advances it,
+// with topic "t" of one partition: linger timers fire exactly on time.
+struct ManualTimeBroker {
+  ManualTimeBroker() {
+    BrokerOptions bo;
+    bo.data_dir = "/data";
+    bo.topic_defaults.log.segment_index_bytes = 64 << 10;
+    bo.file_system = &fs;
+    bo.clock = &clock;
+    bo.executor = &executor;
+    auto opened = Broker::Open(bo);
+    REQUIRE(opened.ok());
+    broker = *std::move(opened);
+    REQUIRE(broker->CreateTopic("t", NewTopic(1)).ok());
+  }
+
   MemFileSystem fs;
-  ManualClock clock(1'000'000);
-  ManualExecutor executor(clock);
-  BrokerOptions bo;
-  bo.data_dir = "/data";
-  bo.topic_defaults.log.segment_index_bytes = 64 << 10;
-  bo.file_system = &fs;
-  bo.clock = &clock;
-  bo.executor = &executor;
-  auto broker = Broker::Open(bo);
-  REQUIRE(broker.ok());
-  REQUIRE((*broker)->CreateTopic("t", NewTopic(1)).ok());
+  ManualClock clock{1'000'000};
+  ManualExecutor executor{clock};
+  std::unique_ptr<Broker> broker;
+};
+
+TEST_CASE("records wait for linger_ms and go out together as one batch") {
+  ManualTimeBroker env;
+  ManualExecutor& executor = env.executor;
+  Broker& broker = *env.broker;
   ProducerOptions options;
   options.linger_ms = 10;
-  auto producer = Producer::Create(**broker, options);
+  auto producer = Producer::Create(broker, options);
   REQUIRE(producer.ok());
   std::vector<Offset> offsets;
   for (int i = 0; i < 5; ++i) {
@@ -189,7 +203,7 @@ TEST_CASE("records wait for linger_ms and go out together as one batch") {
                        })
                 .ok());
   }
-  auto partition = (*broker)->GetPartition({"t", 0});
+  auto partition = broker.GetPartition({"t", 0});
   REQUIRE(partition.ok());
   executor.AdvanceMs(9);
   CHECK((*partition)->log_end_offset() == Offset(0));
@@ -202,24 +216,15 @@ TEST_CASE("records wait for linger_ms and go out together as one batch") {
 }
 
 TEST_CASE("a batch opened after a full one still waits its own linger_ms") {
-  MemFileSystem fs;
-  ManualClock clock(1'000'000);
-  ManualExecutor executor(clock);
-  BrokerOptions bo;
-  bo.data_dir = "/data";
-  bo.topic_defaults.log.segment_index_bytes = 64 << 10;
-  bo.file_system = &fs;
-  bo.clock = &clock;
-  bo.executor = &executor;
-  auto broker = Broker::Open(bo);
-  REQUIRE(broker.ok());
-  REQUIRE((*broker)->CreateTopic("t", NewTopic(1)).ok());
+  ManualTimeBroker env;
+  ManualExecutor& executor = env.executor;
+  Broker& broker = *env.broker;
   ProducerOptions options;
   options.linger_ms = 10;
   options.batch_size = 1000;
-  auto producer = Producer::Create(**broker, options);
+  auto producer = Producer::Create(broker, options);
   REQUIRE(producer.ok());
-  auto partition = (*broker)->GetPartition({"t", 0});
+  auto partition = broker.GetPartition({"t", 0});
   REQUIRE(partition.ok());
   const std::string value(90, 'v');
   auto send = [&] {
