@@ -1,6 +1,8 @@
 #include "evlog/io/executor.h"
 
+#include <algorithm>
 #include <chrono>
+#include <limits>
 
 #include "evlog/check.h"
 
@@ -14,6 +16,7 @@ int64_t NowNs() {
 }
 
 constexpr int64_t kNsPerMs = 1'000'000;
+constexpr int64_t kNotWatching = std::numeric_limits<int64_t>::max();
 
 }  // namespace
 
@@ -21,8 +24,9 @@ constexpr int64_t kNsPerMs = 1'000'000;
 
 ThreadPoolExecutor::ThreadPoolExecutor(size_t threads) {
   EVLOG_CHECK(threads >= 1);
+  sleeping_until_.assign(threads, kNotWatching);
   threads_.reserve(threads);
-  for (size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { Work(); });
+  for (size_t i = 0; i < threads; ++i) threads_.emplace_back([this, i] { Work(i); });
 }
 
 ThreadPoolExecutor::~ThreadPoolExecutor() {
@@ -46,21 +50,21 @@ void ThreadPoolExecutor::Schedule(Task task) {
 Executor::TaskId ThreadPoolExecutor::ScheduleAfter(int64_t delay_ms, Task task) {
   EVLOG_CHECK(delay_ms >= 0);
   TaskId id;
-  bool earliest;
+  bool unwatched;
   {
     std::lock_guard lock(mu_);
     id = next_id_++;
     if (stopping_) return id;
     const int64_t deadline = NowNs() + delay_ms * kNsPerMs;
-    earliest = timers_.empty() || deadline < timers_.begin()->first.first;
+    unwatched = deadline < WatchedDeadlineLocked();
     timers_.emplace(std::make_pair(deadline, id), std::move(task));
     pending_ids_.emplace(id, deadline);
   }
-  // Only a new earliest deadline changes how long a sleeping worker should
-  // wait, and one worker awake for it is enough: it runs the timer, and
-  // wakes another to watch the rest (Work). (Waking every worker for every
-  // timer — linger, request timeouts — cost a wake-up per worker per batch.)
-  if (earliest) cv_.notify_one();
+  // A worker already sleeping until this deadline or sooner runs it, and
+  // wakes another to watch the rest (Work). One woken worker is enough
+  // otherwise. (Waking every worker for every timer — linger, request
+  // timeouts — cost a wake-up per worker per batch.)
+  if (unwatched) cv_.notify_one();
   return id;
 }
 
@@ -74,7 +78,11 @@ bool ThreadPoolExecutor::Cancel(TaskId id) {
   return true;
 }
 
-void ThreadPoolExecutor::Work() {
+int64_t ThreadPoolExecutor::WatchedDeadlineLocked() const {
+  return *std::min_element(sleeping_until_.begin(), sleeping_until_.end());
+}
+
+void ThreadPoolExecutor::Work(size_t worker) {
   std::unique_lock lock(mu_);
   while (true) {
     if (stopping_) return;
@@ -86,11 +94,12 @@ void ThreadPoolExecutor::Work() {
     if (!ready_.empty()) {
       Task task = std::move(ready_.front());
       ready_.pop_front();
-      // ScheduleAfter wakes a worker only for a new earliest deadline: the
-      // worker that was watching the timers (or was woken for a task) must
-      // pass that on before it runs this one, or a timer due meanwhile, or
-      // a task queued behind this one, waits while another worker sleeps.
-      const bool hand_off = !ready_.empty() || (!timers_.empty() && timed_waiters_ == 0);
+      // ScheduleAfter wakes one worker, and not at all for a timer some
+      // sleeper watches: the worker that was woken must pass on what it
+      // leaves behind before it runs this one, or a task queued behind this
+      // one, or a timer no sleeper watches, waits while another sleeps.
+      const bool hand_off = !ready_.empty() || (!timers_.empty() && timers_.begin()->first.first <
+                                                                        WatchedDeadlineLocked());
       lock.unlock();
       if (hand_off) cv_.notify_one();
       task();
@@ -102,9 +111,10 @@ void ThreadPoolExecutor::Work() {
     if (timers_.empty()) {
       cv_.wait(lock);
     } else {
-      ++timed_waiters_;
-      cv_.wait_for(lock, std::chrono::nanoseconds(timers_.begin()->first.first - NowNs()));
-      --timed_waiters_;
+      const int64_t deadline = timers_.begin()->first.first;
+      sleeping_until_[worker] = deadline;
+      cv_.wait_for(lock, std::chrono::nanoseconds(deadline - NowNs()));
+      sleeping_until_[worker] = kNotWatching;
     }
   }
 }

@@ -134,14 +134,19 @@ class ThreadPoolExecutor final : public Executor {
   bool Cancel(TaskId id) override;
 
  private:
-  void Work();
+  void Work(size_t worker);
+  // The earliest deadline an idle worker sleeps until (INT64_MAX if none):
+  // a timer due before it has no worker watching for it.
+  int64_t WatchedDeadlineLocked() const;
 
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;
-  // Idle workers waiting for the earliest timer (the others wait for a
-  // notify): while there is none, a worker that takes a task wakes one.
-  int timed_waiters_ = 0;
+  // Per worker, the deadline it sleeps until, or INT64_MAX while it runs a
+  // task or sleeps until notified. A sleeper's deadline is the earliest
+  // timer when it went to sleep: a sooner timer scheduled later, whose
+  // notify went to another worker, is not what it watches.
+  std::vector<int64_t> sleeping_until_;
   std::deque<Task> ready_;
   // Delayed tasks by (deadline in monotonic ns, id): ids grow, so ties run
   // in the order they were scheduled.

@@ -109,6 +109,39 @@ TEST_CASE("a thread pool runs timers due together, and tasks queued together, si
   }
 }
 
+// Both workers sleep until a far timer. Two tasks due now arrive: the
+// worker woken for the first must wake the other for the second, although
+// that one is already waiting with a deadline (a stale, far one).
+TEST_CASE("a thread pool wakes a worker sleeping on a far timer for a timer due sooner") {
+  ThreadPoolExecutor executor(2);
+  executor.ScheduleAfter(60'000, [] {});
+  for (int round = 0; round < 20; ++round) {
+    INFO("round " << round);
+    // Both workers idle, each waiting for the 60 s timer.
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    std::atomic<int> started{0};
+    std::atomic<int> met{0};
+    std::promise<void> first_done;
+    std::promise<void> second_done;
+    auto meet = [&](std::promise<void>& done) {
+      ++started;
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+      while (started < 2 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::yield();
+      }
+      if (started == 2) ++met;
+      done.set_value();
+    };
+    executor.ScheduleAfter(0, [&] { meet(first_done); });
+    executor.ScheduleAfter(0, [&] { meet(second_done); });
+    REQUIRE(first_done.get_future().wait_for(std::chrono::seconds(20)) ==
+            std::future_status::ready);
+    REQUIRE(second_done.get_future().wait_for(std::chrono::seconds(20)) ==
+            std::future_status::ready);
+    CHECK(met == 2);
+  }
+}
+
 TEST_CASE("a thread pool's cancelled timer does not run") {
   ThreadPoolExecutor executor(1);
   std::atomic<int> ran{0};
