@@ -22,8 +22,10 @@ constexpr int64_t kNotWatching = std::numeric_limits<int64_t>::max();
 
 // ThreadPoolExecutor -------------------------------------------------------
 
-ThreadPoolExecutor::ThreadPoolExecutor(size_t threads) {
+ThreadPoolExecutor::ThreadPoolExecutor(size_t threads, int64_t idle_spin_us)
+    : idle_spin_ns_(idle_spin_us * 1'000) {
   EVLOG_CHECK(threads >= 1);
+  EVLOG_CHECK(idle_spin_us >= 0);
   sleeping_until_.assign(threads, kNotWatching);
   threads_.reserve(threads);
   for (size_t i = 0; i < threads; ++i) threads_.emplace_back([this, i] { Work(i); });
@@ -33,18 +35,22 @@ ThreadPoolExecutor::~ThreadPoolExecutor() {
   {
     std::lock_guard lock(mu_);
     stopping_ = true;
+    changes_.fetch_add(1, std::memory_order_release);
   }
   cv_.notify_all();
   for (std::thread& t : threads_) t.join();
 }
 
 void ThreadPoolExecutor::Schedule(Task task) {
+  bool notify;
   {
     std::lock_guard lock(mu_);
     if (stopping_) return;
     ready_.push_back(std::move(task));
+    changes_.fetch_add(1, std::memory_order_release);
+    notify = spinning_ == 0;
   }
-  cv_.notify_one();
+  if (notify) cv_.notify_one();
 }
 
 Executor::TaskId ThreadPoolExecutor::ScheduleAfter(int64_t delay_ms, Task task) {
@@ -56,9 +62,10 @@ Executor::TaskId ThreadPoolExecutor::ScheduleAfter(int64_t delay_ms, Task task) 
     id = next_id_++;
     if (stopping_) return id;
     const int64_t deadline = NowNs() + delay_ms * kNsPerMs;
-    unwatched = deadline < WatchedDeadlineLocked();
+    unwatched = deadline < WatchedDeadlineLocked() && spinning_ == 0;
     timers_.emplace(std::make_pair(deadline, id), std::move(task));
     pending_ids_.emplace(id, deadline);
+    changes_.fetch_add(1, std::memory_order_release);
   }
   // A worker already sleeping until this deadline or sooner runs it, and
   // wakes another to watch the rest (Work). One woken worker is enough
@@ -78,12 +85,27 @@ bool ThreadPoolExecutor::Cancel(TaskId id) {
   return true;
 }
 
+void ThreadPoolExecutor::Spin(std::unique_lock<std::mutex>& lock, int64_t until_ns) {
+  ++spinning_;
+  const uint64_t seen = changes_.load(std::memory_order_relaxed);
+  lock.unlock();
+  // Yielding, not pausing: on two cores the thread that will hand this one
+  // work may be waiting for the core it spins on.
+  while (changes_.load(std::memory_order_acquire) == seen && NowNs() < until_ns) {
+    std::this_thread::yield();
+  }
+  lock.lock();
+  --spinning_;
+}
+
 int64_t ThreadPoolExecutor::WatchedDeadlineLocked() const {
   return *std::min_element(sleeping_until_.begin(), sleeping_until_.end());
 }
 
 void ThreadPoolExecutor::Work(size_t worker) {
   std::unique_lock lock(mu_);
+  // When this worker's idle spin ends; 0 while it has work.
+  int64_t spin_until = 0;
   while (true) {
     if (stopping_) return;
     if (!timers_.empty() && timers_.begin()->first.first <= NowNs()) {
@@ -98,8 +120,11 @@ void ThreadPoolExecutor::Work(size_t worker) {
       // sleeper watches: the worker that was woken must pass on what it
       // leaves behind before it runs this one, or a task queued behind this
       // one, or a timer no sleeper watches, waits while another sleeps.
-      const bool hand_off = !ready_.empty() || (!timers_.empty() && timers_.begin()->first.first <
-                                                                        WatchedDeadlineLocked());
+      // A spinning worker needs no notify: it sees the change.
+      const bool hand_off =
+          spinning_ == 0 && (!ready_.empty() || (!timers_.empty() && timers_.begin()->first.first <
+                                                                         WatchedDeadlineLocked()));
+      spin_until = 0;
       lock.unlock();
       if (hand_off) cv_.notify_one();
       task();
@@ -107,6 +132,16 @@ void ThreadPoolExecutor::Work(size_t worker) {
       task = nullptr;
       lock.lock();
       continue;
+    }
+    if (idle_spin_ns_ > 0) {
+      const int64_t now = NowNs();
+      if (spin_until == 0) spin_until = now + idle_spin_ns_;
+      const int64_t until =
+          timers_.empty() ? spin_until : std::min(spin_until, timers_.begin()->first.first);
+      if (now < until) {
+        Spin(lock, until);
+        continue;
+      }
     }
     if (timers_.empty()) {
       cv_.wait(lock);

@@ -18,6 +18,7 @@
 // Thread-safety: every method of every class here is thread-safe.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -121,10 +122,19 @@ T AwaitCallback(Executor& executor, Start&& start) {
 // in real (monotonic) time. The destructor stops the threads after the
 // tasks that are running finish; tasks not yet started are dropped
 // (owners close their TaskGroup first, so none of theirs are left).
+//
+// A worker that runs out of work first spins for `idle_spin_us` (polling,
+// yielding its core to other runnable threads) before it sleeps on a
+// condition variable. Work handed between threads in quick succession — a
+// request and its answer, a follower's fetch — then costs no futex wake-up
+// (tens of microseconds on a virtual machine) on either side. 0 disables
+// it: an idle worker sleeps at once, and costs no CPU.
 class ThreadPoolExecutor final : public Executor {
  public:
-  // REQUIRES: threads >= 1.
-  explicit ThreadPoolExecutor(size_t threads = 1);
+  static constexpr int64_t kDefaultIdleSpinUs = 50;
+
+  // REQUIRES: threads >= 1, idle_spin_us >= 0.
+  explicit ThreadPoolExecutor(size_t threads = 1, int64_t idle_spin_us = kDefaultIdleSpinUs);
   ~ThreadPoolExecutor() override;
   ThreadPoolExecutor(const ThreadPoolExecutor&) = delete;
   ThreadPoolExecutor& operator=(const ThreadPoolExecutor&) = delete;
@@ -135,13 +145,21 @@ class ThreadPoolExecutor final : public Executor {
 
  private:
   void Work(size_t worker);
+  // Polls changes_ with `lock` released until it moves or until_ns.
+  void Spin(std::unique_lock<std::mutex>& lock, int64_t until_ns);
   // The earliest deadline an idle worker sleeps until (INT64_MAX if none):
   // a timer due before it has no worker watching for it.
   int64_t WatchedDeadlineLocked() const;
 
+  const int64_t idle_spin_ns_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;
+  // Bumped (under mu_) by everything that may give an idle worker work:
+  // spinning workers poll it instead of waiting for a notify.
+  std::atomic<uint64_t> changes_{0};
+  // Workers spinning now: while there is one, nobody needs a notify.
+  int spinning_ = 0;
   // Per worker, the deadline it sleeps until, or INT64_MAX while it runs a
   // task or sleeps until notified. A sleeper's deadline is the earliest
   // timer when it went to sleep: a sooner timer scheduled later, whose

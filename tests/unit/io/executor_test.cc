@@ -142,6 +142,54 @@ TEST_CASE("a thread pool wakes a worker sleeping on a far timer for a timer due 
   }
 }
 
+// Idle workers spin before they sleep, watching for work without a notify:
+// with a spin far longer than the test, everything must still run on time,
+// and the pool must still stop at once.
+TEST_CASE("a thread pool whose idle workers spin still runs tasks and timers on time") {
+  const auto start = std::chrono::steady_clock::now();
+  {
+    ThreadPoolExecutor executor(2, /*idle_spin_us=*/60'000'000);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // both spinning
+    std::promise<void> immediate;
+    executor.Schedule([&] { immediate.set_value(); });
+    CHECK(immediate.get_future().wait_for(std::chrono::seconds(10)) == std::future_status::ready);
+
+    // A far timer first, so the spinners' deadline is it; then a sooner one.
+    executor.ScheduleAfter(60'000, [] {});
+    const auto scheduled = std::chrono::steady_clock::now();
+    std::promise<std::chrono::steady_clock::time_point> delayed;
+    executor.ScheduleAfter(30, [&] { delayed.set_value(std::chrono::steady_clock::now()); });
+    auto future = delayed.get_future();
+    REQUIRE(future.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
+    CHECK(future.get() - scheduled >= std::chrono::milliseconds(30));
+
+    // Two tasks that must run side by side: the one spinner that sees them
+    // takes one and leaves the other to the second worker.
+    std::atomic<int> started{0};
+    std::atomic<int> met{0};
+    std::promise<void> first_done;
+    std::promise<void> second_done;
+    auto meet = [&](std::promise<void>& done) {
+      ++started;
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+      while (started < 2 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::yield();
+      }
+      if (started == 2) ++met;
+      done.set_value();
+    };
+    executor.Schedule([&] { meet(first_done); });
+    executor.Schedule([&] { meet(second_done); });
+    REQUIRE(first_done.get_future().wait_for(std::chrono::seconds(20)) ==
+            std::future_status::ready);
+    REQUIRE(second_done.get_future().wait_for(std::chrono::seconds(20)) ==
+            std::future_status::ready);
+    CHECK(met == 2);
+  }
+  // The destructor did not wait out the spin.
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(30));
+}
+
 TEST_CASE("a thread pool's cancelled timer does not run") {
   ThreadPoolExecutor executor(1);
   std::atomic<int> ran{0};
