@@ -120,6 +120,10 @@ struct Producer::Accumulator {
   // Records accepted / completed, for Flush.
   uint64_t accepted = 0;
   uint64_t completed = 0;
+  // The smallest `completed` a Flush waits for: completions before it wake
+  // nobody (waking the flushing thread per batch cost it, and the core it
+  // shares with the appends, a futex round trip each).
+  uint64_t flush_wake_at = std::numeric_limits<uint64_t>::max();
 };
 
 // A topic's accumulators by partition number, read on every Send without a
@@ -937,6 +941,8 @@ void Producer::Finish(Accumulator& acc, Sent& sent, const absl::StatusOr<AppendR
   Complete(acc, batch, result);
   std::lock_guard lock(acc.mu);
   acc.completed += count;
+  const bool wake = acc.completed >= acc.flush_wake_at;
+  if (wake) acc.flush_wake_at = std::numeric_limits<uint64_t>::max();
   if (acc.free_buffers.size() < kMaxPooledBuffers && batch.buffer.size() == acc.batch_bytes_max) {
     acc.free_buffers.push_back(std::move(batch.buffer));
   }
@@ -944,7 +950,8 @@ void Producer::Finish(Accumulator& acc, Sent& sent, const absl::StatusOr<AppendR
     batch.records.clear();  // Complete() cleared it; keeps the capacity
     acc.free_record_lists.push_back(std::move(batch.records));
   }
-  acc.completed_cv.notify_all();
+  // Every flusher woken re-registers its target if it is not there yet.
+  if (wake) acc.completed_cv.notify_all();
 }
 
 void Producer::Complete(Accumulator& acc, Batch& batch,
@@ -1040,8 +1047,11 @@ void Producer::FlushAll() {
   for (Accumulator* acc : claimed) StartDrain(*acc);
   for (auto [acc, accepted] : targets) {
     // A Cluster on a ManualExecutor completes appends only when driven.
-    AwaitCondition(backend_->executor(), acc->mu, acc->completed_cv,
-                   [&] { return acc->completed >= accepted; });
+    AwaitCondition(backend_->executor(), acc->mu, acc->completed_cv, [&] {
+      if (acc->completed >= accepted) return true;
+      acc->flush_wake_at = std::min(acc->flush_wake_at, accepted);
+      return false;
+    });
   }
 }
 

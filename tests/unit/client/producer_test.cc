@@ -8,6 +8,9 @@
 #include <thread>
 #include <vector>
 
+#include "evlog/broker/cluster.h"
+#include "evlog/io/executor.h"
+#include "evlog/io/mem_file_system.h"
 #include "evlog/partition/murmur2_partitioner.h"
 #include "evlog/status.h"
 #include "tests/support/catch.h"
@@ -375,6 +378,58 @@ TEST_CASE("records from several threads keep each thread's order within a partit
       it->second = i;
     }
   }
+}
+
+// Flush wakes a flusher only once its own target is reached: flushers
+// waiting for different targets on one partition must each be woken.
+// On a three-broker cluster, so that acks=all completes later, on the
+// executor's threads, while the flushers wait.
+TEST_CASE("threads flushing together each return once everything they sent has completed") {
+  MemFileSystem fs;
+  ThreadPoolExecutor executor(2);
+  ClusterOptions o;
+  o.brokers = 3;
+  o.data_dir = "/cluster";
+  o.file_system = &fs;
+  o.executor = &executor;
+  o.topic_defaults.log.segment_index_bytes = 64 << 10;
+  auto cluster = Cluster::Open(o);
+  REQUIRE(cluster.ok());
+  REQUIRE((*cluster)->CreateTopic("flushed", NewTopic(1, 3)).ok());
+  ProducerOptions options;
+  options.linger_ms = 1;
+  options.batch_size = 1024;
+  auto created = Producer::Create(**cluster, options);
+  REQUIRE(created.ok());
+  std::unique_ptr<Producer> producer = *std::move(created);
+  constexpr int kThreads = 3;
+  constexpr int kRounds = 40;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      std::atomic<int> completed{0};
+      int sent = 0;
+      for (int round = 0; round < kRounds; ++round) {
+        // Rounds of different sizes, so that the threads' targets differ.
+        for (int i = 0; i < 20 + 15 * t + round % 7; ++i) {
+          absl::Status s = producer->Send(ProducerRecord("flushed", std::string(100, 'x')),
+                                          [&](const absl::StatusOr<RecordMetadata>& m) {
+                                            if (!m.ok()) failures++;
+                                            completed++;
+                                          });
+          if (s.ok()) ++sent;
+          if (!s.ok()) failures++;
+        }
+        if (!producer->Flush().ok()) failures++;
+        if (completed.load() != sent) failures++;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  CHECK(failures == 0);
+  REQUIRE(producer->Close().ok());
+  REQUIRE((*cluster)->Close().ok());
 }
 
 TEST_CASE("Close while other threads send: every accepted record completes, later sends fail") {
