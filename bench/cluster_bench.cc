@@ -211,6 +211,7 @@ void BM_ProducerOnCluster(benchmark::State& state) {
   const auto rf = static_cast<int32_t>(state.range(0));
   const auto in_flight = static_cast<int32_t>(state.range(1));
   const auto batch_kib = static_cast<int32_t>(state.range(2));
+  const auto partitions = static_cast<int32_t>(state.range(3));
   constexpr int kRecords = 20'000;
   bench::TempDir dir("producer-on-cluster");
   ThreadPoolExecutor executor(2);
@@ -222,7 +223,7 @@ void BM_ProducerOnCluster(benchmark::State& state) {
   o.replica.fetch_max_wait_ms = 500;
   o.replica.fetch_backoff_ms = 1;
   auto cluster = Must(Cluster::Open(o), "Cluster::Open");
-  NewTopic topic(1, rf);
+  NewTopic topic(partitions, rf);
   topic.config.min_insync_replicas = std::min(rf, 2);
   Must(cluster->CreateTopic("throughput", topic).status(), "Cluster::CreateTopic");
   ProducerOptions po;
@@ -234,7 +235,9 @@ void BM_ProducerOnCluster(benchmark::State& state) {
   for (auto _ : state) {
     for (int i = 0; i < kRecords; ++i) {
       ProducerRecord record("throughput", value);
-      record.partition = PartitionId(0);
+      // One partition: every record there. More: the default (sticky)
+      // partitioner's choice, a batch at a time, as for unkeyed records.
+      if (partitions == 1) record.partition = PartitionId(0);
       Must(producer->Send(record,
                           [&failed](const absl::StatusOr<RecordMetadata>& m) {
                             if (!m.ok()) ++failed;
@@ -250,13 +253,15 @@ void BM_ProducerOnCluster(benchmark::State& state) {
   Must(cluster->Close(), "Cluster::Close");
 }
 BENCHMARK(BM_ProducerOnCluster)
-    ->ArgNames({"rf", "in_flight", "batch_kib"})
-    ->Args({1, 1, 16})
-    ->Args({1, 5, 16})
-    ->Args({3, 1, 16})
-    ->Args({3, 5, 16})
-    ->Args({1, 5, 256})
-    ->Args({3, 5, 256})
+    ->ArgNames({"rf", "in_flight", "batch_kib", "partitions"})
+    ->Args({1, 1, 16, 1})
+    ->Args({1, 5, 16, 1})
+    ->Args({3, 1, 16, 1})
+    ->Args({3, 5, 16, 1})
+    ->Args({1, 5, 256, 1})
+    ->Args({3, 5, 256, 1})
+    ->Args({1, 5, 16, 6})
+    ->Args({3, 5, 16, 6})
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 
