@@ -225,13 +225,12 @@ class SegmentedLog {
   [[nodiscard]] absl::StatusOr<std::optional<TimestampAndOffset>> OffsetForTimestamp(
       int64_t timestamp_ms);
 
+  // Lock-free: a reader polling for new data never waits for an append.
   Offset log_start_offset() const {
-    std::lock_guard lock(mu_);
-    return log_start_;
+    return Offset(log_start_published_.load(std::memory_order_acquire));
   }
   Offset log_end_offset() const {
-    std::lock_guard lock(mu_);
-    return log_end_;
+    return Offset(log_end_published_.load(std::memory_order_acquire));
   }
   // End of what is known to be synced (the recovery point).
   Offset durable_offset() const {
@@ -332,6 +331,10 @@ class SegmentedLog {
 
   absl::Status Load();
   absl::Status LoadEpochsLocked();
+  void PublishOffsetsLocked() {
+    log_start_published_.store(log_start_.value(), std::memory_order_release);
+    log_end_published_.store(log_end_.value(), std::memory_order_release);
+  }
   absl::Status RecoverLocked(const std::optional<internal::LogCheckpoint>& checkpoint);
   absl::Status CheckUsableLocked() const;
   absl::Status MarkUncleanLocked();
@@ -378,6 +381,10 @@ class SegmentedLog {
   Offset log_start_{0};
   Offset log_end_{0};
   Offset durable_end_{0};
+  // log_start_ and log_end_ as of the last change, for the lock-free
+  // accessors (PublishOffsetsLocked after every write of either).
+  std::atomic<int64_t> log_start_published_{0};
+  std::atomic<int64_t> log_end_published_{0};
   // True once log.checkpoint says "not clean" for this open.
   bool marked_unclean_ = false;
   bool closed_ = false;
@@ -459,6 +466,7 @@ absl::Status SegmentedLog<FS, ClockT>::Load() {
     EVLOG_RETURN_IF_ERROR(RecoverLocked(checkpoint));
   }
   log_start_ = std::min(log_start_, log_end_);
+  PublishOffsetsLocked();
   durable_end_published_.store(durable_end_.value());
   last_sync_ms_.store(now);
   return LoadEpochsLocked();
@@ -566,6 +574,7 @@ absl::Status SegmentedLog<FS, ClockT>::RecoverLocked(
   log_end_ = end;
   log_start_ =
       std::max(checkpoint ? checkpoint->log_start_offset : Offset(0), segments_.begin()->first);
+  PublishOffsetsLocked();
   // What recovery kept is what the files hold now; make it durable so the
   // recovery point can move past it.
   for (auto& [base, segment] : segments_) {
@@ -684,6 +693,7 @@ absl::StatusOr<AppendResult> SegmentedLog<FS, ClockT>::Append(MutableByteView ba
       return s;
     }
     log_end_ = last + 1;
+    PublishOffsetsLocked();
     end = log_end_;
     truncations = truncations_.load();
     result.base_offset = base;
@@ -841,6 +851,7 @@ absl::Status SegmentedLog<FS, ClockT>::RollLocked(Offset new_base) {
     const bool only_segment = segments_.size() == 2;
     EVLOG_RETURN_IF_ERROR(DeleteSegmentsLocked({old_base}));
     if (only_segment) log_start_ = std::max(log_start_, base);
+    PublishOffsetsLocked();
     return absl::OkStatus();
   }
   TouchLocked(old);
@@ -932,6 +943,9 @@ absl::StatusOr<LogReadResult> SegmentedLog<FS, ClockT>::Read(Offset offset,
       want = static_cast<size_t>(std::min<uint64_t>(options.max_bytes, available));
       if (want < first.size && options.min_one_batch) want = first.size;
       EVLOG_ASSIGN_OR_RETURN(file, candidate.LogFile());
+      // Found among its recent batches, a sealed segment opens its file
+      // only now: count it among the open ones.
+      if (&candidate != &ActiveLocked()) TouchLocked(candidate);
       segment = it->second;
       break;
     }
@@ -1079,6 +1093,7 @@ absl::StatusOr<size_t> SegmentedLog<FS, ClockT>::DeleteOldSegments() {
   }
   EVLOG_RETURN_IF_ERROR(DeleteSegmentsLocked(doomed));
   log_start_ = std::max(log_start_, segments_.begin()->first);
+  PublishOffsetsLocked();
   durable_end_ = std::max(durable_end_, log_start_);
   durable_end_published_.store(durable_end_.value());
   EVLOG_RETURN_IF_ERROR(WriteCheckpointLocked(/*clean=*/false));
@@ -1099,6 +1114,7 @@ absl::Status SegmentedLog<FS, ClockT>::DeleteRecordsBefore(Offset offset) {
     if (offset <= log_start_) return absl::OkStatus();
     EVLOG_RETURN_IF_ERROR(MarkUncleanLocked());
     log_start_ = offset;
+    PublishOffsetsLocked();
     EVLOG_RETURN_IF_ERROR(WriteCheckpointLocked(/*clean=*/false));
     EVLOG_RETURN_IF_ERROR(epochs_.TruncateFromStart(log_start_));
   }
@@ -1150,6 +1166,7 @@ absl::Status SegmentedLog<FS, ClockT>::TruncateToLocked(Offset offset) {
   LogSegment& active = ActiveLocked();
   ForgetOpenLocked(active);
   EVLOG_ASSIGN_OR_RETURN(log_end_, active.TruncateTo(offset));
+  PublishOffsetsLocked();
   // The cut must survive a crash, or cut-off batches could come back.
   EVLOG_RETURN_IF_ERROR(active.Sync());
   if (durable_end_ > log_end_) {
@@ -1184,6 +1201,7 @@ absl::Status SegmentedLog<FS, ClockT>::TruncateFullyLocked(Offset offset) {
   }
   segments_.emplace(offset, *std::move(fresh));
   log_start_ = log_end_ = durable_end_ = offset;
+  PublishOffsetsLocked();
   durable_end_published_.store(durable_end_.value());
   EVLOG_RETURN_IF_ERROR(WriteCheckpointLocked(/*clean=*/false));
   return epochs_.Clear();
