@@ -188,6 +188,7 @@ absl::Status LogSegment::RebuildIndexes(uint64_t valid_bytes) {
 }
 
 void LogSegment::IndexBatch(const BatchPosition& batch) {
+  RememberBatch(batch);
   if (batch.max_timestamp > max_timestamp_) {
     max_timestamp_ = batch.max_timestamp;
     offset_of_max_timestamp_ = batch.last_offset;
@@ -256,6 +257,10 @@ absl::Status LogSegment::Append(ByteView bytes, const BatchPosition& batch) {
   }
   BatchPosition placed = batch;
   placed.position = size_bytes_;
+  // As a header scan would find it (appenders may leave the epoch unset).
+  if (bytes.size() >= record_format::kRecordBatchOverhead) {
+    placed.leader_epoch = DecodeHeader(bytes, 0, 0).leader_epoch;
+  }
   size_bytes_ += bytes.size();
   IndexBatch(placed);
   return absl::OkStatus();
@@ -328,7 +333,29 @@ absl::Status LogSegment::ScanHeaders(uint64_t from_position,
   return absl::OkStatus();
 }
 
+void LogSegment::RememberBatch(const BatchPosition& batch) {
+  if (!recent_.empty() && recent_.back().position + recent_.back().size != batch.position) {
+    recent_.clear();
+  }
+  if (recent_.size() == kRecentBatches) recent_.erase(recent_.begin());
+  recent_.push_back(batch);
+}
+
+std::optional<std::optional<BatchPosition>> LogSegment::FindRecentBatch(Offset target) const {
+  if (recent_.empty() || recent_.back().position + recent_.back().size != size_bytes_ ||
+      target < recent_.front().base_offset) {
+    return std::nullopt;  // not known here: scan
+  }
+  for (const BatchPosition& batch : recent_) {
+    if (batch.last_offset >= target) return batch;
+  }
+  return std::optional<BatchPosition>();  // past the segment's last batch
+}
+
 absl::StatusOr<std::optional<BatchPosition>> LogSegment::FindBatch(Offset target) {
+  if (std::optional<std::optional<BatchPosition>> recent = FindRecentBatch(target)) {
+    return *recent;
+  }
   EVLOG_RETURN_IF_ERROR(EnsureIndexes());
   const uint64_t from = target < base_ ? 0 : offset_index_->Lookup(target).position;
   std::optional<BatchPosition> found;
@@ -482,6 +509,7 @@ absl::Status LogSegment::CloseFiles() {
   offset_index_.reset();
   time_index_.reset();
   indexes_writable_ = false;
+  std::vector<BatchPosition>().swap(recent_);
   // Dropping the reference closes the file once a group-commit leader that
   // may still be syncing it is done with it (closing it here would fail
   // that sync).

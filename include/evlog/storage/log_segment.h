@@ -26,6 +26,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -199,6 +200,15 @@ class LogSegment {
   int64_t max_timestamp_ = -1;
   Offset offset_of_max_timestamp_;
   bool max_timestamp_known_ = false;
+  // The last batches indexed, contiguous and in file order: a reader at the
+  // tail (a consumer, a follower's fetch) finds its batch here instead of
+  // reading headers from the last index entry on, which it would do under
+  // the log's lock. Trusted only while the last one ends at size_bytes_
+  // (a truncation, or a rebuild against another size, makes it stale).
+  static constexpr size_t kRecentBatches = 16;
+  std::vector<BatchPosition> recent_;  // released with the files
+  void RememberBatch(const BatchPosition& batch);
+  std::optional<std::optional<BatchPosition>> FindRecentBatch(Offset target) const;
 };
 
 namespace internal {

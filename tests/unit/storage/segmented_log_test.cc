@@ -245,6 +245,49 @@ TEST_CASE("a clean close lets the next open read no segment") {
   CHECK(all.back().offset == Offset(60));
 }
 
+// Reads at the tail find their batch among the segment's recent batches
+// instead of scanning headers: across truncations and rewrites with other
+// batch sizes, every offset must still read from the batch that holds it.
+TEST_CASE("a read at any offset starts at the batch holding it, after truncations and rewrites") {
+  MemFileSystem fs;
+  ManualClock clock;
+  auto log = *MemLog::Open(fs, clock, kDir, SmallSegments());
+  std::vector<std::pair<Offset, Offset>> batches;  // [base, last] of each, in order
+  auto append = [&](int records, uint64_t seed) {
+    const AppendResult r = MustAppend(*log, MakeSizedBatch(records, 40, seed));
+    batches.emplace_back(r.base_offset, r.last_offset);
+  };
+  auto check_every_offset = [&] {
+    std::vector<std::byte> buffer;
+    LogReadOptions one;
+    one.max_bytes = 1;  // the first batch only
+    for (const auto& [base, last] : batches) {
+      for (Offset o = base; o <= last; o = o + 1) {
+        INFO("offset " << o.value());
+        absl::StatusOr<LogReadResult> read = log->Read(o, buffer, one);
+        REQUIRE(read.ok());
+        const std::vector<TestRecord> records = DecodeAll(read->batches);
+        REQUIRE(!records.empty());
+        CHECK(records.front().offset == base);
+        CHECK(records.back().offset == last);
+      }
+    }
+  };
+  uint64_t seed = 0;
+  for (int i = 0; i < 40; ++i) append(1 + i % 5, ++seed);
+  check_every_offset();
+  for (int round = 0; round < 6; ++round) {
+    // Cut in the middle of a recent batch (the whole batch goes), then
+    // write batches of other sizes where it was.
+    const auto [base, last] = batches[batches.size() - 3];
+    REQUIRE(log->TruncateTo(last).ok());
+    while (!batches.empty() && batches.back().second >= base) batches.pop_back();
+    REQUIRE(log->log_end_offset() == base);
+    for (int i = 0; i < 3 + round; ++i) append(1 + (i + round) % 3, ++seed);
+    check_every_offset();
+  }
+}
+
 TEST_CASE("only a bounded number of sealed segments keep files open") {
   MemFileSystem fs;
   ManualClock clock;
