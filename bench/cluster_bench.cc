@@ -26,10 +26,13 @@
 // And the Producer's throughput against a Cluster, to show what batches in
 // flight buy when acks=all waits for followers:
 //
-//   BM_ProducerOnCluster/rf/in_flight/batch_kib  3 brokers on real files
-//                           (Durability::kNone), a ThreadPoolExecutor of 2
-//                           threads; one partition with replication factor
-//                           rf; the Producer's defaults (acks=all,
+//   BM_ProducerOnCluster/rf/in_flight/batch_kib/partitions  3 brokers on
+//                           real files (Durability::kNone), a
+//                           ThreadPoolExecutor of 2 threads; a topic of
+//                           `partitions` partitions with replication factor
+//                           rf (one: every record there; more: the default
+//                           sticky partitioner's choice); the Producer's
+//                           defaults (acks=all,
 //                           idempotent, linger 5 ms) with max_in_flight =
 //                           in_flight and batch_size = batch_kib KiB (16 is
 //                           the default, the Java client's; librdkafka's is
