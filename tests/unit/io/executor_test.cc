@@ -11,6 +11,31 @@
 namespace evlog {
 namespace {
 
+// Hands `schedule` two tasks that each wait (up to 5 s) for the other to
+// start, and waits for both: true when they ran at the same time, i.e. on
+// two workers.
+template <typename Schedule>
+bool RanSideBySide(Schedule schedule) {
+  std::atomic<int> started{0};
+  std::atomic<int> met{0};
+  std::promise<void> first_done;
+  std::promise<void> second_done;
+  auto meet = [&](std::promise<void>& done) {
+    ++started;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (started < 2 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::yield();
+    }
+    if (started == 2) ++met;
+    done.set_value();
+  };
+  schedule([&] { meet(first_done); });
+  schedule([&] { meet(second_done); });
+  REQUIRE(first_done.get_future().wait_for(std::chrono::seconds(20)) == std::future_status::ready);
+  REQUIRE(second_done.get_future().wait_for(std::chrono::seconds(20)) == std::future_status::ready);
+  return met == 2;
+}
+
 TEST_CASE("a manual executor runs delayed tasks in deadline order as time advances") {
   ManualClock clock;
   ManualExecutor executor(clock);
@@ -81,31 +106,13 @@ TEST_CASE("a thread pool runs timers due together, and tasks queued together, si
     INFO((timers ? "timers" : "immediate tasks"));
     // Both workers idle, waiting without a deadline (no timer pending).
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    std::atomic<int> started{0};
-    std::atomic<int> met{0};
-    std::promise<void> first_done;
-    std::promise<void> second_done;
-    auto meet = [&](std::promise<void>& done) {
-      ++started;
-      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-      while (started < 2 && std::chrono::steady_clock::now() < deadline) {
-        std::this_thread::yield();
+    CHECK(RanSideBySide([&](Executor::Task task) {
+      if (timers) {
+        executor.ScheduleAfter(50, std::move(task));
+      } else {
+        executor.Schedule(std::move(task));
       }
-      if (started == 2) ++met;
-      done.set_value();
-    };
-    if (timers) {
-      executor.ScheduleAfter(50, [&] { meet(first_done); });
-      executor.ScheduleAfter(50, [&] { meet(second_done); });
-    } else {
-      executor.Schedule([&] { meet(first_done); });
-      executor.Schedule([&] { meet(second_done); });
-    }
-    REQUIRE(first_done.get_future().wait_for(std::chrono::seconds(20)) ==
-            std::future_status::ready);
-    REQUIRE(second_done.get_future().wait_for(std::chrono::seconds(20)) ==
-            std::future_status::ready);
-    CHECK(met == 2);
+    }));
   }
 }
 
@@ -119,26 +126,7 @@ TEST_CASE("a thread pool wakes a worker sleeping on a far timer for a timer due 
     INFO("round " << round);
     // Both workers idle, each waiting for the 60 s timer.
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    std::atomic<int> started{0};
-    std::atomic<int> met{0};
-    std::promise<void> first_done;
-    std::promise<void> second_done;
-    auto meet = [&](std::promise<void>& done) {
-      ++started;
-      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-      while (started < 2 && std::chrono::steady_clock::now() < deadline) {
-        std::this_thread::yield();
-      }
-      if (started == 2) ++met;
-      done.set_value();
-    };
-    executor.ScheduleAfter(0, [&] { meet(first_done); });
-    executor.ScheduleAfter(0, [&] { meet(second_done); });
-    REQUIRE(first_done.get_future().wait_for(std::chrono::seconds(20)) ==
-            std::future_status::ready);
-    REQUIRE(second_done.get_future().wait_for(std::chrono::seconds(20)) ==
-            std::future_status::ready);
-    CHECK(met == 2);
+    CHECK(RanSideBySide([&](Executor::Task task) { executor.ScheduleAfter(0, std::move(task)); }));
   }
 }
 
@@ -165,26 +153,7 @@ TEST_CASE("a thread pool whose idle workers spin still runs tasks and timers on 
 
     // Two tasks that must run side by side: the one spinner that sees them
     // takes one and leaves the other to the second worker.
-    std::atomic<int> started{0};
-    std::atomic<int> met{0};
-    std::promise<void> first_done;
-    std::promise<void> second_done;
-    auto meet = [&](std::promise<void>& done) {
-      ++started;
-      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-      while (started < 2 && std::chrono::steady_clock::now() < deadline) {
-        std::this_thread::yield();
-      }
-      if (started == 2) ++met;
-      done.set_value();
-    };
-    executor.Schedule([&] { meet(first_done); });
-    executor.Schedule([&] { meet(second_done); });
-    REQUIRE(first_done.get_future().wait_for(std::chrono::seconds(20)) ==
-            std::future_status::ready);
-    REQUIRE(second_done.get_future().wait_for(std::chrono::seconds(20)) ==
-            std::future_status::ready);
-    CHECK(met == 2);
+    CHECK(RanSideBySide([&](Executor::Task task) { executor.Schedule(std::move(task)); }));
   }
   // The destructor did not wait out the spin.
   CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(30));
