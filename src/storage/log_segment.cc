@@ -257,10 +257,6 @@ absl::Status LogSegment::Append(ByteView bytes, const BatchPosition& batch) {
   }
   BatchPosition placed = batch;
   placed.position = size_bytes_;
-  // As a header scan would find it (appenders may leave the epoch unset).
-  if (bytes.size() >= record_format::kRecordBatchOverhead) {
-    placed.leader_epoch = DecodeHeader(bytes, 0, 0).leader_epoch;
-  }
   size_bytes_ += bytes.size();
   IndexBatch(placed);
   return absl::OkStatus();

@@ -46,8 +46,7 @@ struct BatchPosition {
   Offset base_offset;
   Offset last_offset;
   int64_t max_timestamp = -1;
-  // The batch's partitionLeaderEpoch (kNoLeaderEpoch when it has none). Filled
-  // by header scans; appenders may leave it unset.
+  // The batch's partitionLeaderEpoch (kNoLeaderEpoch when it has none).
   LeaderEpoch leader_epoch = kNoLeaderEpoch;
 };
 
@@ -90,7 +89,8 @@ class LogSegment {
   const std::string& log_path() const { return log_path_; }
 
   // Appends an encoded batch whose offsets are final; `batch` describes it
-  // (its position field is ignored). On error nothing of the batch remains
+  // as a header scan would (its position field is ignored): tail reads find
+  // it among the recent batches instead of scanning. On error nothing of the batch remains
   // in the file (a partial write is cut off again), unless cutting it off
   // fails too, which is reported as kKafkaStorageError with "unrecoverable"
   // in the text: the caller must stop appending.

@@ -687,6 +687,7 @@ absl::StatusOr<AppendResult> SegmentedLog<FS, ClockT>::Append(MutableByteView ba
     position.last_offset = last;
     position.max_timestamp =
         internal::LoadBigEndian<int64_t>(batch.data() + record_format::kMaxTimestampOffset);
+    position.leader_epoch = epoch;
     absl::Status s = active.Append(batch, position);
     if (!s.ok()) {
       if (absl::StrContains(s.message(), "unrecoverable")) failed_ = s;
