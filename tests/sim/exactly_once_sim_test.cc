@@ -50,6 +50,7 @@
 #include "evlog/io/faulty_file_system.h"
 #include "evlog/io/mem_file_system.h"
 #include "evlog/status.h"
+#include "tests/support/broker_options.h"
 #include "tests/support/catch.h"
 #include "tests/support/cluster_env.h"
 #include "tests/support/forwarding_backend.h"
@@ -177,12 +178,7 @@ class BrokerWorld final : public World {
 
  private:
   void Open() {
-    BrokerOptions o;
-    o.data_dir = "/data";
-    o.file_system = &disk_;
-    o.clock = &clock_;
-    o.executor = &executor_;
-    o.topic_defaults.log.segment_index_bytes = 64 << 10;
+    BrokerOptions o = testing::InMemoryBrokerOptions(disk_, executor_, &clock_);
     o.topic_defaults.log.durability = Durability::kEveryAppend;
     auto opened = Broker::Open(o);
     INFO(opened.status());

@@ -8,6 +8,7 @@
 #include "evlog/io/mem_file_system.h"
 #include "evlog/record/record_batch_builder.h"
 #include "evlog/status.h"
+#include "tests/support/broker_options.h"
 #include "tests/support/catch.h"
 
 namespace evlog {
@@ -21,16 +22,7 @@ struct Env {
   ManualClock clock{1'700'000'000'000};
   ManualExecutor executor{clock};
 
-  BrokerOptions Options() {
-    BrokerOptions o;
-    o.data_dir = "/data";
-    // In memory a preallocated index costs its full size: keep them small.
-    o.topic_defaults.log.segment_index_bytes = 64 << 10;
-    o.file_system = &fs;
-    o.clock = &clock;
-    o.executor = &executor;
-    return o;
-  }
+  BrokerOptions Options() { return testing::InMemoryBrokerOptions(fs, executor, &clock); }
   std::unique_ptr<Broker> Open() { return Open(Options()); }
   std::unique_ptr<Broker> Open(BrokerOptions o) {
     auto broker = Broker::Open(std::move(o));

@@ -1,6 +1,7 @@
 // A broker on an in-memory file system for the client tests, reopenable,
 // on the real clock and a thread pool (Poll wake-ups and linger timers are
-// real-time behaviour), or a manual executor when a test drives time.
+// real-time behaviour). A test that drives time opens its own broker with
+// InMemoryBrokerOptions and a ManualClock.
 #pragma once
 
 #include <memory>
@@ -12,6 +13,7 @@
 #include "evlog/client/producer.h"
 #include "evlog/io/executor.h"
 #include "evlog/io/mem_file_system.h"
+#include "tests/support/broker_options.h"
 #include "tests/support/catch.h"
 
 namespace evlog::testing {
@@ -24,15 +26,7 @@ struct ClientEnv {
   explicit ClientEnv(bool open = true) {
     if (open) Reopen();
   }
-  BrokerOptions Options() {
-    BrokerOptions o;
-    o.data_dir = "/data";
-    // In memory a preallocated index costs its full size: keep them small.
-    o.topic_defaults.log.segment_index_bytes = 64 << 10;
-    o.file_system = &fs;
-    o.executor = &executor;
-    return o;
-  }
+  BrokerOptions Options() { return InMemoryBrokerOptions(fs, executor); }
   void Reopen() {
     if (broker) REQUIRE(broker->Close().ok());
     broker.reset();

@@ -24,6 +24,7 @@
 #include "evlog/io/log_sink.h"
 #include "evlog/io/mem_file_system.h"
 #include "evlog/status.h"
+#include "tests/support/broker_options.h"
 #include "tests/support/catch.h"
 #include "tests/unit/client/client_env.h"
 
@@ -727,12 +728,7 @@ struct Simulation {
   std::map<TopicPartition, int64_t> high_committed;
 
   Simulation(uint64_t seed, bool with_faults) : rng(seed), faults(with_faults) {
-    BrokerOptions o;
-    o.data_dir = "/data";
-    o.topic_defaults.log.segment_index_bytes = 64 << 10;
-    o.file_system = &fs;
-    o.clock = &clock;
-    o.executor = &executor;
+    BrokerOptions o = testing::InMemoryBrokerOptions(fs, executor, &clock);
     if (std::getenv("EVLOG_SIM_LOG") != nullptr) o.log_sink = &stderr_sink;
     broker = Broker::Open(o).value();
     GroupCoordinatorOptions g;

@@ -13,6 +13,7 @@
 #include "evlog/io/mem_file_system.h"
 #include "evlog/partition/murmur2_partitioner.h"
 #include "evlog/status.h"
+#include "tests/support/broker_options.h"
 #include "tests/support/catch.h"
 #include "tests/unit/client/client_env.h"
 
@@ -170,13 +171,7 @@ TEST_CASE("bad producer options are INVALID_CONFIG") {
 // with topic "t" of one partition: linger timers fire exactly on time.
 struct ManualTimeBroker {
   ManualTimeBroker() {
-    BrokerOptions bo;
-    bo.data_dir = "/data";
-    bo.topic_defaults.log.segment_index_bytes = 64 << 10;
-    bo.file_system = &fs;
-    bo.clock = &clock;
-    bo.executor = &executor;
-    auto opened = Broker::Open(bo);
+    auto opened = Broker::Open(testing::InMemoryBrokerOptions(fs, executor, &clock));
     REQUIRE(opened.ok());
     broker = *std::move(opened);
     REQUIRE(broker->CreateTopic("t", NewTopic(1)).ok());
@@ -288,12 +283,7 @@ TEST_CASE("Send blocks for max_block_ms when buffer_memory is full, then fails")
   MemFileSystem fs;
   ManualClock clock;
   ManualExecutor executor(clock);  // never run: async appends stay queued
-  BrokerOptions bo;
-  bo.data_dir = "/data";
-  bo.topic_defaults.log.segment_index_bytes = 64 << 10;
-  bo.file_system = &fs;
-  bo.executor = &executor;
-  auto broker = Broker::Open(bo);
+  auto broker = Broker::Open(testing::InMemoryBrokerOptions(fs, executor));
   REQUIRE(broker.ok());
   REQUIRE((*broker)->CreateTopic("t", NewTopic(1)).ok());
   ProducerOptions options;
@@ -600,11 +590,7 @@ TEST_CASE("headers, null keys and null values go through unchanged") {
 TEST_CASE("auto-created topics take the broker's partition count") {
   MemFileSystem fs;
   ThreadPoolExecutor executor(1);
-  BrokerOptions bo;
-  bo.data_dir = "/data";
-  bo.topic_defaults.log.segment_index_bytes = 64 << 10;
-  bo.file_system = &fs;
-  bo.executor = &executor;
+  BrokerOptions bo = testing::InMemoryBrokerOptions(fs, executor);
   bo.auto_create_topics = true;
   bo.auto_create_partitions = 2;
   auto broker = Broker::Open(bo);

@@ -10,6 +10,7 @@
 #include "evlog/io/executor.h"
 #include "evlog/io/mem_file_system.h"
 #include "evlog/status.h"
+#include "tests/support/broker_options.h"
 #include "tests/support/catch.h"
 
 namespace evlog {
@@ -35,13 +36,7 @@ struct Env {
     if (broker) (void)broker->Close();
   }
   void Open() {
-    BrokerOptions o;
-    o.data_dir = "/data";
-    o.topic_defaults.log.segment_index_bytes = 64 << 10;
-    o.file_system = &fs;
-    o.clock = &clock;
-    o.executor = &executor;
-    auto b = Broker::Open(o);
+    auto b = Broker::Open(testing::InMemoryBrokerOptions(fs, executor, &clock));
     REQUIRE(b.ok());
     broker = *std::move(b);
     auto c = GroupCoordinator::ForBroker(*broker, &options);

@@ -17,6 +17,7 @@
 #include "evlog/io/mem_file_system.h"
 #include "evlog/record/record_batch_builder.h"
 #include "evlog/status.h"
+#include "tests/support/broker_options.h"
 #include "tests/support/catch.h"
 
 namespace evlog {
@@ -45,16 +46,7 @@ struct Env {
 
   Env() { store_options.partition_count = 4; }
 
-  BrokerOptions Options() {
-    BrokerOptions o;
-    o.data_dir = "/data";
-    // In memory a preallocated index costs its full size: keep them small.
-    o.topic_defaults.log.segment_index_bytes = 64 << 10;
-    o.file_system = fs.get();
-    o.clock = &clock;
-    o.executor = &executor;
-    return o;
-  }
+  BrokerOptions Options() { return testing::InMemoryBrokerOptions(*fs, executor, &clock); }
   void Open() {
     auto b = Broker::Open(Options());
     REQUIRE(b.ok());
