@@ -13,6 +13,7 @@
 #include "evlog/client/consumer.h"
 #include "evlog/group/group_coordinator.h"
 #include "evlog/group/offset_store.h"
+#include "evlog/io/spinning_lock.h"
 #include "evlog/partition/default_partitioner.h"
 #include "evlog/record/record_batch_builder.h"
 #include "evlog/status.h"
@@ -607,7 +608,7 @@ absl::Status Producer::Send(const ProducerRecord& record, SendCallback callback)
 
 absl::Status Producer::Enqueue(Accumulator& acc, const ProducerRecord& record, int64_t timestamp_ms,
                                size_t reserved, SendCallback callback, bool flush_now) {
-  std::unique_lock lock(acc.mu);
+  std::unique_lock lock = LockSpinning(acc.mu);
   // Close() sets closed_ and then flushes every accumulator under its
   // mutex: a record enqueued after that flush would never be appended.
   if (closed_.load(std::memory_order_seq_cst)) {
@@ -692,7 +693,7 @@ void Producer::StartDrain(Accumulator& acc) {
 }
 
 void Producer::OnLinger(Accumulator& acc) {
-  std::unique_lock lock(acc.mu);
+  std::unique_lock lock = LockSpinning(acc.mu);
   acc.linger_timer = 0;
   if (!acc.open) return;  // the next batch opened arms the timer again
   // The timer may have been armed for an earlier batch: this one waits out
@@ -725,7 +726,7 @@ bool Producer::CanSendLocked(const Accumulator& acc) const {
 }
 
 void Producer::Drain(Accumulator& acc) {
-  std::unique_lock lock(acc.mu);
+  std::unique_lock lock = LockSpinning(acc.mu);
   EVLOG_DCHECK(acc.draining);
   for (int sent = 0;;) {
     // Outcomes first, in send order: a later batch's waits for the ones
@@ -735,7 +736,7 @@ void Producer::Drain(Accumulator& acc) {
       acc.in_flight.pop_front();
       lock.unlock();
       Settle(acc, std::move(done));
-      lock.lock();
+      LockSpinning(lock);
       continue;
     }
     if (acc.recovering) {
@@ -752,7 +753,7 @@ void Producer::Drain(Accumulator& acc) {
         const absl::StatusOr<AppendResult> result = *std::move(held->outcome);
         lock.unlock();
         Finish(acc, *held, result);
-        lock.lock();
+        LockSpinning(lock);
         continue;
       }
       if (!acc.retry_due) break;  // the backoff timer comes back
@@ -778,7 +779,7 @@ void Producer::Drain(Accumulator& acc) {
       lock.unlock();
       retries_.fetch_add(1, std::memory_order_relaxed);
       Transmit(acc, ref);
-      lock.lock();
+      LockSpinning(lock);
       continue;
     }
     if (acc.ready.empty() && acc.open && options_.linger_ms == 0) SealLocked(acc);
@@ -807,7 +808,7 @@ void Producer::Drain(Accumulator& acc) {
     } else {
       OnOutcome(acc, ref, bytes.status());
     }
-    lock.lock();
+    LockSpinning(lock);
   }
   acc.draining = false;
 }
@@ -838,7 +839,7 @@ void Producer::Transmit(Accumulator& acc, Sent& sent) {
 }
 
 void Producer::OnOutcome(Accumulator& acc, Sent& sent, absl::StatusOr<AppendResult> result) {
-  std::unique_lock lock(acc.mu);
+  std::unique_lock lock = LockSpinning(acc.mu);
   sent.outcome = std::move(result);
   // The drain's owner (perhaps this thread, inside Transmit) looks at the
   // outcomes before it lets go of the partition.
@@ -852,7 +853,7 @@ void Producer::ScheduleRetry(Accumulator& acc) {
   // REQUIRES: acc.mu held.
   acc.retry_due = false;
   const Executor::TaskId task = tasks_.ScheduleAfter(options_.retry_backoff_ms, [this, &acc] {
-    std::unique_lock lock(acc.mu);
+    std::unique_lock lock = LockSpinning(acc.mu);
     acc.retry_due = true;
     if (acc.draining) return;
     acc.draining = true;
@@ -874,7 +875,7 @@ void Producer::Settle(Accumulator& acc, std::unique_ptr<Sent> sent) {
   Batch& batch = sent->batch;
   absl::StatusOr<AppendResult> result = *std::move(sent->outcome);
   sent->outcome.reset();
-  std::unique_lock lock(acc.mu);
+  std::unique_lock lock = LockSpinning(acc.mu);
   if (!result.ok()) {
     const ErrorCode code = GetErrorCode(result.status());
     const int64_t now_ns = backend_->clock().MonotonicNs();
@@ -939,7 +940,7 @@ void Producer::Finish(Accumulator& acc, Sent& sent, const absl::StatusOr<AppendR
   Batch& batch = sent.batch;
   const size_t count = batch.records.size();
   Complete(acc, batch, result);
-  std::lock_guard lock(acc.mu);
+  std::unique_lock lock = LockSpinning(acc.mu);
   acc.completed += count;
   const bool wake = acc.completed >= acc.flush_wake_at;
   if (wake) acc.flush_wake_at = std::numeric_limits<uint64_t>::max();

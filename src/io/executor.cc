@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "evlog/check.h"
+#include "evlog/io/spinning_lock.h"
 
 namespace evlog {
 namespace {
@@ -33,7 +34,7 @@ ThreadPoolExecutor::ThreadPoolExecutor(size_t threads, int64_t idle_spin_us)
 
 ThreadPoolExecutor::~ThreadPoolExecutor() {
   {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock = LockSpinning(mu_);
     stopping_ = true;
     changes_.fetch_add(1, std::memory_order_release);
   }
@@ -44,7 +45,7 @@ ThreadPoolExecutor::~ThreadPoolExecutor() {
 void ThreadPoolExecutor::Schedule(Task task) {
   bool notify;
   {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock = LockSpinning(mu_);
     if (stopping_) return;
     ready_.push_back(std::move(task));
     changes_.fetch_add(1, std::memory_order_release);
@@ -58,7 +59,7 @@ Executor::TaskId ThreadPoolExecutor::ScheduleAfter(int64_t delay_ms, Task task) 
   TaskId id;
   bool unwatched;
   {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock = LockSpinning(mu_);
     id = next_id_++;
     if (stopping_) return id;
     const int64_t deadline = NowNs() + delay_ms * kNsPerMs;
@@ -76,7 +77,7 @@ Executor::TaskId ThreadPoolExecutor::ScheduleAfter(int64_t delay_ms, Task task) 
 }
 
 bool ThreadPoolExecutor::Cancel(TaskId id) {
-  std::lock_guard lock(mu_);
+  std::unique_lock lock = LockSpinning(mu_);
   auto it = pending_ids_.find(id);
   if (it == pending_ids_.end()) return false;
   const size_t erased = timers_.erase(std::make_pair(it->second, id));
@@ -94,7 +95,7 @@ void ThreadPoolExecutor::Spin(std::unique_lock<std::mutex>& lock, int64_t until_
   while (changes_.load(std::memory_order_acquire) == seen && NowNs() < until_ns) {
     std::this_thread::yield();
   }
-  lock.lock();
+  LockSpinning(lock);
   --spinning_;
 }
 
@@ -130,7 +131,7 @@ void ThreadPoolExecutor::Work(size_t worker) {
       task();
       // Destroy captures outside the lock: they may schedule or cancel.
       task = nullptr;
-      lock.lock();
+      LockSpinning(lock);
       continue;
     }
     if (idle_spin_ns_ > 0) {
@@ -237,7 +238,7 @@ size_t ManualExecutor::pending() const {
 Executor::Task TaskGroup::Track(std::shared_ptr<State> state, Executor::Task task, uint64_t token) {
   return [state = std::move(state), token, task = std::move(task)]() mutable {
     {
-      std::lock_guard lock(state->mu);
+      std::unique_lock lock = LockSpinning(state->mu);
       const bool was_delayed = state->delayed.erase(token) > 0;
       const bool was_queued = state->queued.erase(token) > 0;
       if (state->closed || (!was_delayed && !was_queued)) return;
@@ -245,7 +246,7 @@ Executor::Task TaskGroup::Track(std::shared_ptr<State> state, Executor::Task tas
     }
     task();
     task = nullptr;
-    std::lock_guard lock(state->mu);
+    std::unique_lock lock = LockSpinning(state->mu);
     if (--state->running == 0) state->idle_cv.notify_all();
   };
 }
@@ -253,7 +254,7 @@ Executor::Task TaskGroup::Track(std::shared_ptr<State> state, Executor::Task tas
 bool TaskGroup::Schedule(Executor::Task task) {
   uint64_t token;
   {
-    std::lock_guard lock(state_->mu);
+    std::unique_lock lock = LockSpinning(state_->mu);
     if (state_->closed) return false;
     token = state_->next_token++;
     state_->queued.insert(token);
@@ -265,7 +266,7 @@ bool TaskGroup::Schedule(Executor::Task task) {
 Executor::TaskId TaskGroup::ScheduleAfter(int64_t delay_ms, Executor::Task task) {
   // The executor id is recorded under the lock that the wrapper takes
   // first, so a task that fires at once still finds its entry.
-  std::lock_guard lock(state_->mu);
+  std::unique_lock lock = LockSpinning(state_->mu);
   if (state_->closed) return 0;
   const uint64_t token = state_->next_token++;
   state_->delayed[token] = executor_.ScheduleAfter(delay_ms, Track(state_, std::move(task), token));
@@ -275,7 +276,7 @@ Executor::TaskId TaskGroup::ScheduleAfter(int64_t delay_ms, Executor::Task task)
 bool TaskGroup::Cancel(Executor::TaskId token) {
   Executor::TaskId id;
   {
-    std::lock_guard lock(state_->mu);
+    std::unique_lock lock = LockSpinning(state_->mu);
     auto it = state_->delayed.find(token);
     if (it == state_->delayed.end()) return false;
     id = it->second;

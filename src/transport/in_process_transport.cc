@@ -10,6 +10,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "evlog/check.h"
+#include "evlog/io/spinning_lock.h"
 #include "evlog/status.h"
 
 namespace evlog {
@@ -119,24 +120,24 @@ class InProcessTransport::Network : public std::enable_shared_from_this<Network>
 
   void SetFaults(NetworkFaults faults) {
     CheckFaults(faults);
-    std::lock_guard lock(mu_);
+    std::unique_lock lock = LockSpinning(mu_);
     faults_ = faults;
   }
   NetworkFaults faults() const {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock = LockSpinning(mu_);
     return faults_;
   }
   void Cut(BrokerId from, BrokerId to) {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock = LockSpinning(mu_);
     CutLocked(from, to);
   }
   void Heal(BrokerId from, BrokerId to) {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock = LockSpinning(mu_);
     auto it = links_.find(std::make_pair(from, to));
     if (it != links_.end()) it->second.down = false;
   }
   void Partition(const std::vector<BrokerId>& a, const std::vector<BrokerId>& b) {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock = LockSpinning(mu_);
     for (BrokerId x : a) {
       for (BrokerId y : b) {
         CutLocked(x, y);
@@ -145,25 +146,25 @@ class InProcessTransport::Network : public std::enable_shared_from_this<Network>
     }
   }
   void Isolate(BrokerId node) {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock = LockSpinning(mu_);
     TakeDown(isolated_[node]);
   }
   void Rejoin(BrokerId node) {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock = LockSpinning(mu_);
     auto it = isolated_.find(node);
     if (it != isolated_.end()) it->second.down = false;
   }
   void HealAll() {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock = LockSpinning(mu_);
     for (auto& [link, fault] : links_) fault.down = false;
     for (auto& [node, fault] : isolated_) fault.down = false;
   }
   NetworkStats stats() const {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock = LockSpinning(mu_);
     return stats_;
   }
   void SetTraceSink(absl::AnyInvocable<void(const NetworkEvent&)> sink) {
-    std::unique_lock lock(mu_);
+    std::unique_lock lock = LockSpinning(mu_);
     std::swap(sink_, sink);
     lock.unlock();
     // The old sink is destroyed here, without the lock.
@@ -337,7 +338,7 @@ void InProcessTransport::Network::Trace(NetworkEvent::Kind kind, NetworkEvent::C
 
 absl::Status InProcessTransport::Network::Listen(BrokerId node, RequestHandler handler) {
   EVLOG_CHECK(handler);
-  std::lock_guard lock(mu_);
+  std::unique_lock lock = LockSpinning(mu_);
   Node& n = nodes_[node];
   if (n.incarnation != 0) {
     return MakeError(ErrorCode::kDuplicateBrokerRegistration,
@@ -352,7 +353,7 @@ void InProcessTransport::Network::Unlisten(BrokerId node) {
   std::vector<Pending> orphans;
   std::shared_ptr<RequestHandler> handler;
   {
-    std::unique_lock lock(mu_);
+    std::unique_lock lock = LockSpinning(mu_);
     auto it = nodes_.find(node);
     if (it == nodes_.end()) return;
     Node& n = it->second;
@@ -386,7 +387,7 @@ void InProcessTransport::Network::Send(BrokerId from, BrokerId to, Message reque
                                        int64_t timeout_ms, ResponseCallback done) {
   EVLOG_CHECK_GE(timeout_ms, 0);
   EVLOG_CHECK(done);
-  std::unique_lock lock(mu_);
+  std::unique_lock lock = LockSpinning(mu_);
   // A closed network, like a sender that does not listen, keeps `done`
   // uncalled; it is destroyed on return, after the lock is released.
   if (closed_) return;
@@ -463,7 +464,7 @@ void InProcessTransport::Network::Transmit(Envelope envelope) {
 }
 
 void InProcessTransport::Network::Deliver(Envelope envelope) {
-  std::unique_lock lock(mu_);
+  std::unique_lock lock = LockSpinning(mu_);
   if (closed_) return;
   if (LinkDown(envelope.from, envelope.to) ||
       LinkDowns(envelope.from, envelope.to) != envelope.link_downs) {
@@ -521,7 +522,7 @@ void InProcessTransport::Network::Deliver(Envelope envelope) {
 }
 
 void InProcessTransport::Network::Respond(const Route& route, Message response) {
-  std::lock_guard lock(mu_);
+  std::unique_lock lock = LockSpinning(mu_);
   if (closed_) return;
   Envelope envelope;
   envelope.request_id = route.request_id;
@@ -541,7 +542,7 @@ void InProcessTransport::Network::Respond(const Route& route, Message response) 
 }
 
 void InProcessTransport::Network::TimeOut(uint64_t request_id) {
-  std::unique_lock lock(mu_);
+  std::unique_lock lock = LockSpinning(mu_);
   if (closed_) return;
   auto it = pending_.find(request_id);
   if (it == pending_.end()) return;
@@ -562,7 +563,7 @@ void InProcessTransport::Network::TimeOut(uint64_t request_id) {
 }
 
 void InProcessTransport::Network::FailUnreachable(uint64_t request_id) {
-  std::unique_lock lock(mu_);
+  std::unique_lock lock = LockSpinning(mu_);
   if (closed_) return;
   auto it = pending_.find(request_id);
   if (it == pending_.end()) return;
@@ -602,7 +603,7 @@ void InProcessTransport::Network::RunOnNode(BrokerId node, Work work) {
     Work owned(std::move(work));
     owned();
   }
-  std::lock_guard lock(mu_);
+  std::unique_lock lock = LockSpinning(mu_);
   auto it = nodes_.find(node);
   EVLOG_CHECK(it != nodes_.end());
   EVLOG_CHECK_GT(it->second.running, 0);
@@ -615,7 +616,7 @@ void InProcessTransport::Network::Close() {
   std::vector<std::shared_ptr<RequestHandler>> handlers;
   absl::AnyInvocable<void(const NetworkEvent&)> sink;
   {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock = LockSpinning(mu_);
     closed_ = true;
     pending.swap(pending_);
     for (auto& [id, node] : nodes_) {

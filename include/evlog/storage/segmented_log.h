@@ -84,6 +84,7 @@
 #include "evlog/io/clock.h"
 #include "evlog/io/file_system.h"
 #include "evlog/io/posix_file_system.h"
+#include "evlog/io/spinning_lock.h"
 #include "evlog/record/record_batch.h"
 #include "evlog/record/record_format.h"
 #include "evlog/status.h"
@@ -645,7 +646,7 @@ absl::StatusOr<AppendResult> SegmentedLog<FS, ClockT>::Append(MutableByteView ba
   uint64_t truncations = 0;
   Offset end;
   {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock = LockSpinning(mu_);
     EVLOG_RETURN_IF_ERROR(CheckUsableLocked());
     Offset base = log_end_;
     if (options.assign_offsets) {
@@ -918,7 +919,7 @@ absl::StatusOr<LogReadResult> SegmentedLog<FS, ClockT>::Read(Offset offset,
   Offset upper;
   size_t want = 0;
   {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock = LockSpinning(mu_);
     EVLOG_RETURN_IF_ERROR(CheckUsableLocked());
     result.log_start_offset = log_start_;
     result.log_end_offset = log_end_;
