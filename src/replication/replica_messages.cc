@@ -79,16 +79,14 @@ absl::StatusOr<FetchResponse> DecodeFetchResponse(ByteView bytes, uint16_t versi
   WireReader in(bytes);
   FetchResponse r;
   int16_t error;
-  ByteView records;
   if (!in.Int(error) || !in.Int(r.leader_id) || !in.Int(r.leader_epoch) ||
       !in.Int(r.high_watermark) || !in.Int(r.log_start_offset) || !in.Int(r.log_end_offset) ||
       !in.Bool(r.diverging) || !in.Int(r.diverging_epoch) || !in.Int(r.diverging_end_offset) ||
-      !in.Bytes(records)) {
+      !in.Bytes(r.records)) {
     return Corrupt(kWhat, "truncated or malformed");
   }
   if (!in.done()) return Corrupt(kWhat, absl::StrCat(in.remaining(), " bytes after the response"));
   r.error = static_cast<ErrorCode>(error);
-  r.records.assign(records.begin(), records.end());
   return r;
 }
 

@@ -71,13 +71,18 @@ struct FetchResponse {
   bool diverging = false;
   LeaderEpoch diverging_epoch = kNoLeaderEpoch;
   Offset diverging_end_offset{-1};
-  // Whole batches, as in the leader's log.
-  std::vector<std::byte> records;
+  // Whole batches, as in the leader's log. A view, so that a fetch copies
+  // them once, into the encoded answer: it points into the leader's read
+  // buffer until the responder has encoded the answer (ReplicaSet calls it
+  // before the buffer is reused), and a decoded answer points into the
+  // bytes it was decoded from.
+  ByteView records;
 };
 
 std::vector<std::byte> EncodeFetchRequest(const FetchRequest& request);
 absl::StatusOr<FetchRequest> DecodeFetchRequest(ByteView bytes, uint16_t version);
 std::vector<std::byte> EncodeFetchResponse(const FetchResponse& response);
+// The answer's `records` point into `bytes`, which must outlive their use.
 absl::StatusOr<FetchResponse> DecodeFetchResponse(ByteView bytes, uint16_t version);
 
 }  // namespace evlog

@@ -60,6 +60,7 @@
 #include "absl/strings/str_join.h"
 #include "evlog/io/clock.h"
 #include "evlog/io/executor.h"
+#include "evlog/io/spinning_lock.h"
 #include "evlog/partition/partition.h"
 #include "evlog/partition/topic_partition.h"
 #include "evlog/record/record_batch.h"
@@ -248,11 +249,14 @@ class ReplicaSet {
   void CheckIsr(uint64_t session);
   // Serves a fetch now; with `may_hold`, parks it when there is nothing new.
   void ServeFetch(FetchRequest request, FetchResponder respond, bool may_hold);
+
   void SendFetch(uint64_t session);
   void ScheduleFetchLocked(uint64_t session, int64_t delay_ms);
   void OnFetchResponse(uint64_t session, Offset fetch_offset, absl::StatusOr<Message> message);
-  // Follower: applies a fetch answer; returns the delay before the next fetch.
-  int64_t ApplyFetchResponse(FetchResponse& response, Offset fetch_offset);
+  // Follower: applies a fetch answer whose batches are `records` (its
+  // `records`, writable); returns the delay before the next fetch.
+  int64_t ApplyFetchResponse(const FetchResponse& response, MutableByteView records,
+                             Offset fetch_offset);
 
   const BrokerId self_;
   const TopicPartition topic_partition_;
@@ -296,6 +300,46 @@ namespace replica_internal {
 inline bool Contains(const std::vector<BrokerId>& v, BrokerId id) {
   return std::find(v.begin(), v.end(), id) != v.end();
 }
+
+// The buffer a leader reads a fetch's batches into, taken from a small pool
+// of this thread's and given back when done. A buffer per fetch, allocated
+// by the leader's thread and freed by whichever finished with the answer,
+// made the pool's threads queue on each other's malloc arena locks and fault
+// fresh pages in on every round trip. A pool rather than one buffer: serving
+// a fetch can serve another on the same thread (its completions append,
+// which answers a held fetch).
+class ReadBuffer {
+ public:
+  ReadBuffer() {
+    std::vector<std::vector<std::byte>>& pool = Pool();
+    if (!pool.empty()) {
+      bytes_ = std::move(pool.back());
+      pool.pop_back();
+    }
+  }
+  ~ReadBuffer() {
+    std::vector<std::vector<std::byte>>& pool = Pool();
+    if (pool.size() < kPooled && bytes_.capacity() <= kMaxPooledBytes) {
+      pool.push_back(std::move(bytes_));
+    }
+  }
+  ReadBuffer(const ReadBuffer&) = delete;
+  ReadBuffer& operator=(const ReadBuffer&) = delete;
+
+  std::vector<std::byte>& bytes() { return bytes_; }
+
+ private:
+  static constexpr size_t kPooled = 4;
+  // A follower far behind reads up to its fetch_max_bytes; a buffer grown
+  // past this is not kept.
+  static constexpr size_t kMaxPooledBytes = size_t{1} << 20;
+  static std::vector<std::vector<std::byte>>& Pool() {
+    thread_local std::vector<std::vector<std::byte>> pool;
+    return pool;
+  }
+  std::vector<std::byte> bytes_;
+};
+
 inline std::string Ids(const std::vector<BrokerId>& v) {
   return absl::StrJoin(v, ",",
                        [](std::string* out, BrokerId id) { absl::StrAppend(out, id.value()); });
@@ -332,7 +376,7 @@ absl::Status ReplicaSet<Log, TransportT>::Update(const PartitionState& l) {
   Deferred deferred;
   {
     std::unique_lock role_lock(role_mu_);
-    std::lock_guard lock(mu_);
+    std::unique_lock lock = LockSpinning(mu_);
     if (closed_) return absl::OkStatus();
     const bool first = role_ == Role::kNone && leader_epoch_ == kNoLeaderEpoch;
     if (!first && (l.leader_epoch < leader_epoch_ ||
@@ -505,7 +549,7 @@ void ReplicaSet<Log, TransportT>::Append(MutableByteView batch, Acks acks, int64
     LeaderEpoch epoch;
     absl::Status refused;
     {
-      std::lock_guard lock(mu_);
+      std::unique_lock lock = LockSpinning(mu_);
       if (closed_ || role_ != Role::kLeader) {
         refused =
             MakeError(ErrorCode::kNotLeaderOrFollower,
@@ -536,7 +580,7 @@ void ReplicaSet<Log, TransportT>::Append(MutableByteView batch, Acks acks, int64
       done(std::move(result).status());
       return;
     }
-    std::lock_guard lock(mu_);
+    std::unique_lock lock = LockSpinning(mu_);
     MaybeAdvanceHighWatermarkLocked(deferred);
     // New data for followers waiting on it.
     WakeHeldFetchesLocked(deferred);
@@ -555,7 +599,7 @@ void ReplicaSet<Log, TransportT>::Append(MutableByteView batch, Acks acks, int64
           tasks_.ScheduleAfter(std::max<int64_t>(timeout_ms, 0), [this, required, base] {
             AppendCallback expired;
             {
-              std::lock_guard lock(mu_);
+              std::unique_lock lock = LockSpinning(mu_);
               auto range = pending_appends_.equal_range(required);
               for (auto i = range.first; i != range.second; ++i) {
                 if (i->second.result.base_offset == base) {
@@ -585,11 +629,15 @@ template <ReplicaLogLike Log, TransportLike TransportT>
 void ReplicaSet<Log, TransportT>::ServeFetch(FetchRequest request, FetchResponder respond,
                                              bool may_hold) {
   Deferred deferred;
+  // Outlives `respond` below, which encodes the batches read into it.
+  replica_internal::ReadBuffer read_buffer;
   FetchResponse response;
   {
     std::shared_lock role_lock(role_mu_);
+    LeaderEpoch current_epoch;
     {
-      std::lock_guard lock(mu_);
+      std::unique_lock lock = LockSpinning(mu_);
+      current_epoch = leader_epoch_;
       response = BaseResponseLocked();
       if (closed_ || role_ != Role::kLeader) {
         response.error = ErrorCode::kNotLeaderOrFollower;
@@ -603,8 +651,15 @@ void ReplicaSet<Log, TransportT>::ServeFetch(FetchRequest request, FetchResponde
         response.error = ErrorCode::kNotLeaderOrFollower;
       }
     }
-    if (response.error == ErrorCode::kNone && request.last_fetched_epoch != kNoLeaderEpoch) {
-      // Does the leader's log agree with the follower's up to fetch_offset?
+    // Does the leader's log agree with the follower's up to fetch_offset? A
+    // follower whose last batch is of this leader's own epoch got it from
+    // this log, which has not cut it since: within the log it agrees. That
+    // is every fetch but the first after a failover, and it spares them the
+    // log's lock, which an append holds through its write.
+    const bool agrees = request.last_fetched_epoch == current_epoch &&
+                        request.fetch_offset <= log_.log_end_offset();
+    if (response.error == ErrorCode::kNone && request.last_fetched_epoch != kNoLeaderEpoch &&
+        !agrees) {
       const EpochEndOffset end = log_.EndOffsetForEpoch(request.last_fetched_epoch);
       if (end.epoch == kNoLeaderEpoch || end.epoch < request.last_fetched_epoch ||
           end.end_offset < request.fetch_offset) {
@@ -618,7 +673,7 @@ void ReplicaSet<Log, TransportT>::ServeFetch(FetchRequest request, FetchResponde
       if (request.fetch_offset > end || request.fetch_offset < log_.log_start_offset()) {
         response.error = ErrorCode::kOffsetOutOfRange;
       } else {
-        std::lock_guard lock(mu_);
+        std::unique_lock lock = LockSpinning(mu_);
         if (role_ == Role::kLeader) {
           // The fetch offset acknowledges everything before it.
           const int64_t now = clock_.WallMs();
@@ -645,18 +700,17 @@ void ReplicaSet<Log, TransportT>::ServeFetch(FetchRequest request, FetchResponde
     }
     if (response.error == ErrorCode::kNone && !response.diverging) {
       if (request.fetch_offset < log_.log_end_offset()) {
-        std::vector<std::byte> buffer;
         LogReadOptions read;
         read.max_bytes = static_cast<size_t>(std::max(request.max_bytes, 1));
         absl::StatusOr<LogReadResult> read_result =
-            log_.ReadReplica(request.fetch_offset, buffer, read);
+            log_.ReadReplica(request.fetch_offset, read_buffer.bytes(), read);
         if (read_result.ok()) {
-          response.records.assign(read_result->batches.begin(), read_result->batches.end());
+          response.records = read_result->batches;
         } else {
           response.error = GetErrorCode(read_result.status());
         }
       } else if (may_hold && request.max_wait_ms > 0) {
-        std::lock_guard lock(mu_);
+        std::unique_lock lock = LockSpinning(mu_);
         if (role_ == Role::kLeader && !closed_) {
           const uint64_t id = next_held_id_++;
           HeldFetch& held = held_fetches_[id];
@@ -665,7 +719,7 @@ void ReplicaSet<Log, TransportT>::ServeFetch(FetchRequest request, FetchResponde
           held.timer = tasks_.ScheduleAfter(request.max_wait_ms, [this, id] {
             HeldFetch expired;
             {
-              std::lock_guard lock(mu_);
+              std::unique_lock lock = LockSpinning(mu_);
               auto it = held_fetches_.find(id);
               if (it == held_fetches_.end()) return;
               expired = std::move(it->second);
@@ -679,7 +733,7 @@ void ReplicaSet<Log, TransportT>::ServeFetch(FetchRequest request, FetchResponde
       }
     }
     {
-      std::lock_guard lock(mu_);
+      std::unique_lock lock = LockSpinning(mu_);
       response.high_watermark = log_.high_watermark();
       response.log_start_offset = log_.log_start_offset();
       response.log_end_offset = log_.log_end_offset();
@@ -716,7 +770,7 @@ void ReplicaSet<Log, TransportT>::OnIsrChangeResult(uint64_t session,
     // The controller's answer is a decision like any other.
     PartitionState leadership = *std::move(result);
     {
-      std::lock_guard lock(mu_);
+      std::unique_lock lock = LockSpinning(mu_);
       if (session != session_) return;
       if (leadership.leader_epoch == leader_epoch_ &&
           leadership.partition_epoch <= partition_epoch_) {
@@ -730,7 +784,7 @@ void ReplicaSet<Log, TransportT>::OnIsrChangeResult(uint64_t session,
   // Refused (stale partition epoch, fenced leader epoch, ineligible
   // replica) or lost: drop the proposal; the metadata that explains the
   // refusal arrives through Update, and the next check proposes again.
-  std::lock_guard lock(mu_);
+  std::unique_lock lock = LockSpinning(mu_);
   if (session == session_) pending_isr_.reset();
 }
 
@@ -746,7 +800,7 @@ template <ReplicaLogLike Log, TransportLike TransportT>
 void ReplicaSet<Log, TransportT>::CheckIsr(uint64_t session) {
   Deferred deferred;
   {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock = LockSpinning(mu_);
     if (closed_ || session != session_ || role_ != Role::kLeader) return;
     const int64_t now = clock_.WallMs();
     std::vector<BrokerId> kept;
@@ -778,7 +832,7 @@ void ReplicaSet<Log, TransportT>::SendFetch(uint64_t session) {
   FetchRequest request;
   BrokerId leader;
   {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock = LockSpinning(mu_);
     if (session != session_) return;  // a newer session fetches on its own
     fetch_scheduled_ = false;
     if (closed_ || role_ != Role::kFollower) return;
@@ -814,15 +868,21 @@ void ReplicaSet<Log, TransportT>::OnFetchResponse(uint64_t session, Offset fetch
   {
     std::unique_lock role_lock(role_mu_);
     {
-      std::lock_guard lock(mu_);
+      std::unique_lock lock = LockSpinning(mu_);
       if (closed_ || session != session_ || role_ != Role::kFollower) return;
     }
     if (message.ok()) {
       absl::StatusOr<FetchResponse> response =
           DecodeFetchResponse(message->body, message->api_version);
-      if (response.ok()) delay = ApplyFetchResponse(*response, fetch_offset);
+      if (response.ok()) {
+        // The batches are appended in place, in the message's own bytes.
+        const auto at = static_cast<size_t>(response->records.data() - message->body.data());
+        delay = ApplyFetchResponse(
+            *response, MutableByteView(message->body).subspan(at, response->records.size()),
+            fetch_offset);
+      }
     }
-    std::lock_guard lock(mu_);
+    std::unique_lock lock = LockSpinning(mu_);
     if (session != session_) return;
     if (delay > 0) {
       fetch_scheduled_ = false;
@@ -837,7 +897,8 @@ void ReplicaSet<Log, TransportT>::OnFetchResponse(uint64_t session, Offset fetch
 }
 
 template <ReplicaLogLike Log, TransportLike TransportT>
-int64_t ReplicaSet<Log, TransportT>::ApplyFetchResponse(FetchResponse& response,
+int64_t ReplicaSet<Log, TransportT>::ApplyFetchResponse(const FetchResponse& response,
+                                                        MutableByteView records,
                                                         Offset fetch_offset) {
   // Caller holds role_mu_ exclusively: nothing else touches the log.
   if (log_.log_end_offset() != fetch_offset) return 0;  // the log moved: ask again
@@ -895,7 +956,7 @@ int64_t ReplicaSet<Log, TransportT>::ApplyFetchResponse(FetchResponse& response,
   }
   // Append the leader's batches as they are (offsets and epochs kept), in
   // place in the response's buffer.
-  MutableByteView rest(response.records);
+  MutableByteView rest = records;
   while (!rest.empty()) {
     absl::StatusOr<size_t> size = PeekBatchSize(rest);
     if (!size.ok() || *size > rest.size()) return options_.fetch_backoff_ms;
@@ -917,7 +978,7 @@ int64_t ReplicaSet<Log, TransportT>::ApplyFetchResponse(FetchResponse& response,
 
 template <ReplicaLogLike Log, TransportLike TransportT>
 ReplicaStatus ReplicaSet<Log, TransportT>::status() const {
-  std::lock_guard lock(mu_);
+  std::unique_lock lock = LockSpinning(mu_);
   ReplicaStatus s;
   s.role = role_ == Role::kLeader     ? ReplicaStatus::Role::kLeader
            : role_ == Role::kFollower ? ReplicaStatus::Role::kFollower
@@ -938,7 +999,7 @@ ReplicaStatus ReplicaSet<Log, TransportT>::status() const {
 
 template <ReplicaLogLike Log, TransportLike TransportT>
 bool ReplicaSet<Log, TransportT>::is_leader() const {
-  std::lock_guard lock(mu_);
+  std::unique_lock lock = LockSpinning(mu_);
   return role_ == Role::kLeader;
 }
 
@@ -952,7 +1013,7 @@ void ReplicaSet<Log, TransportT>::Close() {
   Deferred deferred;
   {
     std::unique_lock role_lock(role_mu_);
-    std::lock_guard lock(mu_);
+    std::unique_lock lock = LockSpinning(mu_);
     if (closed_) return;
     if (role_ == Role::kLeader) StopLeadingLocked(deferred, ErrorCode::kNotLeaderOrFollower);
     closed_ = true;

@@ -341,6 +341,74 @@ TEST_CASE("replication: stale and future epochs and non-leaders are fenced") {
   CHECK(c.replica(2).is_leader());
 }
 
+TEST_CASE(
+    "replication: a fetch answer keeps the batches it read while completing it appends more and "
+    "answers another fetch") {
+  // Leader 1 holds A (acks=all, its callback appends B) and C. Follower 3
+  // has A and C and waits; follower 2 reports A, which commits it: serving
+  // 2 reads C, then runs A's callback, whose append of B answers 3's held
+  // fetch on the same thread before 2's answer goes out. 2 must get C.
+  Cluster c(3, FastOptions());
+  auto b_appended = std::make_shared<bool>(false);
+  auto b = std::make_shared<std::vector<std::byte>>(MakeBatch({"b0", "b1", "b2", "b3"}));
+  auto a = std::make_shared<std::vector<std::byte>>(MakeBatch({"a0"}));
+  c.replica(1).Append(*a, Acks::kAll, 30'000,
+                      [&c, a, b, b_appended](absl::StatusOr<AppendResult> r) {
+                        REQUIRE(r.ok());
+                        c.replica(1).Append(*b, Acks::kLeader, 30'000,
+                                            [b_appended](absl::StatusOr<AppendResult> r) {
+                                              REQUIRE(r.ok());
+                                              *b_appended = true;
+                                            });
+                      });
+  auto r = c.Produce(1, {"c0", "c1"}, Acks::kLeader);
+  REQUIRE(r->has_value());
+  const Offset end_a(1);
+  const Offset end_c(3);
+  REQUIRE(c.partition(1).log_end_offset() == end_c);
+
+  auto request = [](int replica, Offset at) {
+    FetchRequest req;
+    req.topic = "orders";
+    req.replica_id = BrokerId(replica);
+    req.current_leader_epoch = LeaderEpoch(0);
+    req.fetch_offset = at;
+    req.last_fetched_epoch = LeaderEpoch(0);
+    req.max_wait_ms = 100;
+    return req;
+  };
+  auto records_of = [](const FetchResponse& response) {
+    // What a responder does: encode the answer before the call returns.
+    const std::vector<std::byte> wire = EncodeFetchResponse(response);
+    absl::StatusOr<FetchResponse> decoded = DecodeFetchResponse(wire, replica_api::kFetchVersion);
+    REQUIRE(decoded.ok());
+    return DecodeAll(decoded->records);
+  };
+  std::vector<TestRecord> to_3;
+  bool answered_3 = false;
+  c.replica(1).HandleFetch(request(3, end_c), [&](FetchResponse response) {
+    to_3 = records_of(response);
+    answered_3 = true;
+  });
+  REQUIRE_FALSE(answered_3);  // held: 3 has everything
+  std::vector<TestRecord> to_2;
+  bool answered_2 = false;
+  c.replica(1).HandleFetch(request(2, end_a), [&](FetchResponse response) {
+    to_2 = records_of(response);
+    answered_2 = true;
+  });
+  REQUIRE(*b_appended);
+  REQUIRE(answered_3);
+  REQUIRE(answered_2);
+  REQUIRE(to_3.size() == 4);
+  CHECK(to_3.front().value == "b0");
+  CHECK(to_3.front().offset == end_c);
+  REQUIRE(to_2.size() == 2);
+  CHECK(to_2[0].value == "c0");
+  CHECK(to_2[0].offset == end_a);
+  CHECK(to_2[1].value == "c1");
+}
+
 TEST_CASE("replication: a leader that loses leadership fails its waiting acks=all appends") {
   Cluster c(3, FastOptions());
   c.transport.Isolate(BrokerId(1));
