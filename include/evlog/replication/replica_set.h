@@ -181,7 +181,9 @@ class ReplicaSet {
   // (not the leader, or the fetcher is not a replica), FENCED_LEADER_EPOCH /
   // UNKNOWN_LEADER_EPOCH (the follower's epoch is older / newer),
   // OFFSET_OUT_OF_RANGE (fetch offset outside the leader's log), or NONE
-  // with records or a divergence.
+  // with records or a divergence. The answer's `records` view is valid only
+  // during the call to `respond`, which must encode or copy them before it
+  // returns (the buffer they are read into is reused).
   void HandleFetch(const FetchRequest& request, FetchResponder respond);
 
   ReplicaStatus status() const;
