@@ -29,23 +29,21 @@ inline void CpuRelax() {
 }
 }  // namespace internal
 
-// Tries `mu` up to `spins` times, pausing between tries, then blocks on it.
-// Returns it locked.
-inline std::unique_lock<std::mutex> LockSpinning(std::mutex& mu, int spins = 200) {
-  for (int i = 0; i < spins; ++i) {
-    if (mu.try_lock()) return std::unique_lock<std::mutex>(mu, std::adopt_lock);
-    internal::CpuRelax();
-  }
-  return std::unique_lock<std::mutex>(mu);
-}
-
-// Re-takes the mutex of `lock` (which must not own it) the same way.
+// Takes the mutex of `lock` (which must not own it): tries it up to `spins`
+// times, pausing between tries, then blocks on it.
 inline void LockSpinning(std::unique_lock<std::mutex>& lock, int spins = 200) {
   for (int i = 0; i < spins; ++i) {
     if (lock.try_lock()) return;
     internal::CpuRelax();
   }
   lock.lock();
+}
+
+// The same for `mu`; returns it locked.
+inline std::unique_lock<std::mutex> LockSpinning(std::mutex& mu, int spins = 200) {
+  std::unique_lock<std::mutex> lock(mu, std::defer_lock);
+  LockSpinning(lock, spins);
+  return lock;
 }
 
 }  // namespace evlog

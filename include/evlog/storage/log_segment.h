@@ -90,10 +90,10 @@ class LogSegment {
 
   // Appends an encoded batch whose offsets are final; `batch` describes it
   // as a header scan would (its position field is ignored): tail reads find
-  // it among the recent batches instead of scanning. On error nothing of the batch remains
-  // in the file (a partial write is cut off again), unless cutting it off
-  // fails too, which is reported as kKafkaStorageError with "unrecoverable"
-  // in the text: the caller must stop appending.
+  // it among the recent batches instead of scanning. On error nothing of
+  // the batch remains in the file (a partial write is cut off again), unless
+  // cutting it off fails too, which is reported as kKafkaStorageError with
+  // "unrecoverable" in the text: the caller must stop appending.
   // REQUIRES: batch.base_offset >= base_offset(); the result fits in 2 GiB.
   [[nodiscard]] absl::Status Append(ByteView bytes, const BatchPosition& batch);
 
