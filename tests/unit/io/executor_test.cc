@@ -36,6 +36,17 @@ bool RanSideBySide(Schedule schedule) {
   return met == 2;
 }
 
+// Schedules a task `delay_ms` from now and checks that it runs (within
+// 10 s), and not before its delay.
+void CheckRunsAfterDelay(Executor& executor, int64_t delay_ms) {
+  const auto scheduled = std::chrono::steady_clock::now();
+  std::promise<std::chrono::steady_clock::time_point> ran;
+  executor.ScheduleAfter(delay_ms, [&] { ran.set_value(std::chrono::steady_clock::now()); });
+  auto future = ran.get_future();
+  REQUIRE(future.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
+  CHECK(future.get() - scheduled >= std::chrono::milliseconds(delay_ms));
+}
+
 TEST_CASE("a manual executor runs delayed tasks in deadline order as time advances") {
   ManualClock clock;
   ManualExecutor executor(clock);
@@ -88,12 +99,7 @@ TEST_CASE("a thread pool runs immediate tasks and timers, not before their delay
   executor.Schedule([&] { immediate.set_value(); });
   CHECK(immediate.get_future().wait_for(std::chrono::seconds(10)) == std::future_status::ready);
 
-  const auto start = std::chrono::steady_clock::now();
-  std::promise<std::chrono::steady_clock::time_point> delayed;
-  executor.ScheduleAfter(20, [&] { delayed.set_value(std::chrono::steady_clock::now()); });
-  auto future = delayed.get_future();
-  REQUIRE(future.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
-  CHECK(future.get() - start >= std::chrono::milliseconds(20));
+  CheckRunsAfterDelay(executor, 20);
 }
 
 // Two timers due together, each waiting for the other to start: they
@@ -144,12 +150,7 @@ TEST_CASE("a thread pool whose idle workers spin still runs tasks and timers on 
 
     // A far timer first, so the spinners' deadline is it; then a sooner one.
     executor.ScheduleAfter(60'000, [] {});
-    const auto scheduled = std::chrono::steady_clock::now();
-    std::promise<std::chrono::steady_clock::time_point> delayed;
-    executor.ScheduleAfter(30, [&] { delayed.set_value(std::chrono::steady_clock::now()); });
-    auto future = delayed.get_future();
-    REQUIRE(future.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
-    CHECK(future.get() - scheduled >= std::chrono::milliseconds(30));
+    CheckRunsAfterDelay(executor, 30);
 
     // Two tasks that must run side by side: the one spinner that sees them
     // takes one and leaves the other to the second worker.
