@@ -47,9 +47,12 @@ uint64_t DefaultSeed(std::string_view client_id) {
 
 }  // namespace
 
-struct Producer::PendingRecord {
-  SendCallback callback;
+// A record's callback, with what its RecordMetadata needs. Records sent
+// without one leave no trace outside the batch's bytes.
+struct Producer::PendingCallback {
+  int32_t index;  // in the batch
   int64_t timestamp_ms;
+  SendCallback callback;
 };
 
 // A batch being filled (the accumulator's open batch) or waiting to be
@@ -63,7 +66,9 @@ struct Producer::Batch {
   int attempts = 0;
   std::vector<std::byte> buffer;
   std::optional<RecordBatchBuilder> builder;
-  std::vector<PendingRecord> records;
+  std::vector<PendingCallback> callbacks;
+  // Of buffer_memory: up to batch_size while open, its encoded size once
+  // sealed.
   size_t reserved_bytes = 0;
 };
 
@@ -115,9 +120,9 @@ struct Producer::Accumulator {
   // written by Send (under txn_mu_) and by its drains.
   std::atomic<uint64_t> added_in_generation{0};
   std::vector<std::vector<std::byte>> free_buffers;
-  // Emptied PendingRecord vectors of appended batches: a new batch starts
-  // with one's capacity instead of growing its own record by record.
-  std::vector<std::vector<PendingRecord>> free_record_lists;
+  // Emptied callback lists of appended batches: a new batch starts with
+  // one's capacity instead of growing its own record by record.
+  std::vector<std::vector<PendingCallback>> free_callback_lists;
   // Records accepted / completed, for Flush.
   uint64_t accepted = 0;
   uint64_t completed = 0;
@@ -306,21 +311,23 @@ absl::StatusOr<Producer::Accumulator*> Producer::FindAccumulator(TopicEntry& ent
   return raw;
 }
 
-bool Producer::TryReserve(size_t bytes) {
+size_t Producer::TryReserve(size_t min_bytes, size_t max_bytes) {
+  EVLOG_DCHECK(min_bytes > 0 && min_bytes <= max_bytes);
   const auto limit = static_cast<uint64_t>(options_.buffer_memory);
   uint64_t used = buffer_used_.load(std::memory_order_relaxed);
+  uint64_t take = 0;
   do {
-    if (used + bytes > limit) return false;
-  } while (!buffer_used_.compare_exchange_weak(used, used + bytes, std::memory_order_relaxed));
-  in_flight_.fetch_add(1, std::memory_order_relaxed);
-  return true;
+    if (used >= limit || limit - used < min_bytes) return 0;
+    take = std::min<uint64_t>(max_bytes, limit - used);
+  } while (!buffer_used_.compare_exchange_weak(used, used + take, std::memory_order_relaxed));
+  return static_cast<size_t>(take);
 }
 
 absl::Status Producer::ReserveMemory(size_t bytes) {
   if (closed_.load(std::memory_order_acquire)) {
     return absl::FailedPreconditionError("the producer is closed");
   }
-  if (TryReserve(bytes)) return absl::OkStatus();
+  if (TryReserve(bytes, bytes) != 0) return absl::OkStatus();
   // Batches lingering on other partitions hold memory that only their
   // timers would free: send them now.
   for (Accumulator* acc : AllAccumulators()) {
@@ -340,7 +347,7 @@ absl::Status Producer::ReserveMemory(size_t bytes) {
   bool reserved = false;
   state_cv_.wait_for(lock, std::chrono::milliseconds(options_.max_block_ms), [&] {
     if (closed_.load(std::memory_order_acquire)) return true;
-    reserved = TryReserve(bytes);
+    reserved = TryReserve(bytes, bytes) != 0;
     return reserved;
   });
   memory_waiters_.fetch_sub(1, std::memory_order_relaxed);
@@ -354,9 +361,9 @@ absl::Status Producer::ReserveMemory(size_t bytes) {
                    "-byte record within max_block_ms = ", options_.max_block_ms));
 }
 
-void Producer::Release(size_t bytes, size_t records) {
+void Producer::Release(size_t bytes) {
+  if (bytes == 0) return;
   buffer_used_.fetch_sub(bytes, std::memory_order_relaxed);
-  in_flight_.fetch_sub(records, std::memory_order_relaxed);
   // seq_cst pairs with the waiter's increment: either it sees the freed
   // bytes in its predicate, or this sees it waiting and wakes it.
   std::atomic_thread_fence(std::memory_order_seq_cst);
@@ -398,7 +405,6 @@ absl::StatusOr<Producer::Prepared> Producer::Prepare(const ProducerRecord& recor
   EVLOG_ASSIGN_OR_RETURN(PartitionId partition,
                          ChoosePartition(partitioner_, request, record.partition));
   EVLOG_ASSIGN_OR_RETURN(prepared.accumulator, FindAccumulator(*entry, partition));
-  EVLOG_RETURN_IF_ERROR(ReserveMemory(prepared.record_bytes));
   return prepared;
 }
 
@@ -595,7 +601,6 @@ absl::Status Producer::Send(const ProducerRecord& record, SendCallback callback)
   }
   if (transactional_ && !backend_->coordinators_answer_inline()) {
     if (absl::Status added = AddToTransaction(*prepared->accumulator); !added.ok()) {
-      Release(prepared->record_bytes, /*records=*/1);
       send_rejections_.fetch_add(1, std::memory_order_relaxed);
       return added;
     }
@@ -607,54 +612,68 @@ absl::Status Producer::Send(const ProducerRecord& record, SendCallback callback)
 }
 
 absl::Status Producer::Enqueue(Accumulator& acc, const ProducerRecord& record, int64_t timestamp_ms,
-                               size_t reserved, SendCallback callback, bool flush_now) {
+                               size_t record_bytes, SendCallback callback, bool flush_now) {
+  // A new batch needs room for its header and this record, whose deltas
+  // are 0 as its first (record_bytes is exact then).
+  const size_t first_bytes = record_bytes + record_format::kRecordBatchOverhead;
+  const size_t batch_bytes = std::max(acc.batch_bytes_max, first_bytes);
+  // Memory this sender waited for without acc.mu, for a new batch.
+  size_t held = 0;
   std::unique_lock lock = LockSpinning(acc.mu);
-  // Close() sets closed_ and then flushes every accumulator under its
-  // mutex: a record enqueued after that flush would never be appended.
-  if (closed_.load(std::memory_order_seq_cst)) {
-    lock.unlock();
-    Release(reserved, /*records=*/1);
-    return absl::FailedPreconditionError("the producer is closed");
-  }
-  bool added = false;
-  if (acc.open) {
-    // A batch is bounded by max.message.bytes, and by batch_size unless
-    // one record alone is bigger.
-    Batch& open = *acc.open;
-    if (open.builder->size_bytes() + reserved <= acc.batch_bytes_max &&
-        open.builder->Append(timestamp_ms, record.key, record.value, record.headers).ok()) {
-      open.records.push_back({std::move(callback), timestamp_ms});
-      open.reserved_bytes += reserved;
-      added = true;
-    } else {
-      SealLocked(acc);
+  for (;;) {
+    // Close() sets closed_ and then flushes every accumulator under its
+    // mutex: a record enqueued after that flush would never be appended.
+    if (closed_.load(std::memory_order_seq_cst)) {
+      lock.unlock();
+      Release(held);
+      return absl::FailedPreconditionError("the producer is closed");
     }
-  }
-  if (!added) {
+    if (acc.open && TryAddLocked(acc, *acc.open, record, timestamp_ms, record_bytes, callback)) {
+      break;
+    }
+    if (acc.open) SealLocked(acc);
+    size_t credit = held;
+    if (credit < first_bytes) {
+      const size_t got = TryReserve(first_bytes - credit, batch_bytes - credit);
+      if (got == 0) {
+        // Waiting for memory under acc.mu would keep this partition's own
+        // batches, which free it, from going out.
+        lock.unlock();
+        if (absl::Status reserved = ReserveMemory(first_bytes - held); !reserved.ok()) {
+          Release(held);
+          return reserved;
+        }
+        held = first_bytes;
+        LockSpinning(lock);
+        continue;  // another sender may have opened a batch meanwhile
+      }
+      credit += got;
+    } else if (credit < batch_bytes) {
+      credit += TryReserve(1, batch_bytes - credit);
+    }
+    held = 0;
     Batch batch;
     batch.opened_ns = backend_->clock().MonotonicNs();
-    const size_t capacity =
-        std::max(acc.batch_bytes_max, reserved + record_format::kRecordBatchOverhead);
-    if (!acc.free_buffers.empty() && acc.free_buffers.back().size() >= capacity) {
+    batch.reserved_bytes = credit;
+    if (!acc.free_buffers.empty() && acc.free_buffers.back().size() >= batch_bytes) {
       batch.buffer = std::move(acc.free_buffers.back());
       acc.free_buffers.pop_back();
     } else {
-      batch.buffer.resize(capacity);
+      batch.buffer.resize(batch_bytes);
     }
-    if (!acc.free_record_lists.empty()) {
-      batch.records = std::move(acc.free_record_lists.back());
-      acc.free_record_lists.pop_back();
+    if (!acc.free_callback_lists.empty()) {
+      batch.callbacks = std::move(acc.free_callback_lists.back());
+      acc.free_callback_lists.pop_back();
     }
     batch.builder.emplace(MutableByteView(batch.buffer), acc.batch_options);
     absl::Status appended =
         batch.builder->Append(timestamp_ms, record.key, record.value, record.headers);
     if (!appended.ok()) {
       lock.unlock();
-      Release(reserved, /*records=*/1);
+      Release(credit);
       return appended;
     }
-    batch.records.push_back({std::move(callback), timestamp_ms});
-    batch.reserved_bytes = reserved;
+    if (callback) batch.callbacks.push_back({0, timestamp_ms, std::move(callback)});
     acc.open = std::move(batch);
     // One timer per partition, not per batch: a batch that fills before
     // its linger ends leaves the timer to the next one (OnLinger), instead
@@ -663,6 +682,7 @@ absl::Status Producer::Enqueue(Accumulator& acc, const ProducerRecord& record, i
     if (options_.linger_ms > 0 && !flush_now && acc.linger_timer == 0) {
       acc.linger_timer = tasks_.ScheduleAfter(options_.linger_ms, [this, &acc] { OnLinger(acc); });
     }
+    break;
   }
   ++acc.accepted;
   // Full, or (linger 0, or a SendSync) sendable now. With linger 0 and an
@@ -672,16 +692,48 @@ absl::Status Producer::Enqueue(Accumulator& acc, const ProducerRecord& record, i
       ((flush_now || (options_.linger_ms == 0 && CanSendLocked(acc))) && !acc.draining)) {
     SealLocked(acc);
   }
-  if (acc.ready.empty() || acc.draining) return absl::OkStatus();
-  acc.draining = true;
+  const bool drain = !acc.ready.empty() && !acc.draining;
+  if (drain) acc.draining = true;
   lock.unlock();
-  StartDrain(acc);
+  Release(held);  // a batch had room after all
+  if (drain) StartDrain(acc);
   return absl::OkStatus();
+}
+
+bool Producer::TryAddLocked(Accumulator& acc, Batch& batch, const ProducerRecord& record,
+                            int64_t timestamp_ms, size_t record_bytes, SendCallback& callback) {
+  RecordBatchBuilder& builder = *batch.builder;
+  const size_t used = builder.size_bytes();
+  // A batch is bounded by max.message.bytes, and by batch_size unless one
+  // record alone is bigger.
+  if (used + record_bytes > acc.batch_bytes_max) return false;
+  // record_bytes has deltas of 0; the record's own (a timestamp varlong, an
+  // offset varint, and the length prefix they lengthen) add at most this.
+  constexpr size_t kMaxDeltaBytes =
+      (record_format::kMaxVarlongBytes - 1) + (record_format::kMaxVarintBytes - 1) + 1;
+  const size_t bound = used + record_bytes + kMaxDeltaBytes;
+  if (bound > batch.reserved_bytes) {
+    // Opened with less than batch_size free: take more if it is there.
+    const size_t want = std::max(bound, acc.batch_bytes_max) - batch.reserved_bytes;
+    const size_t got = TryReserve(bound - batch.reserved_bytes, want);
+    if (got == 0) return false;
+    batch.reserved_bytes += got;
+  }
+  const auto index = static_cast<int32_t>(builder.record_count());
+  if (!builder.Append(timestamp_ms, record.key, record.value, record.headers).ok()) return false;
+  if (callback) batch.callbacks.push_back({index, timestamp_ms, std::move(callback)});
+  return true;
 }
 
 void Producer::SealLocked(Accumulator& acc) {
   EVLOG_DCHECK(acc.open.has_value());
-  acc.ready.push_back(std::move(*acc.open));
+  Batch& batch = *acc.open;
+  const size_t used = batch.builder->size_bytes();
+  if (batch.reserved_bytes > used) {
+    Release(batch.reserved_bytes - used);
+    batch.reserved_bytes = used;
+  }
+  acc.ready.push_back(std::move(batch));
   acc.open.reset();
 }
 
@@ -938,7 +990,7 @@ void Producer::Settle(Accumulator& acc, std::unique_ptr<Sent> sent) {
 
 void Producer::Finish(Accumulator& acc, Sent& sent, const absl::StatusOr<AppendResult>& result) {
   Batch& batch = sent.batch;
-  const size_t count = batch.records.size();
+  const auto count = static_cast<size_t>(batch.builder->record_count());
   Complete(acc, batch, result);
   std::unique_lock lock = LockSpinning(acc.mu);
   acc.completed += count;
@@ -947,9 +999,9 @@ void Producer::Finish(Accumulator& acc, Sent& sent, const absl::StatusOr<AppendR
   if (acc.free_buffers.size() < kMaxPooledBuffers && batch.buffer.size() == acc.batch_bytes_max) {
     acc.free_buffers.push_back(std::move(batch.buffer));
   }
-  if (acc.free_record_lists.size() < kMaxPooledBuffers) {
-    batch.records.clear();  // Complete() cleared it; keeps the capacity
-    acc.free_record_lists.push_back(std::move(batch.records));
+  if (acc.free_callback_lists.size() < kMaxPooledBuffers && batch.callbacks.capacity() > 0) {
+    batch.callbacks.clear();  // Complete() cleared it; keeps the capacity
+    acc.free_callback_lists.push_back(std::move(batch.callbacks));
   }
   // Every flusher woken re-registers its target if it is not there yet.
   if (wake) acc.completed_cv.notify_all();
@@ -957,16 +1009,14 @@ void Producer::Finish(Accumulator& acc, Sent& sent, const absl::StatusOr<AppendR
 
 void Producer::Complete(Accumulator& acc, Batch& batch,
                         const absl::StatusOr<AppendResult>& result) {
-  const size_t count = batch.records.size();
+  const auto count = static_cast<size_t>(batch.builder->record_count());
   if (result.ok()) {
     records_sent_.fetch_add(count, std::memory_order_relaxed);
     batches_sent_.fetch_add(1, std::memory_order_relaxed);
   } else {
     record_errors_.fetch_add(count, std::memory_order_relaxed);
   }
-  for (size_t i = 0; i < count; ++i) {
-    PendingRecord& r = batch.records[i];
-    if (!r.callback) continue;
+  for (PendingCallback& r : batch.callbacks) {
     if (!result.ok()) {
       r.callback(result.status());
       continue;
@@ -974,16 +1024,15 @@ void Producer::Complete(Accumulator& acc, Batch& batch,
     RecordMetadata m;
     m.topic = acc.topic;
     m.partition = acc.partition->topic_partition().partition;
-    m.offset =
-        options_.acks == Acks::kNone ? Offset(-1) : result->base_offset + static_cast<int64_t>(i);
+    m.offset = options_.acks == Acks::kNone ? Offset(-1) : result->base_offset + r.index;
     m.timestamp_ms = result->log_append_time_ms >= 0 ? result->log_append_time_ms : r.timestamp_ms;
     r.callback(m);
   }
-  batch.records.clear();
-  Release(batch.reserved_bytes, count);
+  batch.callbacks.clear();
+  Release(batch.reserved_bytes);
 }
 
-std::vector<Producer::Accumulator*> Producer::AllAccumulators() {
+std::vector<Producer::Accumulator*> Producer::AllAccumulators() const {
   std::vector<Accumulator*> out;
   std::shared_lock lock(topics_mu_);
   for (const auto& [name, entry] : topics_) {
@@ -1080,7 +1129,10 @@ ProducerMetrics Producer::metrics() const {
   m.send_rejections = send_rejections_.load(std::memory_order_relaxed);
   m.retries = retries_.load(std::memory_order_relaxed);
   m.buffer_bytes_used = buffer_used_.load(std::memory_order_relaxed);
-  m.records_in_flight = in_flight_.load(std::memory_order_relaxed);
+  for (Accumulator* acc : AllAccumulators()) {
+    std::lock_guard lock(acc->mu);
+    m.records_in_flight += acc->accepted - acc->completed;
+  }
   return m;
 }
 

@@ -60,10 +60,11 @@ RecordBatchBuilder::RecordBatchBuilder(RecordBatchBuilder&&) noexcept = default;
 RecordBatchBuilder& RecordBatchBuilder::operator=(RecordBatchBuilder&&) noexcept = default;
 RecordBatchBuilder::~RecordBatchBuilder() = default;
 
-size_t RecordBatchBuilder::EncodedRecordSize(int64_t timestamp_delta, int32_t offset_delta,
-                                             std::optional<ByteView> key,
-                                             std::optional<ByteView> value,
-                                             std::span<const RecordHeader> headers) {
+size_t RecordBatchBuilder::EncodedRecordSizeWithHeaders(int64_t timestamp_delta,
+                                                        int32_t offset_delta,
+                                                        std::optional<ByteView> key,
+                                                        std::optional<ByteView> value,
+                                                        std::span<const RecordHeader> headers) {
   const size_t body = BodySize(timestamp_delta, offset_delta, key, value, headers);
   return VarintSize(static_cast<int32_t>(body)) + body;
 }

@@ -114,7 +114,11 @@ struct ProducerOptions {
   // a topic whose compression.type is not "producer" overrides it.
   CompressionType compression = CompressionType::kNone;
   int compression_level = 3;
-  // Bytes of records sent but not yet appended (Kafka buffer.memory).
+  // Bytes of batches being filled or waiting to be appended (Kafka
+  // buffer.memory). As in Kafka, a batch takes batch_size of it when it
+  // opens (or what is left, if less); unlike Kafka, it gives back what its
+  // records did not use once it is sealed, so that batches sent early
+  // (linger_ms 0, Flush) hold only their encoded size.
   int64_t buffer_memory = 32 << 20;
   // How long Send() waits for buffer room, then fails (max.block.ms).
   int64_t max_block_ms = 60'000;
@@ -218,11 +222,11 @@ struct ProducerMetrics {
   uint64_t records_sent = 0;  // accepted and appended
   uint64_t bytes_sent = 0;    // batch bytes appended
   uint64_t batches_sent = 0;
-  uint64_t record_errors = 0;    // records whose callback got an error
-  uint64_t send_rejections = 0;  // Send() calls that returned an error
-  uint64_t retries = 0;          // batches sent again after a retriable error
-  uint64_t buffer_bytes_used = 0;
-  uint64_t records_in_flight = 0;
+  uint64_t record_errors = 0;      // records whose callback got an error
+  uint64_t send_rejections = 0;    // Send() calls that returned an error
+  uint64_t retries = 0;            // batches sent again after a retriable error
+  uint64_t buffer_bytes_used = 0;  // of buffer_memory, by batches not yet completed
+  uint64_t records_in_flight = 0;  // accepted by Send() and not yet completed
 };
 
 class Producer {
@@ -327,7 +331,7 @@ class Producer {
   // Gives every partition the producer id and epoch a transaction ended
   // with, sequences from 0.
   void ApplyEpoch(ProducerId producer_id, ProducerEpoch epoch);
-  struct PendingRecord;
+  struct PendingCallback;
   struct Batch;
   struct Accumulator;
   struct AccumulatorTable;
@@ -344,19 +348,28 @@ class Producer {
     int64_t timestamp_ms = -1;
     size_t record_bytes = 0;
   };
-  // Validates `record`, picks its partition and reserves its memory.
+  // Validates `record` and picks its partition.
   absl::StatusOr<Prepared> Prepare(const ProducerRecord& record);
-  // Takes `bytes` of buffer_memory and one in-flight record if there is
-  // room; never blocks.
-  bool TryReserve(size_t bytes);
-  // TryReserve, else blocks up to max_block_ms for room.
+  // Takes as much of buffer_memory as is free, up to `max_bytes`, if that
+  // is at least `min_bytes` (> 0); returns what it took, else 0. Never
+  // blocks.
+  size_t TryReserve(size_t min_bytes, size_t max_bytes);
+  // Takes `bytes` of buffer_memory, waiting up to max_block_ms for room.
+  // Errors: REQUEST_TIMED_OUT, or FAILED_PRECONDITION once closed.
   absl::Status ReserveMemory(size_t bytes);
-  // Gives back the memory and in-flight count of `records` records, once
-  // completed or not accepted after all, and wakes blocked senders.
-  void Release(size_t bytes, size_t records);
+  // Gives back buffer_memory and wakes blocked senders.
+  void Release(size_t bytes);
+  // Adds the record to acc's open batch, or to a new one (reserving its
+  // memory, waiting for it if need be), and starts sending what is ready.
   absl::Status Enqueue(Accumulator& acc, const ProducerRecord& record, int64_t timestamp_ms,
-                       size_t reserved, SendCallback callback, bool flush_now);
-  // Under acc.mu: moves the open batch to the ready queue.
+                       size_t record_bytes, SendCallback callback, bool flush_now);
+  // Appends the record to `batch` (acc's open one) if it fits batch_size
+  // and the memory the batch holds, or more it can take without waiting.
+  // REQUIRES: acc.mu held.
+  bool TryAddLocked(Accumulator& acc, Batch& batch, const ProducerRecord& record,
+                    int64_t timestamp_ms, size_t record_bytes, SendCallback& callback);
+  // Under acc.mu: moves the open batch to the ready queue and gives back
+  // the memory its records did not use.
   void SealLocked(Accumulator& acc);
   struct Sent;
   // Works acc's batches as far as it can: settles the outcomes that came
@@ -382,7 +395,7 @@ class Producer {
   // The partition's linger timer: seals the open batch once its linger has
   // passed, or waits again for a batch opened after the timer was armed.
   void OnLinger(Accumulator& acc);
-  std::vector<Accumulator*> AllAccumulators();
+  std::vector<Accumulator*> AllAccumulators() const;
   // Adds the partitions of `claimed` (drains the caller owns) that are not
   // in the open transaction yet, in one call to the coordinator (Kafka's
   // AddPartitionsToTxn), so that it writes a marker there when the
@@ -401,7 +414,7 @@ class Producer {
   const AnyPartitioner partitioner_;
   TaskGroup tasks_;
 
-  std::shared_mutex topics_mu_;
+  mutable std::shared_mutex topics_mu_;
   absl::flat_hash_map<std::string, std::unique_ptr<TopicEntry>> topics_;
   // Entries of deleted topics: RecordMetadata::topic and last_topic_ may
   // still point at them.
@@ -411,7 +424,6 @@ class Producer {
 
   std::atomic<bool> closed_{false};
   std::atomic<uint64_t> buffer_used_{0};
-  std::atomic<uint64_t> in_flight_{0};
   // Senders blocked in ReserveMemory, waiting on state_cv_ under state_mu_.
   std::mutex state_mu_;
   std::condition_variable state_cv_;

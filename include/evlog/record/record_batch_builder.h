@@ -144,10 +144,18 @@ class RecordBatchBuilder {
   [[nodiscard]] size_t size_bytes() const { return used_; }
 
   // The bytes Append would add for this record (exact, uncompressed).
+  // Inline without headers: a producer sizes every record it is sent.
   [[nodiscard]] static size_t EncodedRecordSize(int64_t timestamp_delta, int32_t offset_delta,
-                                                std::optional<ByteView> key,
-                                                std::optional<ByteView> value,
-                                                std::span<const RecordHeader> headers = {});
+                                                const std::optional<ByteView>& key,
+                                                const std::optional<ByteView>& value,
+                                                std::span<const RecordHeader> headers = {}) {
+    if (!headers.empty())
+      return EncodedRecordSizeWithHeaders(timestamp_delta, offset_delta, key, value, headers);
+    // attributes and headersCount 0 (1 byte each), then the variable parts.
+    const size_t body = 2 + VarlongSize(timestamp_delta) + VarintSize(offset_delta) +
+                        NullableFieldSize(key) + NullableFieldSize(value);
+    return VarintSize(static_cast<int32_t>(body)) + body;
+  }
 
  private:
   // A batch's size is bounded by batchLength, an int32.
@@ -171,6 +179,15 @@ class RecordBatchBuilder {
                                           std::optional<ByteView> key,
                                           std::optional<ByteView> value,
                                           std::span<const RecordHeader> headers);
+  static size_t EncodedRecordSizeWithHeaders(int64_t timestamp_delta, int32_t offset_delta,
+                                             std::optional<ByteView> key,
+                                             std::optional<ByteView> value,
+                                             std::span<const RecordHeader> headers);
+  // A key or value with its length varint (-1 for null).
+  static size_t NullableFieldSize(const std::optional<ByteView>& bytes) {
+    return bytes ? VarintSize(static_cast<int32_t>(bytes->size())) + bytes->size()
+                 : VarintSize(record_format::kNullLength);
+  }
   // Bytes of a record after its length varint.
   static size_t BodySize(int64_t timestamp_delta, int32_t offset_delta, std::optional<ByteView> key,
                          std::optional<ByteView> value, std::span<const RecordHeader> headers);

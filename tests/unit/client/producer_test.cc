@@ -12,6 +12,7 @@
 #include "evlog/io/executor.h"
 #include "evlog/io/mem_file_system.h"
 #include "evlog/partition/murmur2_partitioner.h"
+#include "evlog/record/record_batch_builder.h"
 #include "evlog/status.h"
 #include "tests/support/broker_options.h"
 #include "tests/support/catch.h"
@@ -286,14 +287,19 @@ TEST_CASE("Send blocks for max_block_ms when buffer_memory is full, then fails")
   auto broker = Broker::Open(testing::InMemoryBrokerOptions(fs, executor));
   REQUIRE(broker.ok());
   REQUIRE((*broker)->CreateTopic("t", NewTopic(1)).ok());
+  const std::string value(300, 'x');
+  // One record per batch: each takes its record and a batch header.
+  const size_t per_batch =
+      RecordBatchBuilder::EncodedRecordSize(0, 0, std::nullopt, AsBytes(value)) +
+      record_format::kRecordBatchOverhead;
   ProducerOptions options;
   options.async_send = true;
   options.linger_ms = 0;
-  options.buffer_memory = 1000;
+  options.batch_size = static_cast<int32_t>(per_batch);
+  options.buffer_memory = static_cast<int64_t>(3 * per_batch + per_batch / 2);
   options.max_block_ms = 20;
   auto producer = Producer::Create(**broker, options);
   REQUIRE(producer.ok());
-  const std::string value(300, 'x');
   int sent = 0;
   absl::Status status;
   while (status.ok() && sent < 10) {
@@ -311,6 +317,45 @@ TEST_CASE("Send blocks for max_block_ms when buffer_memory is full, then fails")
   auto partition = (*broker)->GetPartition({"t", 0});
   REQUIRE(partition.ok());
   CHECK((*partition)->log_end_offset() == Offset(4));
+}
+
+TEST_CASE("an open batch holds batch_size of buffer_memory and gives back what it did not use") {
+  MemFileSystem fs;
+  ManualClock clock;
+  ManualExecutor executor(clock);  // run by hand: appends wait until then
+  auto broker = Broker::Open(testing::InMemoryBrokerOptions(fs, executor, &clock));
+  REQUIRE(broker.ok());
+  REQUIRE((*broker)->CreateTopic("t", NewTopic(1)).ok());
+  const std::string value(100, 'x');
+  const size_t record = RecordBatchBuilder::EncodedRecordSize(0, 0, std::nullopt, AsBytes(value));
+  ProducerOptions options;
+  options.async_send = true;
+  options.batch_size = 4096;
+
+  SECTION("lingering: the open batch holds batch_size until it is appended") {
+    options.linger_ms = 1000;
+    auto producer = Producer::Create(**broker, options);
+    REQUIRE(producer.ok());
+    REQUIRE((*producer)->Send(ProducerRecord("t", value), nullptr).ok());
+    REQUIRE((*producer)->Send(ProducerRecord("t", value), nullptr).ok());
+    CHECK((*producer)->metrics().buffer_bytes_used == 4096);
+    CHECK((*producer)->metrics().records_in_flight == 2);
+    executor.AdvanceMs(1000);
+    CHECK((*producer)->metrics().records_sent == 2);
+    CHECK((*producer)->metrics().buffer_bytes_used == 0);
+    CHECK((*producer)->metrics().records_in_flight == 0);
+  }
+  SECTION("linger 0: a sealed batch holds only its encoded size") {
+    options.linger_ms = 0;
+    auto producer = Producer::Create(**broker, options);
+    REQUIRE(producer.ok());
+    REQUIRE((*producer)->Send(ProducerRecord("t", value), nullptr).ok());
+    CHECK((*producer)->metrics().buffer_bytes_used == record + record_format::kRecordBatchOverhead);
+    CHECK((*producer)->metrics().records_in_flight == 1);
+    executor.RunReady();
+    CHECK((*producer)->metrics().records_sent == 1);
+    CHECK((*producer)->metrics().buffer_bytes_used == 0);
+  }
 }
 
 TEST_CASE("acks 0 completes with offset -1") {

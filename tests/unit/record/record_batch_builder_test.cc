@@ -300,5 +300,36 @@ TEST_CASE("encoded record size matches what append writes") {
   }
 }
 
+TEST_CASE("encoded record size matches what append writes at every delta") {
+  // Later records of a batch carry timestamp and offset deltas, some of
+  // them large or negative: the size must follow their varints.
+  std::mt19937_64 rng(11);
+  const int64_t big_deltas[] = {
+      0, 63, 64, -64, -65, 8191, 8192, int64_t{1} << 40, -(int64_t{1} << 40)};
+  for (int i = 0; i < 50; ++i) {
+    auto records = testing::RandomRecords(rng, 40);
+    if (records.empty()) continue;
+    RecordBatchBuilder builder;
+    int64_t base = 0;
+    for (size_t n = 0; n < records.size(); ++n) {
+      testing::OwnedRecord& r = records[n];
+      if (n == 0) {
+        base = r.timestamp_ms;
+      } else if (rng() % 4 == 0) {
+        r.timestamp_ms = base + big_deltas[rng() % std::size(big_deltas)];
+      }
+      if (rng() % 2 == 0) r.headers.clear();  // the inline path
+      std::vector<RecordHeader> headers;
+      for (const auto& h : r.headers) headers.push_back({h.key, testing::OptBytes(h.value)});
+      const size_t expected = RecordBatchBuilder::EncodedRecordSize(
+          r.timestamp_ms - base, static_cast<int32_t>(n), testing::OptBytes(r.key),
+          testing::OptBytes(r.value), headers);
+      const size_t before = builder.size_bytes();
+      REQUIRE(testing::AppendOwned(builder, r).ok());
+      CHECK(builder.size_bytes() - before == expected);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace evlog
