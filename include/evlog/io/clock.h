@@ -38,7 +38,11 @@ concept ClockLike = requires(const C& c) {
   { c.MonotonicNs() } -> std::convertible_to<int64_t>;
 };
 
-// The operating system's clocks (CLOCK_REALTIME, CLOCK_MONOTONIC).
+// The operating system's clocks (CLOCK_REALTIME, CLOCK_MONOTONIC). On
+// x86-64 with an invariant TSC that the kernel uses as its clocksource,
+// WallMs() answers from the TSC while the millisecond it last read lasts
+// (a producer stamps every record with it); a step of the system clock is
+// then seen within that millisecond.
 class SystemClock final : public Clock {
  public:
   int64_t WallMs() const override;
