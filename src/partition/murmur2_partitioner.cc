@@ -52,6 +52,8 @@ int32_t Murmur2(ByteView data) {
 PartitionId Murmur2Partitioner::Partition(const PartitionRequest& request) {
   EVLOG_DCHECK(request.partition_count > 0);
   if (!request.key.has_value()) return null_key_.Partition(request);
+  // The hash could only pick partition 0 (and the division costs ~10 ns).
+  if (request.partition_count == 1) return PartitionId(0);
   const int32_t positive = Murmur2(*request.key) & 0x7fffffff;
   return PartitionId(positive % request.partition_count);
 }
