@@ -89,8 +89,8 @@ struct Producer::Sent {
 // Per partition: the open batch, the batches ready to append in order,
 // and who is appending them.
 struct Producer::Accumulator {
-  std::mutex mu;
-  std::condition_variable completed_cv;
+  SpinningMutex mu;
+  std::condition_variable_any completed_cv;
   std::shared_ptr<ClientPartition> partition;
   std::string_view topic;  // the TopicEntry's name
   RecordBatchOptions batch_options;
@@ -224,6 +224,7 @@ Producer::Producer(std::unique_ptr<ClientBackend> backend, ProducerOptions optio
     : backend_(std::move(backend)),
       options_(std::move(options)),
       partitioner_(std::move(partitioner)),
+      clock_(backend_->clock()),
       tasks_(backend_->executor()) {}
 
 Producer::~Producer() {
@@ -235,7 +236,13 @@ absl::StatusOr<Producer::TopicEntry*> Producer::FindTopic(std::string_view name)
   // Most applications send to one topic at a time: the last entry found is
   // checked first, without the map's lock or a hash of the name.
   TopicEntry* last = last_topic_.load(std::memory_order_acquire);
-  if (last != nullptr && last->topic->name() == name && !last->topic->deleted()) return last;
+  if (last != nullptr && last->topic->name() == name && !last->topic->deleted()) [[likely]] {
+    return last;
+  }
+  return FindTopicSlow(name);
+}
+
+absl::StatusOr<Producer::TopicEntry*> Producer::FindTopicSlow(std::string_view name) {
   {
     std::shared_lock lock(topics_mu_);
     auto it = topics_.find(ToAbsl(name));
@@ -263,9 +270,17 @@ absl::StatusOr<Producer::Accumulator*> Producer::FindAccumulator(TopicEntry& ent
                                                                  PartitionId partition) {
   const auto index = static_cast<size_t>(partition.value());
   if (const AccumulatorTable* table = entry.table.load(std::memory_order_acquire);
-      table != nullptr && index < table->size) {
-    if (Accumulator* acc = table->slots[index].load(std::memory_order_acquire)) return acc;
+      table != nullptr && index < table->size) [[likely]] {
+    if (Accumulator* acc = table->slots[index].load(std::memory_order_acquire)) [[likely]] {
+      return acc;
+    }
   }
+  return FindAccumulatorSlow(entry, partition);
+}
+
+absl::StatusOr<Producer::Accumulator*> Producer::FindAccumulatorSlow(TopicEntry& entry,
+                                                                     PartitionId partition) {
+  const auto index = static_cast<size_t>(partition.value());
   std::lock_guard lock(entry.mu);
   AccumulatorTable* table = entry.table.load(std::memory_order_relaxed);
   if (table != nullptr && index < table->size) {
@@ -372,29 +387,29 @@ void Producer::Release(size_t bytes) {
   state_cv_.notify_all();
 }
 
-absl::StatusOr<Producer::Prepared> Producer::Prepare(const ProducerRecord& record) {
+absl::Status Producer::Prepare(const ProducerRecord& record, Prepared& prepared) {
   if (transactional_ && phase_.load(std::memory_order_acquire) != TxnPhase::kInTransaction) {
     return MakeError(ErrorCode::kInvalidTxnState,
                      "a transactional producer sends only inside BeginTransaction ... "
                      "CommitTransaction");
   }
-  if (record.timestamp_ms < -1) {
+  if (record.timestamp_ms < -1) [[unlikely]] {
     return MakeError(ErrorCode::kInvalidTimestamp,
                      absl::StrCat("timestamp ", record.timestamp_ms, " is negative"));
   }
   EVLOG_ASSIGN_OR_RETURN(TopicEntry * entry, FindTopic(record.topic));
-  Prepared prepared;
-  prepared.timestamp_ms =
-      record.timestamp_ms == -1 ? backend_->clock().WallMs() : record.timestamp_ms;
+  prepared.timestamp_ms = record.timestamp_ms == -1 ? clock_.WallMs() : record.timestamp_ms;
   prepared.record_bytes =
       RecordBatchBuilder::EncodedRecordSize(0, 0, record.key, record.value, record.headers);
-  if (prepared.record_bytes > static_cast<size_t>(options_.max_request_size)) {
+  if (prepared.record_bytes > static_cast<size_t>(options_.max_request_size)) [[unlikely]] {
     return TooLarge(prepared.record_bytes, "max_request_size", options_.max_request_size);
   }
   const size_t batch_bytes = prepared.record_bytes + record_format::kRecordBatchOverhead;
   const uint32_t topic_max = entry->topic->settings().log.max_message_bytes;
-  if (batch_bytes > topic_max) return TooLarge(batch_bytes, "max.message.bytes", topic_max);
-  if (batch_bytes > static_cast<uint64_t>(options_.buffer_memory)) {
+  if (batch_bytes > topic_max) [[unlikely]] {
+    return TooLarge(batch_bytes, "max.message.bytes", topic_max);
+  }
+  if (batch_bytes > static_cast<uint64_t>(options_.buffer_memory)) [[unlikely]] {
     return TooLarge(batch_bytes, "buffer_memory", options_.buffer_memory);
   }
   PartitionRequest request;
@@ -402,10 +417,16 @@ absl::StatusOr<Producer::Prepared> Producer::Prepare(const ProducerRecord& recor
   request.key = record.key;
   request.record_bytes = prepared.record_bytes;
   request.partition_count = entry->topic->partition_count();
-  EVLOG_ASSIGN_OR_RETURN(PartitionId partition,
-                         ChoosePartition(partitioner_, request, record.partition));
+  PartitionId partition;
+  if (!record.partition.has_value() && request.partition_count > 0) [[likely]] {
+    // ChoosePartition's checks, without the StatusOr round trip.
+    partition = partitioner_.Partition(request);
+    EVLOG_CHECK(partition.value() >= 0 && partition.value() < request.partition_count);
+  } else {
+    EVLOG_ASSIGN_OR_RETURN(partition, ChoosePartition(partitioner_, request, record.partition));
+  }
   EVLOG_ASSIGN_OR_RETURN(prepared.accumulator, FindAccumulator(*entry, partition));
-  return prepared;
+  return absl::OkStatus();
 }
 
 absl::Status Producer::InitTransactions() {
@@ -594,32 +615,32 @@ void Producer::ApplyEpoch(ProducerId producer_id, ProducerEpoch epoch) {
 }
 
 absl::Status Producer::Send(const ProducerRecord& record, SendCallback callback) {
-  absl::StatusOr<Prepared> prepared = Prepare(record);
-  if (!prepared.ok()) {
+  Prepared prepared;
+  if (absl::Status status = Prepare(record, prepared); !status.ok()) [[unlikely]] {
     send_rejections_.fetch_add(1, std::memory_order_relaxed);
-    return prepared.status();
+    return status;
   }
   if (transactional_ && !backend_->coordinators_answer_inline()) {
-    if (absl::Status added = AddToTransaction(*prepared->accumulator); !added.ok()) {
+    if (absl::Status added = AddToTransaction(*prepared.accumulator); !added.ok()) {
       send_rejections_.fetch_add(1, std::memory_order_relaxed);
       return added;
     }
   }
-  absl::Status status = Enqueue(*prepared->accumulator, record, prepared->timestamp_ms,
-                                prepared->record_bytes, std::move(callback), /*flush_now=*/false);
+  absl::Status status = Enqueue(*prepared.accumulator, record, prepared.timestamp_ms,
+                                prepared.record_bytes, callback, /*flush_now=*/false);
   if (!status.ok()) send_rejections_.fetch_add(1, std::memory_order_relaxed);
   return status;
 }
 
 absl::Status Producer::Enqueue(Accumulator& acc, const ProducerRecord& record, int64_t timestamp_ms,
-                               size_t record_bytes, SendCallback callback, bool flush_now) {
+                               size_t record_bytes, SendCallback& callback, bool flush_now) {
   // A new batch needs room for its header and this record, whose deltas
   // are 0 as its first (record_bytes is exact then).
   const size_t first_bytes = record_bytes + record_format::kRecordBatchOverhead;
   const size_t batch_bytes = std::max(acc.batch_bytes_max, first_bytes);
   // Memory this sender waited for without acc.mu, for a new batch.
   size_t held = 0;
-  std::unique_lock lock = LockSpinning(acc.mu);
+  std::unique_lock lock(acc.mu);
   for (;;) {
     // Close() sets closed_ and then flushes every accumulator under its
     // mutex: a record enqueued after that flush would never be appended.
@@ -644,7 +665,7 @@ absl::Status Producer::Enqueue(Accumulator& acc, const ProducerRecord& record, i
           return reserved;
         }
         held = first_bytes;
-        LockSpinning(lock);
+        lock.lock();
         continue;  // another sender may have opened a batch meanwhile
       }
       credit += got;
@@ -653,7 +674,7 @@ absl::Status Producer::Enqueue(Accumulator& acc, const ProducerRecord& record, i
     }
     held = 0;
     Batch batch;
-    batch.opened_ns = backend_->clock().MonotonicNs();
+    batch.opened_ns = clock_.MonotonicNs();
     batch.reserved_bytes = credit;
     if (!acc.free_buffers.empty() && acc.free_buffers.back().size() >= batch_bytes) {
       batch.buffer = std::move(acc.free_buffers.back());
@@ -745,13 +766,13 @@ void Producer::StartDrain(Accumulator& acc) {
 }
 
 void Producer::OnLinger(Accumulator& acc) {
-  std::unique_lock lock = LockSpinning(acc.mu);
+  std::unique_lock lock(acc.mu);
   acc.linger_timer = 0;
   if (!acc.open) return;  // the next batch opened arms the timer again
   // The timer may have been armed for an earlier batch: this one waits out
   // its own linger.
   const int64_t left_ns =
-      acc.open->opened_ns + options_.linger_ms * 1'000'000 - backend_->clock().MonotonicNs();
+      acc.open->opened_ns + options_.linger_ms * 1'000'000 - clock_.MonotonicNs();
   if (left_ns > 0) {
     acc.linger_timer =
         tasks_.ScheduleAfter((left_ns + 999'999) / 1'000'000, [this, &acc] { OnLinger(acc); });
@@ -778,7 +799,7 @@ bool Producer::CanSendLocked(const Accumulator& acc) const {
 }
 
 void Producer::Drain(Accumulator& acc) {
-  std::unique_lock lock = LockSpinning(acc.mu);
+  std::unique_lock lock(acc.mu);
   EVLOG_DCHECK(acc.draining);
   for (int sent = 0;;) {
     // Outcomes first, in send order: a later batch's waits for the ones
@@ -788,7 +809,7 @@ void Producer::Drain(Accumulator& acc) {
       acc.in_flight.pop_front();
       lock.unlock();
       Settle(acc, std::move(done));
-      LockSpinning(lock);
+      lock.lock();
       continue;
     }
     if (acc.recovering) {
@@ -805,7 +826,7 @@ void Producer::Drain(Accumulator& acc) {
         const absl::StatusOr<AppendResult> result = *std::move(held->outcome);
         lock.unlock();
         Finish(acc, *held, result);
-        LockSpinning(lock);
+        lock.lock();
         continue;
       }
       if (!acc.retry_due) break;  // the backoff timer comes back
@@ -831,7 +852,7 @@ void Producer::Drain(Accumulator& acc) {
       lock.unlock();
       retries_.fetch_add(1, std::memory_order_relaxed);
       Transmit(acc, ref);
-      LockSpinning(lock);
+      lock.lock();
       continue;
     }
     if (acc.ready.empty() && acc.open && options_.linger_ms == 0) SealLocked(acc);
@@ -860,7 +881,7 @@ void Producer::Drain(Accumulator& acc) {
     } else {
       OnOutcome(acc, ref, bytes.status());
     }
-    LockSpinning(lock);
+    lock.lock();
   }
   acc.draining = false;
 }
@@ -872,8 +893,8 @@ void Producer::Transmit(Accumulator& acc, Sent& sent) {
   // what remains. No clock read on the common path.
   int64_t timeout_ms = options_.request_timeout_ms;
   if (++batch.attempts > 1) {
-    const int64_t left_ms = (batch.opened_ns - backend_->clock().MonotonicNs()) / 1'000'000 +
-                            options_.delivery_timeout_ms;
+    const int64_t left_ms =
+        (batch.opened_ns - clock_.MonotonicNs()) / 1'000'000 + options_.delivery_timeout_ms;
     timeout_ms = std::clamp<int64_t>(left_ms, 1, options_.request_timeout_ms);
   }
   // A partition's first batch in a transaction adds the partition to it
@@ -891,7 +912,7 @@ void Producer::Transmit(Accumulator& acc, Sent& sent) {
 }
 
 void Producer::OnOutcome(Accumulator& acc, Sent& sent, absl::StatusOr<AppendResult> result) {
-  std::unique_lock lock = LockSpinning(acc.mu);
+  std::unique_lock lock(acc.mu);
   sent.outcome = std::move(result);
   // The drain's owner (perhaps this thread, inside Transmit) looks at the
   // outcomes before it lets go of the partition.
@@ -905,7 +926,7 @@ void Producer::ScheduleRetry(Accumulator& acc) {
   // REQUIRES: acc.mu held.
   acc.retry_due = false;
   const Executor::TaskId task = tasks_.ScheduleAfter(options_.retry_backoff_ms, [this, &acc] {
-    std::unique_lock lock = LockSpinning(acc.mu);
+    std::unique_lock lock(acc.mu);
     acc.retry_due = true;
     if (acc.draining) return;
     acc.draining = true;
@@ -927,10 +948,10 @@ void Producer::Settle(Accumulator& acc, std::unique_ptr<Sent> sent) {
   Batch& batch = sent->batch;
   absl::StatusOr<AppendResult> result = *std::move(sent->outcome);
   sent->outcome.reset();
-  std::unique_lock lock = LockSpinning(acc.mu);
+  std::unique_lock lock(acc.mu);
   if (!result.ok()) {
     const ErrorCode code = GetErrorCode(result.status());
-    const int64_t now_ns = backend_->clock().MonotonicNs();
+    const int64_t now_ns = clock_.MonotonicNs();
     const bool in_time = now_ns + options_.retry_backoff_ms * 1'000'000 <
                          batch.opened_ns + options_.delivery_timeout_ms * 1'000'000;
     // Out of sequence because a batch before it is to be sent again, or
@@ -992,7 +1013,7 @@ void Producer::Finish(Accumulator& acc, Sent& sent, const absl::StatusOr<AppendR
   Batch& batch = sent.batch;
   const auto count = static_cast<size_t>(batch.builder->record_count());
   Complete(acc, batch, result);
-  std::unique_lock lock = LockSpinning(acc.mu);
+  std::unique_lock lock(acc.mu);
   acc.completed += count;
   const bool wake = acc.completed >= acc.flush_wake_at;
   if (wake) acc.flush_wake_at = std::numeric_limits<uint64_t>::max();
@@ -1054,17 +1075,18 @@ std::future<absl::StatusOr<RecordMetadata>> Producer::Send(const ProducerRecord&
 }
 
 absl::StatusOr<RecordMetadata> Producer::SendSync(const ProducerRecord& record) {
-  absl::StatusOr<Prepared> prepared = Prepare(record);
-  if (!prepared.ok()) {
+  Prepared prepared;
+  if (absl::Status status = Prepare(record, prepared); !status.ok()) {
     send_rejections_.fetch_add(1, std::memory_order_relaxed);
-    return prepared.status();
+    return status;
   }
   std::promise<absl::StatusOr<RecordMetadata>> promise;
   std::future<absl::StatusOr<RecordMetadata>> future = promise.get_future();
-  absl::Status status = Enqueue(
-      *prepared->accumulator, record, prepared->timestamp_ms, prepared->record_bytes,
-      [&promise](const absl::StatusOr<RecordMetadata>& m) { promise.set_value(m); },
-      /*flush_now=*/true);
+  SendCallback callback = [&promise](const absl::StatusOr<RecordMetadata>& m) {
+    promise.set_value(m);
+  };
+  absl::Status status = Enqueue(*prepared.accumulator, record, prepared.timestamp_ms,
+                                prepared.record_bytes, callback, /*flush_now=*/true);
   if (!status.ok()) {
     send_rejections_.fetch_add(1, std::memory_order_relaxed);
     return status;

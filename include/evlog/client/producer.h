@@ -340,16 +340,20 @@ class Producer {
   Producer(std::unique_ptr<ClientBackend> backend, ProducerOptions options,
            AnyPartitioner partitioner);
 
+  // The fast paths check the entry found last, and the accumulator table;
+  // the slow ones take locks and may create them.
   absl::StatusOr<TopicEntry*> FindTopic(std::string_view name);
+  absl::StatusOr<TopicEntry*> FindTopicSlow(std::string_view name);
   absl::StatusOr<Accumulator*> FindAccumulator(TopicEntry& entry, PartitionId partition);
+  absl::StatusOr<Accumulator*> FindAccumulatorSlow(TopicEntry& entry, PartitionId partition);
   // What Send() works out before touching a batch.
   struct Prepared {
     Accumulator* accumulator = nullptr;
     int64_t timestamp_ms = -1;
     size_t record_bytes = 0;
   };
-  // Validates `record` and picks its partition.
-  absl::StatusOr<Prepared> Prepare(const ProducerRecord& record);
+  // Validates `record`, stamps it and picks its partition and accumulator.
+  absl::Status Prepare(const ProducerRecord& record, Prepared& prepared);
   // Takes as much of buffer_memory as is free, up to `max_bytes`, if that
   // is at least `min_bytes` (> 0); returns what it took, else 0. Never
   // blocks.
@@ -362,7 +366,7 @@ class Producer {
   // Adds the record to acc's open batch, or to a new one (reserving its
   // memory, waiting for it if need be), and starts sending what is ready.
   absl::Status Enqueue(Accumulator& acc, const ProducerRecord& record, int64_t timestamp_ms,
-                       size_t record_bytes, SendCallback callback, bool flush_now);
+                       size_t record_bytes, SendCallback& callback, bool flush_now);
   // Appends the record to `batch` (acc's open one) if it fits batch_size
   // and the memory the batch holds, or more it can take without waiting.
   // REQUIRES: acc.mu held.
@@ -412,6 +416,7 @@ class Producer {
   const std::unique_ptr<ClientBackend> backend_;
   const ProducerOptions options_;
   const AnyPartitioner partitioner_;
+  Clock& clock_;  // backend_->clock(), read for every record
   TaskGroup tasks_;
 
   mutable std::shared_mutex topics_mu_;

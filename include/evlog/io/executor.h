@@ -84,8 +84,8 @@ void AwaitUntil(Executor& executor, Ready ready, Wait wait) {
 
 // Waits, as AwaitUntil, until `ready()` holds under `mu`, which the tasks
 // that make it hold signal through `cv`.
-template <typename Ready>
-void AwaitCondition(Executor& executor, std::mutex& mu, std::condition_variable& cv, Ready ready) {
+template <typename Mutex, typename CondVar, typename Ready>
+void AwaitCondition(Executor& executor, Mutex& mu, CondVar& cv, Ready ready) {
   AwaitUntil(
       executor,
       [&] {

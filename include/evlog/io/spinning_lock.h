@@ -11,6 +11,8 @@
 // Thread-safety: as the mutex's own lock().
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <mutex>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -45,5 +47,61 @@ inline std::unique_lock<std::mutex> LockSpinning(std::mutex& mu, int spins = 200
   LockSpinning(lock, spins);
   return lock;
 }
+
+// A mutex for sections held briefly that threads hand work through (a
+// producer's accumulator, taken for every record sent). lock() and unlock()
+// are one inline atomic each, without std::mutex's calls into libc; a
+// contended lock() spins as LockSpinning does, then sleeps on the atomic
+// (a futex), and unlock() wakes a sleeper only when one may be there.
+// Satisfies Lockable; wait on it with std::condition_variable_any.
+class SpinningMutex {
+ public:
+  SpinningMutex() = default;
+  SpinningMutex(const SpinningMutex&) = delete;
+  SpinningMutex& operator=(const SpinningMutex&) = delete;
+
+  void lock() {
+    uint32_t expected = kFree;
+    if (state_.compare_exchange_strong(expected, kLocked, std::memory_order_acquire)) [[likely]] {
+      return;
+    }
+    LockContended();
+  }
+  bool try_lock() {
+    uint32_t expected = kFree;
+    return state_.compare_exchange_strong(expected, kLocked, std::memory_order_acquire);
+  }
+  void unlock() {
+    if (state_.exchange(kFree, std::memory_order_release) == kContended) [[unlikely]] {
+      state_.notify_one();
+    }
+  }
+
+ private:
+  static constexpr uint32_t kFree = 0;
+  static constexpr uint32_t kLocked = 1;
+  // Locked, and a thread may be asleep waiting for it.
+  static constexpr uint32_t kContended = 2;
+  static constexpr int kSpins = 200;
+
+  void LockContended() {
+    for (int i = 0; i < kSpins; ++i) {
+      internal::CpuRelax();
+      uint32_t expected = kFree;
+      if (state_.load(std::memory_order_relaxed) == kFree &&
+          state_.compare_exchange_weak(expected, kLocked, std::memory_order_acquire)) {
+        return;
+      }
+    }
+    // Whoever takes it from here on marks it contended, since other
+    // sleepers may remain: an unlock then wakes one more than needed at
+    // worst, never one fewer.
+    while (state_.exchange(kContended, std::memory_order_acquire) != kFree) {
+      state_.wait(kContended, std::memory_order_relaxed);
+    }
+  }
+
+  std::atomic<uint32_t> state_{kFree};
+};
 
 }  // namespace evlog
