@@ -8,15 +8,18 @@
 //   BM_ClientThroughput/partitions:<p>/value:<B>/linger:<ms>/producers:<n>/consume:<0|1>
 //       n producer threads send kRecordsPerIteration records (16-byte keys,
 //       murmur2-partitioned) per iteration, then Flush(); with consume:1 a
-//       Consumer thread (Assign all partitions, SeekToBeginning, Poll(100)
-//       parked) reads them back concurrently, and the iteration ends when it
+//       Consumer thread (Assign all partitions, SeekToBeginning, Poll(100),
+//       default options) reads them back concurrently, and the iteration ends when it
 //       has all of them.
 //   BM_RawLogAppend/value:<B>      baseline: RecordBatchBuilder batches of up
 //       to 16 KiB (the producer's batch_size) + trusted SegmentedLog::Append,
 //       as BM_LogAppend in storage_bench.cc
-//   BM_EndToEndLatency/rate:<records/s>/busy:<0|1>
-//       a paced sender (linger_ms 0, 100-byte values) and a consumer thread,
-//       parked in Poll (busy:0, poll_spin_us 0) or spinning (busy:1); the
+//   BM_EndToEndLatency/rate:<records/s>/consumer:<0|1|2>
+//       a paced sender (linger_ms 0, 100-byte values) and a consumer thread
+//       that parks in Poll at once (consumer:0, adaptive_spin_us 0), runs
+//       with the default options (consumer:1: parks, or spins up to 50 µs
+//       while records come that close together) or busy-polls
+//       (consumer:2, poll_spin_us 10 s); the
 //       latency of a record is from its *intended* send time (so a late
 //       sender counts against it: no coordinated omission) to the return of
 //       the Poll that handed it out. Counters p50_us, p99_us, p999_us,
@@ -383,12 +386,13 @@ double PercentileUs(std::vector<int64_t>& ns, double p) {
   return static_cast<double>(ns[k]) / 1e3;
 }
 
-// Args: offered records/s, busy-polling consumer. One iteration sends
+// Args: offered records/s, consumer mode (0 park, 1 default, 2 busy-poll).
+// One iteration sends
 // warm-up + measured records at the given rate and waits for the consumer
 // to have them all; manual time is that whole span.
 void BM_EndToEndLatency(benchmark::State& state) {
   const int64_t rate = state.range(0);
-  const bool busy = state.range(1) != 0;
+  const int64_t mode = state.range(1);
   const uint64_t warmup = SmokeRun() ? 100 : static_cast<uint64_t>(rate / 10);  // 0.1 s
   const uint64_t measured = SmokeRun() ? 1'000 : (rate <= 10'000 ? 30'000 : 200'000);
   const uint64_t total = warmup + measured;
@@ -400,7 +404,8 @@ void BM_EndToEndLatency(benchmark::State& state) {
   producer_options.linger_ms = 0;
   auto producer = Must(Producer::Create(topic.broker(), producer_options), "Producer::Create");
   ConsumerOptions consumer_options;
-  consumer_options.poll_spin_us = busy ? 10'000'000 : 0;
+  if (mode == 0) consumer_options.adaptive_spin_us = 0;
+  if (mode == 2) consumer_options.poll_spin_us = 10'000'000;
   auto consumer = ConsumerOf(topic, consumer_options);
 
   std::vector<int64_t> from_intended(measured);
@@ -458,8 +463,8 @@ void BM_EndToEndLatency(benchmark::State& state) {
 }
 
 BENCHMARK(BM_EndToEndLatency)
-    ->ArgNames({"rate", "busy"})
-    ->ArgsProduct({{10'000, 100'000}, {0, 1}})
+    ->ArgNames({"rate", "consumer"})
+    ->ArgsProduct({{10'000, 100'000}, {0, 1, 2}})
     ->Iterations(1)
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond);

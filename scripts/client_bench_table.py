@@ -82,7 +82,10 @@ def main():
         if not name.startswith("BM_EndToEndLatency/"):
             continue
         a = args_of(name)
-        consumer = "busy-polling" if a["busy"] == "1" else "parked in Poll"
+        # Older runs named the argument busy (0 parked, 1 busy-polling).
+        mode = a["consumer"] if "consumer" in a else ("2" if a["busy"] == "1" else "0")
+        consumer = {"0": "parked in Poll", "1": "default (adaptive spin)",
+                    "2": "busy-polling"}[mode]
         print(f"| {int(a['rate']) // 1000}k records/s | {consumer} | {b['p50_us']:.1f} | "
               f"{b['p99_us']:.1f} | {b['p999_us']:.1f} | {b['max_us']:.0f} | "
               f"{b['send_p50_us']:.1f} | {b['send_p99_us']:.1f} | {b['send_p999_us']:.1f} | "

@@ -69,6 +69,7 @@ absl::StatusOr<std::unique_ptr<Consumer>> Consumer::Create(std::unique_ptr<Clien
   if (options.fetch_max_bytes < 1) return bad("fetch_max_bytes must be >= 1");
   if (options.max_partition_fetch_bytes < 1) return bad("max_partition_fetch_bytes must be >= 1");
   if (options.poll_spin_us < 0) return bad("poll_spin_us must be >= 0");
+  if (options.adaptive_spin_us < 0) return bad("adaptive_spin_us must be >= 0");
   if (!options.group_id.empty()) {
     if (options.session_timeout_ms < 1) return bad("session_timeout_ms must be >= 1");
     if (options.heartbeat_interval_ms < 1 ||
@@ -429,15 +430,23 @@ absl::StatusOr<ConsumerRecords> Consumer::PollOnce(int64_t timeout_ms) {
     return error;
   }
   const int64_t deadline_ns = SteadyNowNs() + std::max<int64_t>(timeout_ms, 0) * 1'000'000;
-  const int64_t spin_until_ns =
-      std::min(deadline_ns, SteadyNowNs() + options_.poll_spin_us * 1'000);
+  int64_t spin_ns = options_.poll_spin_us * 1'000;
+  if (spin_ns == 0 && adaptive_spin_) spin_ns = options_.adaptive_spin_us * 1'000;
+  // Set at the first pass that finds nothing: the wait starts there.
+  int64_t wait_start_ns = -1;
+  int64_t spin_until_ns = 0;
   while (true) {
     if (wakeup_.exchange(false)) return absl::CancelledError("Wakeup() was called");
     if (group_ != nullptr) EVLOG_RETURN_IF_ERROR(PollGroup());
     EVLOG_RETURN_IF_ERROR(FetchAll());
     if (!records_.empty()) break;
-    if (SteadyNowNs() >= deadline_ns) break;
-    if (SteadyNowNs() < spin_until_ns) continue;
+    const int64_t now_ns = SteadyNowNs();
+    if (wait_start_ns < 0) {
+      wait_start_ns = now_ns;
+      spin_until_ns = std::min(deadline_ns, now_ns + spin_ns);
+    }
+    if (now_ns >= deadline_ns) break;
+    if (now_ns < spin_until_ns) continue;
     const DataWaiter::Ticket ticket = waiter_.Prepare();
     if (wakeup_.load(std::memory_order_seq_cst) || HasData()) {
       waiter_.Cancel();
@@ -448,6 +457,12 @@ absl::StatusOr<ConsumerRecords> Consumer::PollOnce(int64_t timeout_ms) {
       wait_until_ns = std::min(wait_until_ns, SteadyNowNs() + budget_ms * 1'000'000);
     }
     waiter_.Wait(ticket, wait_until_ns);
+  }
+  // A Poll that found records at once says nothing about the gaps between
+  // them; one that timed out ends the spinning.
+  if (wait_start_ns >= 0) {
+    adaptive_spin_ =
+        !records_.empty() && SteadyNowNs() - wait_start_ns <= options_.adaptive_spin_us * 1'000;
   }
   records_consumed_ += records_.size();
   return ConsumerRecords(records_);

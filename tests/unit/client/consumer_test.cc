@@ -94,6 +94,52 @@ TEST_CASE("a parked poll wakes when a record is appended, and times out otherwis
   CHECK(waited < std::chrono::seconds(10));  // woken, not timed out
 }
 
+TEST_CASE("an adaptive spin keeps to the poll's timeout, stops after one, and still wakes") {
+  ClientEnv env;
+  env.CreateTopic("t", 1);
+  ConsumerOptions options;
+  // Every wait counts as short: after the first, each poll spins all the
+  // way to its timeout.
+  options.adaptive_spin_us = 60'000'000;
+  auto consumer = env.MakeConsumer(options);
+  REQUIRE(consumer->Assign({{"t", 0}}).ok());
+  auto producer = env.MakeProducer();
+  auto poll_with_send_after = [&](int64_t send_after_ms, int64_t timeout_ms) {
+    absl::Status sent;
+    std::thread sender;
+    if (send_after_ms >= 0) {
+      sender = std::thread([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(send_after_ms));
+        sent = producer->SendSync(ProducerRecord("t", "v")).status();
+      });
+    }
+    const auto before = std::chrono::steady_clock::now();
+    auto records = consumer->Poll(timeout_ms);
+    const auto waited = std::chrono::steady_clock::now() - before;
+    if (sender.joinable()) sender.join();
+    REQUIRE(sent.ok());
+    REQUIRE(records.ok());
+    return std::make_pair(records->size(), waited);
+  };
+  // Parks (nothing learned yet) and is woken.
+  auto [first, first_wait] = poll_with_send_after(20, 30'000);
+  CHECK(first == 1);
+  CHECK(first_wait < std::chrono::seconds(10));
+  // Spins now, but no further than the timeout.
+  auto [none, spun] = poll_with_send_after(-1, 50);
+  CHECK(none == 0);
+  CHECK(spun >= std::chrono::milliseconds(50));
+  CHECK(spun < std::chrono::seconds(10));
+  // The timeout ended the spinning: this one parks, and is woken.
+  auto [woken, woken_wait] = poll_with_send_after(20, 30'000);
+  CHECK(woken == 1);
+  CHECK(woken_wait < std::chrono::seconds(10));
+
+  ConsumerOptions bad;
+  bad.adaptive_spin_us = -1;
+  CHECK(HasErrorCode(Consumer::Create(*env.broker, bad).status(), ErrorCode::kInvalidConfig));
+}
+
 TEST_CASE("Wakeup makes a blocked poll return Cancelled") {
   ClientEnv env;
   env.CreateTopic("t", 1);
