@@ -39,27 +39,34 @@ TEST_CASE("LockSpinning waits out a holder that keeps the mutex past the spin") 
   CHECK(got.load());
 }
 
-TEST_CASE("LockSpinning excludes: counters under it add up across threads") {
-  std::mutex mu;
-  int64_t counter = 0;  // plain: a lost update shows as a short count (and under TSan)
-  constexpr int kThreads = 4;
-  constexpr int kEach = 20'000;
+// Runs `increments(counter, i)` under test from four threads, 20,000
+// times each, and returns the counter: a plain int64, so that a lost
+// update shows as a short count (and under TSan).
+template <typename Increments>
+int64_t CountFromThreads(Increments increments) {
+  int64_t counter = 0;
   std::vector<std::thread> threads;
-  for (int t = 0; t < kThreads; ++t) {
+  for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&] {
-      for (int i = 0; i < kEach; ++i) {
-        std::unique_lock lock = LockSpinning(mu);
-        ++counter;
-        if (i % 2 == 1) {
-          lock.unlock();
-          LockSpinning(lock);
-          ++counter;
-        }
-      }
+      for (int i = 0; i < 20'000; ++i) increments(counter, i);
     });
   }
   for (std::thread& t : threads) t.join();
-  CHECK(counter == int64_t{kThreads} * kEach * 3 / 2);
+  return counter;
+}
+
+TEST_CASE("LockSpinning excludes: counters under it add up across threads") {
+  std::mutex mu;
+  const int64_t counted = CountFromThreads([&](int64_t& counter, int i) {
+    std::unique_lock lock = LockSpinning(mu);
+    ++counter;
+    if (i % 2 == 1) {
+      lock.unlock();
+      LockSpinning(lock);
+      ++counter;
+    }
+  });
+  CHECK(counted == 4 * 20'000 * 3 / 2);
 }
 
 TEST_CASE("SpinningMutex: try_lock fails while it is held and succeeds after unlock") {
@@ -97,20 +104,11 @@ TEST_CASE("SpinningMutex wakes every sleeper a long holder kept waiting") {
 
 TEST_CASE("SpinningMutex excludes: counters under it add up across threads") {
   SpinningMutex mu;
-  int64_t counter = 0;  // plain: a lost update shows as a short count (and under TSan)
-  constexpr int kThreads = 4;
-  constexpr int kEach = 50'000;
-  std::vector<std::thread> threads;
-  for (int t = 0; t < kThreads; ++t) {
-    threads.emplace_back([&] {
-      for (int i = 0; i < kEach; ++i) {
-        std::lock_guard lock(mu);
-        ++counter;
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
-  CHECK(counter == int64_t{kThreads} * kEach);
+  const int64_t counted = CountFromThreads([&](int64_t& counter, int) {
+    std::lock_guard lock(mu);
+    ++counter;
+  });
+  CHECK(counted == 4 * 20'000);
 }
 
 }  // namespace
