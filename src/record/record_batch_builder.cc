@@ -24,11 +24,6 @@ int64_t WrappingSub(int64_t a, int64_t b) {
   return static_cast<int64_t>(static_cast<uint64_t>(a) - static_cast<uint64_t>(b));
 }
 
-size_t LengthPrefixedSize(std::optional<ByteView> bytes) {
-  if (!bytes) return VarintSize(F::kNullLength);
-  return VarintSize(static_cast<int32_t>(bytes->size())) + bytes->size();
-}
-
 std::byte* WriteLengthPrefixed(std::byte* p, std::optional<ByteView> bytes) {
   if (!bytes) return p + EncodeVarint(F::kNullLength, p);
   p += EncodeVarint(static_cast<int32_t>(bytes->size()), p);
@@ -60,29 +55,13 @@ RecordBatchBuilder::RecordBatchBuilder(RecordBatchBuilder&&) noexcept = default;
 RecordBatchBuilder& RecordBatchBuilder::operator=(RecordBatchBuilder&&) noexcept = default;
 RecordBatchBuilder::~RecordBatchBuilder() = default;
 
-size_t RecordBatchBuilder::EncodedRecordSizeWithHeaders(int64_t timestamp_delta,
-                                                        int32_t offset_delta,
-                                                        std::optional<ByteView> key,
-                                                        std::optional<ByteView> value,
-                                                        std::span<const RecordHeader> headers) {
-  const size_t body = BodySize(timestamp_delta, offset_delta, key, value, headers);
-  return VarintSize(static_cast<int32_t>(body)) + body;
-}
-
-size_t RecordBatchBuilder::BodySize(int64_t timestamp_delta, int32_t offset_delta,
-                                    std::optional<ByteView> key, std::optional<ByteView> value,
-                                    std::span<const RecordHeader> headers) {
-  size_t body = 1;  // attributes
-  body += VarlongSize(timestamp_delta);
-  body += VarintSize(offset_delta);
-  body += LengthPrefixedSize(key);
-  body += LengthPrefixedSize(value);
-  body += VarintSize(static_cast<int32_t>(headers.size()));
+size_t RecordBatchBuilder::HeadersSize(std::span<const RecordHeader> headers) {
+  size_t bytes = 0;
   for (const RecordHeader& h : headers) {
-    body += LengthPrefixedSize(AsBytes(h.key));
-    body += LengthPrefixedSize(h.value);
+    bytes += NullableFieldSize(AsBytes(h.key));
+    bytes += NullableFieldSize(h.value);
   }
-  return body;
+  return bytes;
 }
 
 bool RecordBatchBuilder::Reserve(size_t bytes) {

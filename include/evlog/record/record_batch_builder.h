@@ -144,16 +144,11 @@ class RecordBatchBuilder {
   [[nodiscard]] size_t size_bytes() const { return used_; }
 
   // The bytes Append would add for this record (exact, uncompressed).
-  // Inline without headers: a producer sizes every record it is sent.
   [[nodiscard]] static size_t EncodedRecordSize(int64_t timestamp_delta, int32_t offset_delta,
                                                 const std::optional<ByteView>& key,
                                                 const std::optional<ByteView>& value,
                                                 std::span<const RecordHeader> headers = {}) {
-    if (!headers.empty())
-      return EncodedRecordSizeWithHeaders(timestamp_delta, offset_delta, key, value, headers);
-    // attributes and headersCount 0 (1 byte each), then the variable parts.
-    const size_t body = 2 + VarlongSize(timestamp_delta) + VarintSize(offset_delta) +
-                        NullableFieldSize(key) + NullableFieldSize(value);
+    const size_t body = BodySize(timestamp_delta, offset_delta, key, value, headers);
     return VarintSize(static_cast<int32_t>(body)) + body;
   }
 
@@ -179,18 +174,25 @@ class RecordBatchBuilder {
                                           std::optional<ByteView> key,
                                           std::optional<ByteView> value,
                                           std::span<const RecordHeader> headers);
-  static size_t EncodedRecordSizeWithHeaders(int64_t timestamp_delta, int32_t offset_delta,
-                                             std::optional<ByteView> key,
-                                             std::optional<ByteView> value,
-                                             std::span<const RecordHeader> headers);
   // A key or value with its length varint (-1 for null).
   static size_t NullableFieldSize(const std::optional<ByteView>& bytes) {
     return bytes ? VarintSize(static_cast<int32_t>(bytes->size())) + bytes->size()
                  : VarintSize(record_format::kNullLength);
   }
-  // Bytes of a record after its length varint.
-  static size_t BodySize(int64_t timestamp_delta, int32_t offset_delta, std::optional<ByteView> key,
-                         std::optional<ByteView> value, std::span<const RecordHeader> headers);
+  // Bytes of a record after its length varint. Inline: a producer sizes
+  // every record it is sent; only headers leave it.
+  static size_t BodySize(int64_t timestamp_delta, int32_t offset_delta,
+                         const std::optional<ByteView>& key, const std::optional<ByteView>& value,
+                         std::span<const RecordHeader> headers) {
+    // attributes, then the variable parts and the headers count.
+    size_t body = 1 + VarlongSize(timestamp_delta) + VarintSize(offset_delta) +
+                  NullableFieldSize(key) + NullableFieldSize(value) +
+                  VarintSize(static_cast<int32_t>(headers.size()));
+    if (!headers.empty()) body += HeadersSize(headers);
+    return body;
+  }
+  // The headers' keys and values with their length varints.
+  static size_t HeadersSize(std::span<const RecordHeader> headers);
   // Makes room for `bytes` more bytes, growing the owned buffer if any.
   [[nodiscard]] bool Reserve(size_t bytes);
   [[nodiscard]] absl::Status CompressRecords();
