@@ -417,14 +417,8 @@ absl::Status Producer::Prepare(const ProducerRecord& record, Prepared& prepared)
   request.key = record.key;
   request.record_bytes = prepared.record_bytes;
   request.partition_count = entry->topic->partition_count();
-  PartitionId partition;
-  if (!record.partition.has_value() && request.partition_count > 0) [[likely]] {
-    // ChoosePartition's checks, without the StatusOr round trip.
-    partition = partitioner_.Partition(request);
-    EVLOG_CHECK(partition.value() >= 0 && partition.value() < request.partition_count);
-  } else {
-    EVLOG_ASSIGN_OR_RETURN(partition, ChoosePartition(partitioner_, request, record.partition));
-  }
+  EVLOG_ASSIGN_OR_RETURN(PartitionId partition,
+                         ChoosePartition(partitioner_, request, record.partition));
   EVLOG_ASSIGN_OR_RETURN(prepared.accumulator, FindAccumulator(*entry, partition));
   return absl::OkStatus();
 }
@@ -1013,7 +1007,7 @@ void Producer::Finish(Accumulator& acc, Sent& sent, const absl::StatusOr<AppendR
   Batch& batch = sent.batch;
   const auto count = static_cast<size_t>(batch.builder->record_count());
   Complete(acc, batch, result);
-  std::unique_lock lock(acc.mu);
+  std::lock_guard lock(acc.mu);
   acc.completed += count;
   const bool wake = acc.completed >= acc.flush_wake_at;
   if (wake) acc.flush_wake_at = std::numeric_limits<uint64_t>::max();

@@ -10,29 +10,26 @@ namespace evlog {
 
 AnyPartitioner::AnyPartitioner() : AnyPartitioner(DefaultPartitioner()) {}
 
-absl::StatusOr<PartitionId> ChoosePartition(const AnyPartitioner& partitioner,
-                                            const PartitionRequest& request,
-                                            std::optional<PartitionId> explicit_partition) {
+namespace internal {
+
+absl::StatusOr<PartitionId> CheckPartition(const PartitionRequest& request,
+                                           std::optional<PartitionId> explicit_partition) {
   if (request.partition_count <= 0) {
     return absl::InvalidArgumentError(
-        absl::StrCat("topic '", internal::ToAbsl(request.topic), "' has partition_count ",
+        absl::StrCat("topic '", ToAbsl(request.topic), "' has partition_count ",
                      request.partition_count, ", expected at least 1"));
   }
-  if (explicit_partition.has_value()) {
-    const int32_t p = explicit_partition->value();
-    if (p < 0 || p >= request.partition_count) {
-      return MakeError(ErrorCode::kUnknownTopicOrPartition,
-                       absl::StrCat("partition ", p, " of topic '", internal::ToAbsl(request.topic),
-                                    "' does not exist (the topic has ", request.partition_count,
-                                    " partitions)"));
-    }
-    return *explicit_partition;
+  EVLOG_CHECK(explicit_partition.has_value());
+  const int32_t p = explicit_partition->value();
+  if (p < 0 || p >= request.partition_count) {
+    return MakeError(
+        ErrorCode::kUnknownTopicOrPartition,
+        absl::StrCat("partition ", p, " of topic '", ToAbsl(request.topic),
+                     "' does not exist (the topic has ", request.partition_count, " partitions)"));
   }
-  const PartitionId chosen = partitioner.Partition(request);
-  // A user's policy out of range would corrupt the producer's bookkeeping.
-  EVLOG_CHECK_GE(chosen.value(), 0);
-  EVLOG_CHECK_LT(chosen.value(), request.partition_count);
-  return chosen;
+  return *explicit_partition;
 }
+
+}  // namespace internal
 
 }  // namespace evlog

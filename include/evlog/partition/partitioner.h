@@ -141,8 +141,25 @@ static_assert(Partitioner<AnyPartitioner>);
 //   InvalidArgument                  request.partition_count <= 0.
 //   UNKNOWN_TOPIC_OR_PARTITION (3)   explicit_partition outside
 //                                    [0, request.partition_count).
-[[nodiscard]] absl::StatusOr<PartitionId> ChoosePartition(
+namespace internal {
+// ChoosePartition with an explicit partition or no partitions: the checks
+// and their errors, out of line.
+[[nodiscard]] absl::StatusOr<PartitionId> CheckPartition(
+    const PartitionRequest& request, std::optional<PartitionId> explicit_partition);
+}  // namespace internal
+
+// Inline: a producer calls it for every record.
+[[nodiscard]] inline absl::StatusOr<PartitionId> ChoosePartition(
     const AnyPartitioner& partitioner, const PartitionRequest& request,
-    std::optional<PartitionId> explicit_partition);
+    std::optional<PartitionId> explicit_partition) {
+  if (explicit_partition.has_value() || request.partition_count <= 0) {
+    return internal::CheckPartition(request, explicit_partition);
+  }
+  const PartitionId chosen = partitioner.Partition(request);
+  // A user's policy out of range would corrupt the producer's bookkeeping.
+  EVLOG_CHECK_GE(chosen.value(), 0);
+  EVLOG_CHECK_LT(chosen.value(), request.partition_count);
+  return chosen;
+}
 
 }  // namespace evlog
