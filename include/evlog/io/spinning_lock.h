@@ -29,16 +29,22 @@ inline void CpuRelax() {
   asm volatile("yield" ::: "memory");
 #endif
 }
+
+// Tries `lockable` up to `spins` times, pausing between tries.
+template <typename Lockable>
+bool TryLockSpinning(Lockable& lockable, int spins) {
+  for (int i = 0; i < spins; ++i) {
+    if (lockable.try_lock()) return true;
+    CpuRelax();
+  }
+  return false;
+}
 }  // namespace internal
 
 // Takes the mutex of `lock` (which must not own it): tries it up to `spins`
 // times, pausing between tries, then blocks on it.
 inline void LockSpinning(std::unique_lock<std::mutex>& lock, int spins = 200) {
-  for (int i = 0; i < spins; ++i) {
-    if (lock.try_lock()) return;
-    internal::CpuRelax();
-  }
-  lock.lock();
+  if (!internal::TryLockSpinning(lock, spins)) lock.lock();
 }
 
 // The same for `mu`; returns it locked.
@@ -68,8 +74,11 @@ class SpinningMutex {
     LockContended();
   }
   bool try_lock() {
+    // Read first: spinners then share the line instead of taking it
+    // from the holder on every try.
     uint32_t expected = kFree;
-    return state_.compare_exchange_strong(expected, kLocked, std::memory_order_acquire);
+    return state_.load(std::memory_order_relaxed) == kFree &&
+           state_.compare_exchange_strong(expected, kLocked, std::memory_order_acquire);
   }
   void unlock() {
     if (state_.exchange(kFree, std::memory_order_release) == kContended) [[unlikely]] {
@@ -85,14 +94,7 @@ class SpinningMutex {
   static constexpr int kSpins = 200;
 
   void LockContended() {
-    for (int i = 0; i < kSpins; ++i) {
-      internal::CpuRelax();
-      uint32_t expected = kFree;
-      if (state_.load(std::memory_order_relaxed) == kFree &&
-          state_.compare_exchange_weak(expected, kLocked, std::memory_order_acquire)) {
-        return;
-      }
-    }
+    if (internal::TryLockSpinning(*this, kSpins)) return;
     // Whoever takes it from here on marks it contended, since other
     // sleepers may remain: an unlock then wakes one more than needed at
     // worst, never one fewer.
