@@ -3,10 +3,14 @@
 #include <xxhash.h>
 
 #include <algorithm>
+#include <bit>
 #include <chrono>
 #include <deque>
 #include <limits>
+#include <mutex>
+#include <thread>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "evlog/check.h"
@@ -24,9 +28,14 @@ using internal::ToAbsl;
 
 namespace {
 
-// Free batch buffers an accumulator keeps for reuse: one being filled and
-// one being appended is the steady state; more would only hold memory.
-constexpr size_t kMaxPooledBuffers = 2;
+// Free batch buffers an accumulator keeps for reuse, per lane in use: one
+// being filled and one being appended is the steady state; more would only
+// hold memory.
+constexpr size_t kMaxPooledLanes = 4;
+// Lanes per partition by default at most: beyond the cores that can fill
+// batches at the same moment, more lanes would only split batches.
+constexpr size_t kMaxDefaultLanes = 8;
+constexpr int32_t kMaxLanes = 64;
 // Batches one sending thread appends for others before handing the rest to
 // the executor: bounds how long a Send() can be held up by other senders.
 constexpr int kMaxBatchesPerDrain = 64;
@@ -43,6 +52,59 @@ uint64_t DefaultSeed(std::string_view client_id) {
   static std::atomic<uint64_t> producers{0};
   return XXH3_64bits_withSeed(client_id.data(), client_id.size(),
                               producers.fetch_add(1, std::memory_order_relaxed));
+}
+
+// A power of two: a mask then picks a thread's lane.
+size_t LaneCount(int32_t option) {
+  if (option > 0) return std::bit_floor(static_cast<size_t>(option));
+  return std::bit_floor(
+      std::clamp<size_t>(std::thread::hardware_concurrency(), 1, kMaxDefaultLanes));
+}
+
+// Hands each thread the lowest slot no live thread holds, so that an
+// application's few sending threads keep distinct lanes however many
+// short-lived threads came and went before them.
+class ThreadSlots {
+ public:
+  size_t Acquire() {
+    std::lock_guard lock(mu_);
+    auto it = std::find(used_.begin(), used_.end(), false);
+    if (it == used_.end()) it = used_.insert(it, false);
+    *it = true;
+    return static_cast<size_t>(it - used_.begin());
+  }
+  void Release(size_t slot) {
+    std::lock_guard lock(mu_);
+    used_[slot] = false;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<bool> used_;
+};
+
+ThreadSlots& Slots() {
+  // Never destroyed: threads may exit after static destructors ran.
+  static auto* slots = new ThreadSlots;
+  return *slots;
+}
+
+struct SlotHolder {
+  SlotHolder() : slot(Slots().Acquire()) {}
+  ~SlotHolder() { Slots().Release(slot); }
+  const size_t slot;
+};
+
+// The calling thread's slot. The cached copy is trivially initialised, so
+// every Send after the first reads it without a thread_local guard.
+size_t ThreadSlot() {
+  static thread_local size_t cached = std::numeric_limits<size_t>::max();
+  if (cached != std::numeric_limits<size_t>::max()) [[likely]] {
+    return cached;
+  }
+  static thread_local SlotHolder holder;
+  cached = holder.slot;
+  return cached;
 }
 
 }  // namespace
@@ -86,8 +148,20 @@ struct Producer::Sent {
   std::optional<absl::StatusOr<AppendResult>> outcome;
 };
 
-// Per partition: the open batch, the batches ready to append in order,
-// and who is appending them.
+// One thread's (or, past lane_count_ threads, a few threads') batch
+// being filled for a partition. A line of its own: the lane's thread
+// writes it for every record.
+struct alignas(64) Producer::Lane {
+  SpinningMutex mu;
+  std::optional<Batch> open;
+  // Records accepted into this lane's batches, for Flush.
+  uint64_t accepted = 0;
+  // The lane's one linger timer (OnLinger), 0 while none is armed.
+  Executor::TaskId linger_timer = 0;
+};
+
+// Per partition: the lanes filling batches, the batches ready to append in
+// order, and who is appending them. Lock order: a lane's mu, then mu.
 struct Producer::Accumulator {
   SpinningMutex mu;
   std::condition_variable_any completed_cv;
@@ -96,7 +170,10 @@ struct Producer::Accumulator {
   RecordBatchOptions batch_options;
   size_t batch_bytes_max = 0;    // min(batch_size, max.message.bytes)
   size_t message_bytes_max = 0;  // the topic's max.message.bytes
-  std::optional<Batch> open;
+  std::unique_ptr<Lane[]> lanes;
+  size_t lane_mask = 0;  // lane_count_ - 1
+  // Lanes with an open batch (changed under mu and the lane's mu).
+  size_t open_lanes = 0;
   std::deque<Batch> ready;
   // Sent and not yet settled, oldest first (at most max_in_flight).
   std::deque<std::unique_ptr<Sent>> in_flight;
@@ -110,8 +187,9 @@ struct Producer::Accumulator {
   bool retry_due = false;
   // Whoever holds it works the partition's batches (Drain).
   bool draining = false;
-  // The partition's one linger timer (OnLinger), 0 while none is armed.
-  Executor::TaskId linger_timer = 0;
+  // A SendSync left its batch open because a drain was running: that drain
+  // seals the open batches when it runs out of ready ones.
+  bool seal_asked = false;
   // Idempotence: the producer id and the sequence of the next batch sent.
   ProducerId producer_id = kNoProducerId;
   ProducerEpoch epoch{0};
@@ -123,8 +201,7 @@ struct Producer::Accumulator {
   // Emptied callback lists of appended batches: a new batch starts with
   // one's capacity instead of growing its own record by record.
   std::vector<std::vector<PendingCallback>> free_callback_lists;
-  // Records accepted / completed, for Flush.
-  uint64_t accepted = 0;
+  // Records completed, for Flush (the lanes count those accepted).
   uint64_t completed = 0;
   // The smallest `completed` a Flush waits for: completions before it wake
   // nobody (waking the flushing thread per batch cost it, and the core it
@@ -167,6 +244,9 @@ absl::StatusOr<std::unique_ptr<Producer>> Producer::Create(std::unique_ptr<Clien
   auto bad = [](std::string_view what) { return MakeError(ErrorCode::kInvalidConfig, what); };
   if (options.batch_size < 1) return bad("batch_size must be >= 1");
   if (options.linger_ms < 0) return bad("linger_ms must be >= 0");
+  if (options.open_batches_per_partition < 0 || options.open_batches_per_partition > kMaxLanes) {
+    return bad("open_batches_per_partition must be 0 to 64");
+  }
   if (options.buffer_memory < 1) return bad("buffer_memory must be >= 1");
   if (options.max_block_ms < 0) return bad("max_block_ms must be >= 0");
   if (options.max_request_size < 1) return bad("max_request_size must be >= 1");
@@ -225,6 +305,7 @@ Producer::Producer(std::unique_ptr<ClientBackend> backend, ProducerOptions optio
       options_(std::move(options)),
       partitioner_(std::move(partitioner)),
       clock_(backend_->clock()),
+      lane_count_(LaneCount(options_.open_batches_per_partition)),
       tasks_(backend_->executor()) {}
 
 Producer::~Producer() {
@@ -320,6 +401,8 @@ absl::StatusOr<Producer::Accumulator*> Producer::FindAccumulatorSlow(TopicEntry&
   acc->message_bytes_max = settings.log.max_message_bytes;
   acc->batch_bytes_max =
       std::min<size_t>(static_cast<size_t>(options_.batch_size), acc->message_bytes_max);
+  acc->lanes = std::make_unique<Lane[]>(lane_count_);
+  acc->lane_mask = lane_count_ - 1;
   Accumulator* raw = acc.get();
   entry.accumulators.push_back(std::move(acc));
   table->slots[index].store(raw, std::memory_order_release);
@@ -346,8 +429,8 @@ absl::Status Producer::ReserveMemory(size_t bytes) {
   // Batches lingering on other partitions hold memory that only their
   // timers would free: send them now.
   for (Accumulator* acc : AllAccumulators()) {
+    SealOpenLanes(*acc);
     std::unique_lock acc_lock(acc->mu);
-    if (acc->open) SealLocked(*acc);
     if (!acc->ready.empty() && !acc->draining) {
       acc->draining = true;
       acc_lock.unlock();
@@ -632,35 +715,41 @@ absl::Status Producer::Enqueue(Accumulator& acc, const ProducerRecord& record, i
   // are 0 as its first (record_bytes is exact then).
   const size_t first_bytes = record_bytes + record_format::kRecordBatchOverhead;
   const size_t batch_bytes = std::max(acc.batch_bytes_max, first_bytes);
-  // Memory this sender waited for without acc.mu, for a new batch.
+  Lane& lane = acc.lanes[ThreadSlot() & acc.lane_mask];
+  // Memory this sender waited for without the locks, for a new batch.
   size_t held = 0;
-  std::unique_lock lock(acc.mu);
+  std::unique_lock lane_lock(lane.mu);
+  // Taken only to open or close a batch, and with linger_ms 0.
+  std::unique_lock acc_lock(acc.mu, std::defer_lock);
   for (;;) {
-    // Close() sets closed_ and then flushes every accumulator under its
-    // mutex: a record enqueued after that flush would never be appended.
+    // Close() sets closed_ and then flushes every lane under its mutex: a
+    // record enqueued after that flush would never be appended.
     if (closed_.load(std::memory_order_seq_cst)) {
-      lock.unlock();
+      if (acc_lock.owns_lock()) acc_lock.unlock();
+      lane_lock.unlock();
       Release(held);
       return absl::FailedPreconditionError("the producer is closed");
     }
-    if (acc.open && TryAddLocked(acc, *acc.open, record, timestamp_ms, record_bytes, callback)) {
+    if (lane.open && TryAddLocked(acc, *lane.open, record, timestamp_ms, record_bytes, callback)) {
       break;
     }
-    if (acc.open) SealLocked(acc);
+    if (!acc_lock.owns_lock()) acc_lock.lock();
+    if (lane.open) SealLocked(acc, lane);
     size_t credit = held;
     if (credit < first_bytes) {
       const size_t got = TryReserve(first_bytes - credit, batch_bytes - credit);
       if (got == 0) {
-        // Waiting for memory under acc.mu would keep this partition's own
-        // batches, which free it, from going out.
-        lock.unlock();
+        // Waiting for memory under the locks would keep this partition's
+        // own batches, which free it, from going out.
+        acc_lock.unlock();
+        lane_lock.unlock();
         if (absl::Status reserved = ReserveMemory(first_bytes - held); !reserved.ok()) {
           Release(held);
           return reserved;
         }
         held = first_bytes;
-        lock.lock();
-        continue;  // another sender may have opened a batch meanwhile
+        lane_lock.lock();
+        continue;  // another sender of this lane may have opened a batch
       }
       credit += got;
     } else if (credit < batch_bytes) {
@@ -684,33 +773,48 @@ absl::Status Producer::Enqueue(Accumulator& acc, const ProducerRecord& record, i
     absl::Status appended =
         batch.builder->Append(timestamp_ms, record.key, record.value, record.headers);
     if (!appended.ok()) {
-      lock.unlock();
+      acc_lock.unlock();
+      lane_lock.unlock();
       Release(credit);
       return appended;
     }
     if (callback) batch.callbacks.push_back({0, timestamp_ms, std::move(callback)});
-    acc.open = std::move(batch);
-    // One timer per partition, not per batch: a batch that fills before
-    // its linger ends leaves the timer to the next one (OnLinger), instead
-    // of arming and cancelling one per batch, which costs an executor
+    lane.open = std::move(batch);
+    ++acc.open_lanes;
+    // One timer per lane, not per batch: a batch that fills before its
+    // linger ends leaves the timer to the next one (OnLinger), instead of
+    // arming and cancelling one per batch, which costs an executor
     // wake-up each.
-    if (options_.linger_ms > 0 && !flush_now && acc.linger_timer == 0) {
-      acc.linger_timer = tasks_.ScheduleAfter(options_.linger_ms, [this, &acc] { OnLinger(acc); });
+    if (options_.linger_ms > 0 && !flush_now && lane.linger_timer == 0) {
+      lane.linger_timer =
+          tasks_.ScheduleAfter(options_.linger_ms, [this, &acc, &lane] { OnLinger(acc, lane); });
     }
     break;
   }
-  ++acc.accepted;
+  ++lane.accepted;
+  const bool full = lane.open->builder->size_bytes() >= acc.batch_bytes_max;
+  if (!full && !flush_now && options_.linger_ms > 0 && !acc_lock.owns_lock()) [[likely]] {
+    // The batch lingers, and nothing was sealed: the partition's own state
+    // is not touched at all.
+    lane_lock.unlock();
+    Release(held);  // a batch had room after all
+    return absl::OkStatus();
+  }
+  if (!acc_lock.owns_lock()) acc_lock.lock();
   // Full, or (linger 0, or a SendSync) sendable now. With linger 0 and an
   // append running, the batch stays open to gather more records; the
   // drainer takes it next.
-  if (acc.open->builder->size_bytes() >= acc.batch_bytes_max ||
-      ((flush_now || (options_.linger_ms == 0 && CanSendLocked(acc))) && !acc.draining)) {
-    SealLocked(acc);
+  if (full || ((flush_now || (options_.linger_ms == 0 && CanSendLocked(acc))) && !acc.draining)) {
+    SealLocked(acc, lane);
+  } else if (flush_now) {
+    // A SendSync's batch has no linger timer: the drainer seals it next.
+    acc.seal_asked = true;
   }
   const bool drain = !acc.ready.empty() && !acc.draining;
   if (drain) acc.draining = true;
-  lock.unlock();
-  Release(held);  // a batch had room after all
+  acc_lock.unlock();
+  lane_lock.unlock();
+  Release(held);
   if (drain) StartDrain(acc);
   return absl::OkStatus();
 }
@@ -740,16 +844,27 @@ bool Producer::TryAddLocked(Accumulator& acc, Batch& batch, const ProducerRecord
   return true;
 }
 
-void Producer::SealLocked(Accumulator& acc) {
-  EVLOG_DCHECK(acc.open.has_value());
-  Batch& batch = *acc.open;
+void Producer::SealLocked(Accumulator& acc, Lane& lane) {
+  EVLOG_DCHECK(lane.open.has_value());
+  Batch& batch = *lane.open;
   const size_t used = batch.builder->size_bytes();
   if (batch.reserved_bytes > used) {
     Release(batch.reserved_bytes - used);
     batch.reserved_bytes = used;
   }
   acc.ready.push_back(std::move(batch));
-  acc.open.reset();
+  lane.open.reset();
+  --acc.open_lanes;
+}
+
+void Producer::SealOpenLanes(Accumulator& acc) {
+  for (size_t i = 0; i <= acc.lane_mask; ++i) {
+    Lane& lane = acc.lanes[i];
+    std::lock_guard lane_lock(lane.mu);
+    if (!lane.open) continue;
+    std::lock_guard acc_lock(acc.mu);
+    SealLocked(acc, lane);
+  }
 }
 
 void Producer::StartDrain(Accumulator& acc) {
@@ -759,23 +874,25 @@ void Producer::StartDrain(Accumulator& acc) {
   Drain(acc);
 }
 
-void Producer::OnLinger(Accumulator& acc) {
-  std::unique_lock lock(acc.mu);
-  acc.linger_timer = 0;
-  if (!acc.open) return;  // the next batch opened arms the timer again
+void Producer::OnLinger(Accumulator& acc, Lane& lane) {
+  std::unique_lock lane_lock(lane.mu);
+  lane.linger_timer = 0;
+  if (!lane.open) return;  // the next batch opened arms the timer again
   // The timer may have been armed for an earlier batch: this one waits out
   // its own linger.
   const int64_t left_ns =
-      acc.open->opened_ns + options_.linger_ms * 1'000'000 - clock_.MonotonicNs();
+      lane.open->opened_ns + options_.linger_ms * 1'000'000 - clock_.MonotonicNs();
   if (left_ns > 0) {
-    acc.linger_timer =
-        tasks_.ScheduleAfter((left_ns + 999'999) / 1'000'000, [this, &acc] { OnLinger(acc); });
+    lane.linger_timer = tasks_.ScheduleAfter((left_ns + 999'999) / 1'000'000,
+                                             [this, &acc, &lane] { OnLinger(acc, lane); });
     return;
   }
-  SealLocked(acc);
+  std::unique_lock acc_lock(acc.mu);
+  SealLocked(acc, lane);
+  lane_lock.unlock();
   if (acc.draining) return;
   acc.draining = true;
-  lock.unlock();
+  acc_lock.unlock();
   Drain(acc);
 }
 
@@ -849,7 +966,15 @@ void Producer::Drain(Accumulator& acc) {
       lock.lock();
       continue;
     }
-    if (acc.ready.empty() && acc.open && options_.linger_ms == 0) SealLocked(acc);
+    if (acc.ready.empty() && acc.open_lanes > 0 && (options_.linger_ms == 0 || acc.seal_asked)) {
+      // With linger 0 (or for a SendSync) a batch waits only for the append
+      // before it: take it.
+      acc.seal_asked = false;
+      lock.unlock();
+      SealOpenLanes(acc);
+      lock.lock();
+      continue;
+    }
     if (acc.ready.empty() || !CanSendLocked(acc)) break;
     // Other threads keep filling batches while this one appends; after a
     // while the rest goes to the executor, so that this Send() returns.
@@ -1011,10 +1136,11 @@ void Producer::Finish(Accumulator& acc, Sent& sent, const absl::StatusOr<AppendR
   acc.completed += count;
   const bool wake = acc.completed >= acc.flush_wake_at;
   if (wake) acc.flush_wake_at = std::numeric_limits<uint64_t>::max();
-  if (acc.free_buffers.size() < kMaxPooledBuffers && batch.buffer.size() == acc.batch_bytes_max) {
+  const size_t pooled = std::min(acc.lane_mask + 1, kMaxPooledLanes) + 1;
+  if (acc.free_buffers.size() < pooled && batch.buffer.size() == acc.batch_bytes_max) {
     acc.free_buffers.push_back(std::move(batch.buffer));
   }
-  if (acc.free_callback_lists.size() < kMaxPooledBuffers && batch.callbacks.capacity() > 0) {
+  if (acc.free_callback_lists.size() < pooled && batch.callbacks.capacity() > 0) {
     batch.callbacks.clear();  // Complete() cleared it; keeps the capacity
     acc.free_callback_lists.push_back(std::move(batch.callbacks));
   }
@@ -1099,10 +1225,22 @@ absl::Status Producer::Flush() {
 void Producer::FlushAll() {
   std::vector<std::pair<Accumulator*, uint64_t>> targets;
   std::vector<Accumulator*> claimed;
+  std::vector<std::unique_lock<SpinningMutex>> lane_locks;
   for (Accumulator* acc : AllAccumulators()) {
+    // Every lane at once: then all the records accepted before this point
+    // are sealed ahead of any accepted after it, and as batches complete
+    // in ready order, a count of completions says when they are done.
+    lane_locks.clear();
+    for (size_t i = 0; i <= acc->lane_mask; ++i) lane_locks.emplace_back(acc->lanes[i].mu);
     std::unique_lock lock(acc->mu);
-    targets.emplace_back(acc, acc->accepted);
-    if (acc->open) SealLocked(*acc);
+    uint64_t accepted = 0;
+    for (size_t i = 0; i <= acc->lane_mask; ++i) {
+      Lane& lane = acc->lanes[i];
+      accepted += lane.accepted;
+      if (lane.open) SealLocked(*acc, lane);
+    }
+    targets.emplace_back(acc, accepted);
+    lane_locks.clear();
     if (acc->ready.empty() || acc->draining) continue;
     acc->draining = true;
     claimed.push_back(acc);
@@ -1146,8 +1284,18 @@ ProducerMetrics Producer::metrics() const {
   m.retries = retries_.load(std::memory_order_relaxed);
   m.buffer_bytes_used = buffer_used_.load(std::memory_order_relaxed);
   for (Accumulator* acc : AllAccumulators()) {
-    std::lock_guard lock(acc->mu);
-    m.records_in_flight += acc->accepted - acc->completed;
+    // Completed first: read after it, the lanes' counts are not smaller.
+    uint64_t completed = 0;
+    {
+      std::lock_guard lock(acc->mu);
+      completed = acc->completed;
+    }
+    uint64_t accepted = 0;
+    for (size_t i = 0; i <= acc->lane_mask; ++i) {
+      std::lock_guard lane_lock(acc->lanes[i].mu);
+      accepted += acc->lanes[i].accepted;
+    }
+    m.records_in_flight += accepted - completed;
   }
   return m;
 }

@@ -10,13 +10,18 @@
 //
 // The path of a record. Send() picks the partition (the record's own, or
 // the partitioner's: murmur2 of the key as Kafka's Java client, sticky for
-// null keys) and encodes the record straight into that partition's open
+// null keys) and encodes the record straight into the partition's open
 // batch — RecordBatch v2, the format the log stores, so this is the one
-// copy of the caller's bytes. A batch is appended to the partition's log
-// when it reaches batch_size, when linger_ms has passed since its first
-// record, or at once with linger_ms = 0 (while one thread appends a batch,
-// records other threads send meanwhile gather in the next one, so batches
-// still form under load). The append runs on the thread that closed the
+// copy of the caller's bytes. Each sending thread fills a batch of its own
+// per partition (a lane; threads share lanes only beyond
+// open_batches_per_partition threads), so threads sending to the same
+// partitions do not pass its batch, and the cache lines under it, back and
+// forth for every record; the batches then go to the log one after
+// another in the order they were closed. A batch is appended to the
+// partition's log when it reaches batch_size, when linger_ms has passed
+// since its first record, or at once with linger_ms = 0 (while one thread
+// appends a batch, records sent meanwhile gather in the next one, so
+// batches still form under load). The append runs on the thread that closed the
 // batch — no thread hop — except for batches closed by the linger timer
 // (an executor task), when async_send is set, and when one thread has
 // appended 64 batches in a row that others filled meanwhile (the rest goes
@@ -109,6 +114,14 @@ struct ProducerOptions {
   // How long a batch waits for more records (Kafka linger.ms; 5 as in
   // Kafka 4.0). 0 sends at once.
   int64_t linger_ms = 5;
+  // How many batches of one partition may be filling at once: each
+  // sending thread fills its own (a lane), and threads beyond this many
+  // share them. Rounded down to a power of two. 0: the machine's cores,
+  // at most 8. 1: every thread fills the same batch, as in Kafka's
+  // producer, which makes the fewest batches when many threads send
+  // little, but passes the batch between cores for every record when they
+  // send much. At most 64.
+  int32_t open_batches_per_partition = 0;
   Acks acks = Acks::kAll;
   // Codec of this producer's batches (kNone or kZstd) and its zstd level;
   // a topic whose compression.type is not "producer" overrides it.
@@ -333,6 +346,7 @@ class Producer {
   void ApplyEpoch(ProducerId producer_id, ProducerEpoch epoch);
   struct PendingCallback;
   struct Batch;
+  struct Lane;
   struct Accumulator;
   struct AccumulatorTable;
   struct TopicEntry;
@@ -363,18 +377,22 @@ class Producer {
   absl::Status ReserveMemory(size_t bytes);
   // Gives back buffer_memory and wakes blocked senders.
   void Release(size_t bytes);
-  // Adds the record to acc's open batch, or to a new one (reserving its
-  // memory, waiting for it if need be), and starts sending what is ready.
+  // Adds the record to the open batch of the calling thread's lane of
+  // `acc`, or to a new one (reserving its memory, waiting for it if need
+  // be), and starts sending what is ready.
   absl::Status Enqueue(Accumulator& acc, const ProducerRecord& record, int64_t timestamp_ms,
                        size_t record_bytes, SendCallback& callback, bool flush_now);
-  // Appends the record to `batch` (acc's open one) if it fits batch_size
-  // and the memory the batch holds, or more it can take without waiting.
-  // REQUIRES: acc.mu held.
+  // Appends the record to `batch` (a lane's open one) if it fits
+  // batch_size and the memory the batch holds, or more it can take without
+  // waiting. REQUIRES: the lane's mu held.
   bool TryAddLocked(Accumulator& acc, Batch& batch, const ProducerRecord& record,
                     int64_t timestamp_ms, size_t record_bytes, SendCallback& callback);
-  // Under acc.mu: moves the open batch to the ready queue and gives back
-  // the memory its records did not use.
-  void SealLocked(Accumulator& acc);
+  // Moves `lane`'s open batch to acc's ready queue and gives back the
+  // memory its records did not use. REQUIRES: lane.mu and acc.mu held.
+  void SealLocked(Accumulator& acc, Lane& lane);
+  // Seals every lane's open batch (each lane's mu, then acc.mu, one lane
+  // at a time). REQUIRES: no lock of acc held.
+  void SealOpenLanes(Accumulator& acc);
   struct Sent;
   // Works acc's batches as far as it can: settles the outcomes that came
   // in, in send order; sends batches again after a failure; sends ready
@@ -396,9 +414,9 @@ class Producer {
   // Lets the batches kept for a retry go after retry_backoff_ms.
   void ScheduleRetry(Accumulator& acc);
   void Complete(Accumulator& acc, Batch& batch, const absl::StatusOr<AppendResult>& result);
-  // The partition's linger timer: seals the open batch once its linger has
+  // A lane's linger timer: seals its open batch once its linger has
   // passed, or waits again for a batch opened after the timer was armed.
-  void OnLinger(Accumulator& acc);
+  void OnLinger(Accumulator& acc, Lane& lane);
   std::vector<Accumulator*> AllAccumulators() const;
   // Adds the partitions of `claimed` (drains the caller owns) that are not
   // in the open transaction yet, in one call to the coordinator (Kafka's
@@ -417,6 +435,8 @@ class Producer {
   const ProducerOptions options_;
   const AnyPartitioner partitioner_;
   Clock& clock_;  // backend_->clock(), read for every record
+  // Lanes per partition: options_.open_batches_per_partition resolved.
+  const size_t lane_count_;
   TaskGroup tasks_;
 
   mutable std::shared_mutex topics_mu_;

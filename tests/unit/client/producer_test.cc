@@ -1,6 +1,7 @@
 #include "evlog/client/producer.h"
 
 #include <atomic>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <set>
@@ -164,6 +165,13 @@ TEST_CASE("bad producer options are INVALID_CONFIG") {
   o.compression = CompressionType::kGzip;
   CHECK(HasErrorCode(Producer::Create(*env.broker, o).status(), ErrorCode::kInvalidConfig));
   o = ProducerOptions();
+  o.open_batches_per_partition = -1;
+  CHECK(HasErrorCode(Producer::Create(*env.broker, o).status(), ErrorCode::kInvalidConfig));
+  o.open_batches_per_partition = 65;
+  CHECK(HasErrorCode(Producer::Create(*env.broker, o).status(), ErrorCode::kInvalidConfig));
+  o.open_batches_per_partition = 64;
+  CHECK(Producer::Create(*env.broker, o).ok());
+  o = ProducerOptions();
   o.acks = static_cast<Acks>(2);
   CHECK(HasErrorCode(Producer::Create(*env.broker, o).status(), ErrorCode::kInvalidRequiredAcks));
 }
@@ -252,6 +260,105 @@ TEST_CASE("a batch opened after a full one still waits its own linger_ms") {
   executor.AdvanceMs(1);
   CHECK((*partition)->log_end_offset() == second + 1);
   REQUIRE((*producer)->Close().ok());
+}
+
+TEST_CASE("each sending thread fills a batch of its own, which waits out its own linger_ms") {
+  for (const int lanes : {1, 2}) {
+    INFO("open_batches_per_partition " << lanes);
+    ManualTimeBroker env;
+    ManualExecutor& executor = env.executor;
+    ProducerOptions options;
+    options.linger_ms = 10;
+    options.open_batches_per_partition = lanes;
+    auto producer = Producer::Create(*env.broker, options);
+    REQUIRE(producer.ok());
+    auto partition = env.broker->GetPartition({"t", 0});
+    REQUIRE(partition.ok());
+    auto send = [&](const std::string& value) {
+      REQUIRE((*producer)->Send(ProducerRecord("t", value).WithPartition(0), nullptr).ok());
+    };
+    send("main-0");  // t=0
+    executor.AdvanceMs(4);
+    // Another live thread: it takes the lowest slot the test's thread does
+    // not hold, so with two lanes it fills the other one.
+    std::thread([&] { send("helper-0"); }).join();  // t=4
+    executor.AdvanceMs(5);
+    send("main-1");  // t=9
+    CHECK((*partition)->log_end_offset() == Offset(0));
+    executor.AdvanceMs(1);  // t=10: the first batch's linger is over
+    if (lanes == 1) {
+      // One batch for all three, as Kafka's producer makes.
+      CHECK((*partition)->log_end_offset() == Offset(3));
+      CHECK((*producer)->metrics().batches_sent == 1);
+    } else {
+      // The helper's batch opened at t=4 and waits until t=14.
+      CHECK((*partition)->log_end_offset() == Offset(2));
+      executor.AdvanceMs(3);
+      CHECK((*partition)->log_end_offset() == Offset(2));
+      executor.AdvanceMs(1);
+      CHECK((*partition)->log_end_offset() == Offset(3));
+      CHECK((*producer)->metrics().batches_sent == 2);
+    }
+    auto consumer = Consumer::Create(*env.broker);
+    REQUIRE(consumer.ok());
+    REQUIRE((*consumer)->Assign({TopicPartition{"t", PartitionId(0)}}).ok());
+    REQUIRE((*consumer)->SeekToBeginning().ok());
+    const std::vector<std::string> values = testing::PollValuesNow(**consumer);
+    const std::vector<std::string> in_one{"main-0", "helper-0", "main-1"};
+    const std::vector<std::string> per_lane{"main-0", "main-1", "helper-0"};
+    CHECK(values == (lanes == 1 ? in_one : per_lane));
+    CHECK((*producer)->metrics().records_in_flight == 0);
+    REQUIRE((*producer)->Close().ok());
+  }
+}
+
+TEST_CASE("SendSync returns while other threads' appends are running, whatever linger_ms") {
+  ClientEnv env;
+  env.CreateTopic("sync", 1);
+  ProducerOptions options;
+  options.linger_ms = 100'000;  // only SendSync and full batches send
+  options.delivery_timeout_ms = 200'000;
+  options.batch_size = 512;
+  auto producer = env.MakeProducer(options);
+  constexpr int kThreads = 4;
+  constexpr int kSends = 300;
+  std::atomic<int> done{0};
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kSends; ++i) {
+        // Records that fill batches (appended by their senders), between
+        // SendSyncs that may find one of those appends running.
+        if (i % 3 != 0) {
+          if (!producer->Send(ProducerRecord("sync", std::string(100, 'a' + t)), nullptr).ok()) {
+            failures++;
+          }
+          continue;
+        }
+        if (!producer->SendSync(ProducerRecord("sync", std::string(100, 'a' + t))).ok()) {
+          failures++;
+        }
+      }
+      done++;
+    });
+  }
+  // A SendSync left waiting for the linger would wait 100 s: after a
+  // generous while, a Flush lets it go and the test fails instead of
+  // hanging.
+  bool stuck = false;
+  for (int i = 0; i < 3000 && done.load() < kThreads; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (done.load() < kThreads) {
+    stuck = true;
+    REQUIRE(producer->Flush().ok());
+  }
+  for (auto& t : threads) t.join();
+  CHECK_FALSE(stuck);
+  CHECK(failures == 0);
+  REQUIRE(producer->Close().ok());
+  CHECK(producer->metrics().records_sent == kThreads * kSends);
 }
 
 TEST_CASE("a batch is closed when it reaches batch_size, and a large record gets its own") {
