@@ -69,8 +69,9 @@ TEST_CASE("LockSpinning excludes: counters under it add up across threads") {
   CHECK(counted == 4 * 20'000 * 3 / 2);
 }
 
-TEST_CASE("SpinningMutex: try_lock fails while it is held and succeeds after unlock") {
-  SpinningMutex mu;
+TEMPLATE_TEST_CASE("try_lock fails while the lock is held and succeeds after unlock", "",
+                   SpinningMutex, SpinLock) {
+  TestType mu;
   CHECK(mu.try_lock());
   CHECK_FALSE(mu.try_lock());
   mu.unlock();
@@ -81,10 +82,12 @@ TEST_CASE("SpinningMutex: try_lock fails while it is held and succeeds after unl
   mu.unlock();
 }
 
-TEST_CASE("SpinningMutex wakes every sleeper a long holder kept waiting") {
-  // Three waiters outlast the spin and sleep; each unlock must wake the
-  // next, or join() hangs (CTest's timeout fails it).
-  SpinningMutex mu;
+TEMPLATE_TEST_CASE("every waiter a long holder kept out gets the lock after it", "", SpinningMutex,
+                   SpinLock) {
+  // Three waiters outlast the spin (and SpinLock's yields) and sleep; each
+  // unlock must let the next in, or join() hangs (CTest's timeout fails
+  // it).
+  TestType mu;
   std::unique_lock held(mu);
   std::atomic<int> got{0};
   std::vector<std::thread> waiters;
@@ -102,8 +105,11 @@ TEST_CASE("SpinningMutex wakes every sleeper a long holder kept waiting") {
   CHECK(got.load() == 3);
 }
 
-TEST_CASE("SpinningMutex excludes: counters under it add up across threads") {
-  SpinningMutex mu;
+TEMPLATE_TEST_CASE("the lock excludes: counters under it add up across threads", "", SpinningMutex,
+                   SpinLock) {
+  // Four threads on the reference machine's two cores: holders are
+  // preempted in their sections, and waiters spin, yield and sleep.
+  TestType mu;
   const int64_t counted = CountFromThreads([&](int64_t& counter, int) {
     std::lock_guard lock(mu);
     ++counter;
