@@ -237,29 +237,43 @@ absl::Status LogSegment::RecomputeRunningState() {
 }
 
 absl::Status LogSegment::Append(ByteView bytes, const BatchPosition& batch) {
-  EVLOG_CHECK_GE(batch.base_offset, base_);
-  EVLOG_CHECK_LE(size_bytes_ + bytes.size(), uint64_t{kMaxIndexedFilePosition});
+  EVLOG_ASSIGN_OR_RETURN(std::shared_ptr<File> file, PrepareAppend());
+  EVLOG_RETURN_IF_ERROR(WriteBatch(*file, log_path_, size_bytes_, bytes));
+  CommitAppend(bytes, batch);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::shared_ptr<File>> LogSegment::PrepareAppend() {
   EVLOG_RETURN_IF_ERROR(Activate());
+  return log_;
+}
+
+absl::Status LogSegment::WriteBatch(File& file, std::string_view path, uint64_t position,
+                                    ByteView bytes) {
+  EVLOG_CHECK_LE(position + bytes.size(), uint64_t{kMaxIndexedFilePosition});
   // The segment knows its size, so a positioned write saves the file system
   // from finding the end (an fstat per append on POSIX).
-  absl::Status written = log_->WriteAt(size_bytes_, bytes);
-  if (!written.ok()) {
-    // Cut off whatever part of the batch reached the file, so the next
-    // append does not land after a torn batch.
-    absl::Status cut = log_->Truncate(size_bytes_);
-    if (!cut.ok()) {
-      return MakeError(
-          ErrorCode::kKafkaStorageError,
-          absl::StrCat("unrecoverable: appending to ", log_path_, " failed (", written.message(),
-                       ") and cutting the partial batch off ", "failed too (", cut.message(), ")"));
-    }
-    return written;
+  absl::Status written = file.WriteAt(position, bytes);
+  if (written.ok()) return absl::OkStatus();
+  // Cut off whatever part of the batch reached the file, so the next
+  // append does not land after a torn batch.
+  absl::Status cut = file.Truncate(position);
+  if (!cut.ok()) {
+    return MakeError(
+        ErrorCode::kKafkaStorageError,
+        absl::StrCat("unrecoverable: appending to ", internal::ToAbsl(path), " failed (",
+                     written.message(), ") and cutting the partial batch off ", "failed too (",
+                     cut.message(), ")"));
   }
+  return written;
+}
+
+void LogSegment::CommitAppend(ByteView bytes, const BatchPosition& batch) {
+  EVLOG_CHECK_GE(batch.base_offset, base_);
   BatchPosition placed = batch;
   placed.position = size_bytes_;
   size_bytes_ += bytes.size();
   IndexBatch(placed);
-  return absl::OkStatus();
 }
 
 absl::StatusOr<size_t> LogSegment::ReadAt(uint64_t position, MutableByteView out) {

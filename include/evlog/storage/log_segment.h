@@ -97,6 +97,19 @@ class LogSegment {
   // REQUIRES: batch.base_offset >= base_offset(); the result fits in 2 GiB.
   [[nodiscard]] absl::Status Append(ByteView bytes, const BatchPosition& batch);
 
+  // Append in three steps, for an owner that writes without the lock its
+  // readers take: PrepareAppend (under that lock) opens what an append
+  // needs and returns the .log file, whose next batch goes at size_bytes();
+  // WriteBatch (without the lock) writes it there; CommitAppend (under the
+  // lock again) makes it part of the segment: its size and indexes. Until
+  // CommitAppend nobody else may change the segment, and readers, who read
+  // below size_bytes(), do not see the batch. WriteBatch's errors are
+  // Append's; on error the batch is not committed.
+  [[nodiscard]] absl::StatusOr<std::shared_ptr<File>> PrepareAppend();
+  [[nodiscard]] static absl::Status WriteBatch(File& file, std::string_view path, uint64_t position,
+                                               ByteView bytes);
+  void CommitAppend(ByteView bytes, const BatchPosition& batch);
+
   // Reads up to out.size() bytes of the .log file from `position`.
   [[nodiscard]] absl::StatusOr<size_t> ReadAt(uint64_t position, MutableByteView out);
   // Reads exactly out.size() bytes of `file` (the .log at `path`, from

@@ -55,8 +55,10 @@
 // at most max_open_sealed_segments sealed segments keep their files open.
 //
 // Thread-safety: all methods are thread-safe. Appends are serialised; a
-// read takes the same lock only to find its batch, and does its pread
-// without it, so readers and the appender overlap.
+// read takes the log's state lock only to find its batch, and does its
+// pread without it, and an append holds that lock only to place its batch
+// and then to publish it, not across its write, so readers and the
+// appender overlap.
 //
 // FS and ClockT are the plug points (io/file_system.h, io/clock.h); the
 // default instantiation is compiled into the library.
@@ -368,6 +370,13 @@ class SegmentedLog {
   const LogOpenOptions options_;
   const LogSegment::Options segment_options_;
 
+  // Lock order: append_mu_, then mu_. append_mu_ serialises whatever
+  // changes the log's files or segments (appends, rolls, truncation,
+  // retention, epochs begun, compaction's swap, a sync's roll-back, Close);
+  // mu_ guards the state below, and an append holds it to place its batch
+  // and to publish it, not across its write, so readers, who take only
+  // mu_, never wait for an append's I/O.
+  std::mutex append_mu_;
   mutable std::mutex mu_;
   SegmentMap segments_;
   LeaderEpochCache epochs_;
@@ -530,6 +539,7 @@ std::vector<EpochEntry> SegmentedLog<FS, ClockT>::epoch_entries() const {
 
 template <FileSystemLike FS, ClockLike ClockT>
 absl::Status SegmentedLog<FS, ClockT>::BeginLeaderEpoch(LeaderEpoch epoch) {
+  std::lock_guard append_lock(append_mu_);
   std::lock_guard lock(mu_);
   EVLOG_RETURN_IF_ERROR(CheckUsableLocked());
   EVLOG_RETURN_IF_ERROR(epochs_.Flush());
@@ -646,6 +656,9 @@ absl::StatusOr<AppendResult> SegmentedLog<FS, ClockT>::Append(MutableByteView ba
   uint64_t truncations = 0;
   Offset end;
   {
+    // The write runs under append_mu_ only: readers, who take mu_, find
+    // and read the batches before it meanwhile.
+    std::lock_guard append_lock(append_mu_);
     std::unique_lock lock = LockSpinning(mu_);
     EVLOG_RETURN_IF_ERROR(CheckUsableLocked());
     Offset base = log_end_;
@@ -689,11 +702,16 @@ absl::StatusOr<AppendResult> SegmentedLog<FS, ClockT>::Append(MutableByteView ba
     position.max_timestamp =
         internal::LoadBigEndian<int64_t>(batch.data() + record_format::kMaxTimestampOffset);
     position.leader_epoch = epoch;
-    absl::Status s = active.Append(batch, position);
+    EVLOG_ASSIGN_OR_RETURN(const std::shared_ptr<File> file, active.PrepareAppend());
+    const uint64_t at = active.size_bytes();
+    lock.unlock();
+    absl::Status s = LogSegment::WriteBatch(*file, active.log_path(), at, batch);
+    lock.lock();
     if (!s.ok()) {
       if (absl::StrContains(s.message(), "unrecoverable")) failed_ = s;
       return s;
     }
+    active.CommitAppend(batch, position);
     log_end_ = last + 1;
     PublishOffsetsLocked();
     end = log_end_;
@@ -753,6 +771,10 @@ absl::Status SegmentedLog<FS, ClockT>::SyncRound(bool roll_back_on_failure) {
   // A failed sync leaves the interval due, so the next append tries again.
   if (s.ok()) last_sync_ms_.store(clock_.WallMs());
   {
+    // Cutting the batches off again changes the files: no append may be
+    // writing meanwhile.
+    std::unique_lock<std::mutex> append_lock(append_mu_, std::defer_lock);
+    if (!s.ok() && roll_back_on_failure) append_lock.lock();
     std::lock_guard lock(mu_);
     if (s.ok()) {
       if (truncations_.load() == truncations && upto > durable_end_) {
@@ -815,6 +837,7 @@ absl::Status SegmentedLog<FS, ClockT>::MaybeRollLocked(size_t batch_bytes, Offse
 
 template <FileSystemLike FS, ClockLike ClockT>
 absl::Status SegmentedLog<FS, ClockT>::Roll() {
+  std::lock_guard append_lock(append_mu_);
   std::lock_guard lock(mu_);
   EVLOG_RETURN_IF_ERROR(CheckUsableLocked());
   EVLOG_RETURN_IF_ERROR(MarkUncleanLocked());
@@ -1062,6 +1085,7 @@ absl::Status SegmentedLog<FS, ClockT>::Flush() {
 
 template <FileSystemLike FS, ClockLike ClockT>
 absl::StatusOr<size_t> SegmentedLog<FS, ClockT>::DeleteOldSegments() {
+  std::lock_guard append_lock(append_mu_);
   std::lock_guard lock(mu_);
   EVLOG_RETURN_IF_ERROR(CheckUsableLocked());
   const bool by_policy = config_.cleanup_policy != CleanupPolicy::kCompact;
@@ -1106,6 +1130,7 @@ absl::StatusOr<size_t> SegmentedLog<FS, ClockT>::DeleteOldSegments() {
 template <FileSystemLike FS, ClockLike ClockT>
 absl::Status SegmentedLog<FS, ClockT>::DeleteRecordsBefore(Offset offset) {
   {
+    std::lock_guard append_lock(append_mu_);
     std::lock_guard lock(mu_);
     EVLOG_RETURN_IF_ERROR(CheckUsableLocked());
     if (offset > log_end_) {
@@ -1127,6 +1152,7 @@ template <FileSystemLike FS, ClockLike ClockT>
 absl::Status SegmentedLog<FS, ClockT>::TruncateTo(Offset offset) {
   absl::Status s;
   {
+    std::lock_guard append_lock(append_mu_);
     std::lock_guard lock(mu_);
     EVLOG_RETURN_IF_ERROR(CheckUsableLocked());
     // Nothing to cut, but an epoch begun at the log end and never written
@@ -1145,6 +1171,7 @@ template <FileSystemLike FS, ClockLike ClockT>
 absl::Status SegmentedLog<FS, ClockT>::TruncateFullyAndStartAt(Offset offset) {
   absl::Status s;
   {
+    std::lock_guard append_lock(append_mu_);
     std::lock_guard lock(mu_);
     EVLOG_RETURN_IF_ERROR(CheckUsableLocked());
     EVLOG_RETURN_IF_ERROR(MarkUncleanLocked());
@@ -1251,6 +1278,7 @@ absl::StatusOr<CompactionResult> SegmentedLog<FS, ClockT>::Compact(
   EVLOG_ASSIGN_OR_RETURN(
       std::vector<internal::CleanedSegment> cleaned,
       internal::WriteCleanedSegments(fs_, dir_, sources, latest, params, result));
+  std::lock_guard append_lock(append_mu_);
   std::lock_guard lock(mu_);
   if (epoch != segments_epoch_ || closed_ || !failed_.ok()) {
     for (const internal::CleanedSegment& c : cleaned) (void)fs_.Remove(c.swap_path);
@@ -1293,6 +1321,7 @@ absl::StatusOr<CompactionResult> SegmentedLog<FS, ClockT>::Compact(
 
 template <FileSystemLike FS, ClockLike ClockT>
 absl::Status SegmentedLog<FS, ClockT>::Close() {
+  std::lock_guard append_lock(append_mu_);
   std::lock_guard lock(mu_);
   if (closed_) return absl::OkStatus();
   closed_ = true;

@@ -2,6 +2,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
+#include <future>
 #include <random>
 #include <string>
 #include <thread>
@@ -717,16 +719,18 @@ TEST_CASE("reads stay whole and correct while the log appends and deletes its ol
   }
 }
 
-// A file system whose fdatasync takes a while, like a disk's: appenders
-// that arrive during one sync must be covered by the next single sync.
-class SlowSyncFileSystem final : public FileSystem {
+// A file system that calls the test's hooks before a file's Sync and
+// WriteAt (with the file's path), then passes every call to `base`.
+class HookedFileSystem final : public FileSystem {
  public:
-  explicit SlowSyncFileSystem(FileSystem& base) : base_(base) {}
-  std::atomic<int> syncs{0};
+  explicit HookedFileSystem(FileSystem& base) : base_(base) {}
+  // Set before the log is opened; called from the log's threads.
+  std::function<void()> before_sync = [] {};
+  std::function<void(std::string_view path)> before_write_at = [](std::string_view) {};
 
   absl::StatusOr<std::unique_ptr<File>> Open(std::string_view path, OpenMode mode) override {
     EVLOG_ASSIGN_OR_RETURN(std::unique_ptr<File> file, base_.Open(path, mode));
-    return std::unique_ptr<File>(new SlowFile(std::move(file), syncs));
+    return std::unique_ptr<File>(new HookedFile(std::move(file), std::string(path), *this));
   }
   absl::StatusOr<bool> Exists(std::string_view p) override { return base_.Exists(p); }
   absl::Status Rename(std::string_view a, std::string_view b) override {
@@ -741,17 +745,20 @@ class SlowSyncFileSystem final : public FileSystem {
   absl::Status SyncDir(std::string_view p) override { return base_.SyncDir(p); }
 
  private:
-  class SlowFile final : public File {
+  class HookedFile final : public File {
    public:
-    SlowFile(std::unique_ptr<File> f, std::atomic<int>& syncs) : f_(std::move(f)), syncs_(syncs) {}
+    HookedFile(std::unique_ptr<File> f, std::string path, HookedFileSystem& fs)
+        : f_(std::move(f)), path_(std::move(path)), fs_(fs) {}
     absl::Status Append(ByteView d) override { return f_->Append(d); }
-    absl::Status WriteAt(uint64_t o, ByteView d) override { return f_->WriteAt(o, d); }
+    absl::Status WriteAt(uint64_t o, ByteView d) override {
+      fs_.before_write_at(path_);
+      return f_->WriteAt(o, d);
+    }
     absl::StatusOr<size_t> ReadAt(uint64_t o, MutableByteView out) const override {
       return f_->ReadAt(o, out);
     }
     absl::Status Sync() override {
-      syncs_.fetch_add(1);
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      fs_.before_sync();
       return f_->Sync();
     }
     absl::Status Truncate(uint64_t s) override { return f_->Truncate(s); }
@@ -763,22 +770,68 @@ class SlowSyncFileSystem final : public FileSystem {
 
    private:
     std::unique_ptr<File> f_;
-    std::atomic<int>& syncs_;
+    const std::string path_;
+    HookedFileSystem& fs_;
   };
   FileSystem& base_;
 };
 
+TEST_CASE("a read does not wait for an append's write, and sees the batch once it is done") {
+  MemFileSystem base;
+  HookedFileSystem fs(base);
+  std::promise<void> entered;
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<bool> gate{false};
+  fs.before_write_at = [&](std::string_view path) {
+    if (!path.ends_with(".log") || !gate.exchange(false)) return;
+    entered.set_value();
+    released.wait();
+  };
+  ManualClock clock;
+  auto log = *SegmentedLog<HookedFileSystem, ManualClock>::Open(fs, clock, kDir, SmallSegments());
+  MustAppend(*log, MakeBatch({"a", "b"}));
+  gate = true;
+  std::thread appender([&] { MustAppend(*log, MakeBatch({"c"})); });
+  entered.get_future().wait();
+  // The second append is inside its write. A read that waited for it
+  // would wait until the release below: give it ten seconds.
+  auto read = std::async(std::launch::async, [&] {
+    std::vector<std::byte> buffer;
+    absl::StatusOr<LogReadResult> r = log->Read(Offset(0), buffer);
+    return r.ok() ? r->next_offset : Offset(-1);
+  });
+  const bool read_done = read.wait_for(std::chrono::seconds(10)) == std::future_status::ready;
+  CHECK(read_done);
+  CHECK(log->log_end_offset() == Offset(2));
+  release.set_value();
+  appender.join();
+  if (read_done) CHECK(read.get() == Offset(2));  // the first batch only
+  CHECK(log->log_end_offset() == Offset(3));
+  std::vector<std::byte> buffer;
+  absl::StatusOr<LogReadResult> after = log->Read(Offset(2), buffer);
+  REQUIRE(after.ok());
+  CHECK(after->next_offset == Offset(3));
+}
+
 TEST_CASE("appenders that wait for the same sync share one fdatasync") {
   MemFileSystem base;
-  SlowSyncFileSystem fs(base);
+  HookedFileSystem fs(base);
+  // A sync takes a while, like a disk's: appenders that arrive during one
+  // must be covered by the next single sync.
+  std::atomic<int> syncs{0};
+  fs.before_sync = [&] {
+    syncs.fetch_add(1);
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  };
   ManualClock clock;
   LogConfig config = SmallSegments();
   config.segment_bytes = 1 << 20;
   config.durability = Durability::kEveryAppend;
-  auto log = *SegmentedLog<SlowSyncFileSystem, ManualClock>::Open(fs, clock, kDir, config);
+  auto log = *SegmentedLog<HookedFileSystem, ManualClock>::Open(fs, clock, kDir, config);
   constexpr int kThreads = 4;
   constexpr int kPerThread = 25;
-  const int syncs_before = fs.syncs.load();
+  const int syncs_before = syncs.load();
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&] {
@@ -786,10 +839,10 @@ TEST_CASE("appenders that wait for the same sync share one fdatasync") {
     });
   }
   for (std::thread& t : threads) t.join();
-  const int syncs = fs.syncs.load() - syncs_before;
-  INFO("syncs: " << syncs << " for " << kThreads * kPerThread << " appends");
+  const int synced = syncs.load() - syncs_before;
+  INFO("syncs: " << synced << " for " << kThreads * kPerThread << " appends");
   // Without sharing there would be one sync per append.
-  CHECK(syncs < kThreads * kPerThread * 3 / 4);
+  CHECK(synced < kThreads * kPerThread * 3 / 4);
   CHECK(log->durable_offset() == Offset(kThreads * kPerThread));
 }
 
