@@ -776,42 +776,84 @@ class HookedFileSystem final : public FileSystem {
   FileSystem& base_;
 };
 
-TEST_CASE("a read does not wait for an append's write, and sees the batch once it is done") {
-  MemFileSystem base;
-  HookedFileSystem fs(base);
-  std::promise<void> entered;
-  std::promise<void> release;
-  std::shared_future<void> released = release.get_future().share();
-  std::atomic<bool> gate{false};
-  fs.before_write_at = [&](std::string_view path) {
-    if (!path.ends_with(".log") || !gate.exchange(false)) return;
-    entered.set_value();
-    released.wait();
-  };
-  ManualClock clock;
-  auto log = *SegmentedLog<HookedFileSystem, ManualClock>::Open(fs, clock, kDir, SmallSegments());
-  MustAppend(*log, MakeBatch({"a", "b"}));
-  gate = true;
-  std::thread appender([&] { MustAppend(*log, MakeBatch({"c"})); });
-  entered.get_future().wait();
-  // The second append is inside its write. A read that waited for it
-  // would wait until the release below: give it ten seconds.
+// Holds the first thread to Pass() once armed, until Release().
+class Gate {
+ public:
+  void Arm() { armed_ = true; }
+  void Pass() {
+    if (!armed_.exchange(false)) return;
+    entered_.set_value();
+    released_.wait();
+  }
+  void AwaitEntered() { entered_.get_future().wait(); }
+  void Release() { release_.set_value(); }
+
+ private:
+  std::atomic<bool> armed_{false};
+  std::promise<void> entered_;
+  std::promise<void> release_;
+  std::shared_future<void> released_ = release_.get_future().share();
+};
+
+// Runs `append` on a thread that `gate` holds inside the log's I/O, and
+// checks that meanwhile a read from offset 0 finishes, returning batches up
+// to `readable_end` (what was in the log before).
+template <typename Log>
+void ExpectReadsWhileHeld(Log& log, Gate& gate, const std::function<void()>& append,
+                          Offset readable_end) {
+  gate.Arm();
+  std::thread appender(append);
+  gate.AwaitEntered();
+  // A read that waited for the append would wait until the release below:
+  // give it ten seconds.
   auto read = std::async(std::launch::async, [&] {
     std::vector<std::byte> buffer;
-    absl::StatusOr<LogReadResult> r = log->Read(Offset(0), buffer);
+    absl::StatusOr<LogReadResult> r = log.Read(Offset(0), buffer);
     return r.ok() ? r->next_offset : Offset(-1);
   });
   const bool read_done = read.wait_for(std::chrono::seconds(10)) == std::future_status::ready;
   CHECK(read_done);
-  CHECK(log->log_end_offset() == Offset(2));
-  release.set_value();
+  CHECK(log.log_end_offset() == readable_end);
+  gate.Release();
   appender.join();
-  if (read_done) CHECK(read.get() == Offset(2));  // the first batch only
+  if (read_done) CHECK(read.get() == readable_end);
+}
+
+TEST_CASE("a read does not wait for an append's write, and sees the batch once it is done") {
+  MemFileSystem base;
+  HookedFileSystem fs(base);
+  Gate gate;
+  fs.before_write_at = [&](std::string_view path) {
+    if (path.ends_with(".log")) gate.Pass();
+  };
+  ManualClock clock;
+  auto log = *SegmentedLog<HookedFileSystem, ManualClock>::Open(fs, clock, kDir, SmallSegments());
+  MustAppend(*log, MakeBatch({"a", "b"}));
+  ExpectReadsWhileHeld(
+      *log, gate, [&] { MustAppend(*log, MakeBatch({"c"})); }, Offset(2));
   CHECK(log->log_end_offset() == Offset(3));
   std::vector<std::byte> buffer;
   absl::StatusOr<LogReadResult> after = log->Read(Offset(2), buffer);
   REQUIRE(after.ok());
   CHECK(after->next_offset == Offset(3));
+}
+
+TEST_CASE("a read does not wait for a roll's sync of the segment it seals") {
+  MemFileSystem base;
+  HookedFileSystem fs(base);
+  Gate gate;
+  fs.before_sync = [&] { gate.Pass(); };
+  ManualClock clock;
+  auto log = *SegmentedLog<HookedFileSystem, ManualClock>::Open(fs, clock, kDir, SmallSegments());
+  const std::string big(3000, 'x');
+  MustAppend(*log, MakeBatch({big}));
+  REQUIRE(log->segment_count() == 1);
+  // The next batch does not fit in the 4 KiB segment: its append rolls,
+  // syncing the first segment (durability none syncs nothing else).
+  ExpectReadsWhileHeld(
+      *log, gate, [&] { MustAppend(*log, MakeBatch({big})); }, Offset(1));
+  CHECK(log->segment_count() == 2);
+  CHECK(log->log_end_offset() == Offset(2));
 }
 
 TEST_CASE("appenders that wait for the same sync share one fdatasync") {
