@@ -15,7 +15,7 @@
 // copy of the caller's bytes. Each sending thread fills a batch of its own
 // per partition (a lane; threads share lanes only beyond
 // open_batches_per_partition threads), so threads sending to the same
-// partitions do not pass its batch, and the cache lines under it, back and
+// partitions do not pass a batch, and the cache lines under it, back and
 // forth for every record; the batches then go to the log one after
 // another in the order they were closed. A batch is appended to the
 // partition's log when it reaches batch_size, when linger_ms has passed
