@@ -169,10 +169,9 @@ struct Producer::Accumulator {
   std::shared_ptr<ClientPartition> partition;
   std::string_view topic;  // the TopicEntry's name
   RecordBatchOptions batch_options;
-  size_t batch_bytes_max = 0;    // min(batch_size, max.message.bytes)
-  size_t message_bytes_max = 0;  // the topic's max.message.bytes
-  std::unique_ptr<Lane[]> lanes;
-  size_t lane_mask = 0;  // lane_count_ - 1
+  size_t batch_bytes_max = 0;     // min(batch_size, max.message.bytes)
+  size_t message_bytes_max = 0;   // the topic's max.message.bytes
+  std::unique_ptr<Lane[]> lanes;  // lane_count_ of them (LanesOf)
   // Lanes with an open batch (changed under mu and the lane's mu).
   size_t open_lanes = 0;
   std::deque<Batch> ready;
@@ -403,7 +402,6 @@ absl::StatusOr<Producer::Accumulator*> Producer::FindAccumulatorSlow(TopicEntry&
   acc->batch_bytes_max =
       std::min<size_t>(static_cast<size_t>(options_.batch_size), acc->message_bytes_max);
   acc->lanes = std::make_unique<Lane[]>(lane_count_);
-  acc->lane_mask = lane_count_ - 1;
   Accumulator* raw = acc.get();
   entry.accumulators.push_back(std::move(acc));
   table->slots[index].store(raw, std::memory_order_release);
@@ -716,7 +714,7 @@ absl::Status Producer::Enqueue(Accumulator& acc, const ProducerRecord& record, i
   // are 0 as its first (record_bytes is exact then).
   const size_t first_bytes = record_bytes + record_format::kRecordBatchOverhead;
   const size_t batch_bytes = std::max(acc.batch_bytes_max, first_bytes);
-  Lane& lane = acc.lanes[ThreadSlot() & acc.lane_mask];
+  Lane& lane = acc.lanes[ThreadSlot() & (lane_count_ - 1)];
   // Memory this sender waited for without the locks, for a new batch.
   size_t held = 0;
   std::unique_lock lane_lock(lane.mu);
@@ -858,9 +856,12 @@ void Producer::SealLocked(Accumulator& acc, Lane& lane) {
   --acc.open_lanes;
 }
 
+std::span<Producer::Lane> Producer::LanesOf(Accumulator& acc) const {
+  return {acc.lanes.get(), lane_count_};
+}
+
 void Producer::SealOpenLanes(Accumulator& acc) {
-  for (size_t i = 0; i <= acc.lane_mask; ++i) {
-    Lane& lane = acc.lanes[i];
+  for (Lane& lane : LanesOf(acc)) {
     std::lock_guard lane_lock(lane.mu);
     if (!lane.open) continue;
     std::lock_guard acc_lock(acc.mu);
@@ -1137,7 +1138,7 @@ void Producer::Finish(Accumulator& acc, Sent& sent, const absl::StatusOr<AppendR
   acc.completed += count;
   const bool wake = acc.completed >= acc.flush_wake_at;
   if (wake) acc.flush_wake_at = std::numeric_limits<uint64_t>::max();
-  const size_t pooled = std::min(acc.lane_mask + 1, kMaxPooledLanes) + 1;
+  const size_t pooled = std::min(lane_count_, kMaxPooledLanes) + 1;
   if (acc.free_buffers.size() < pooled && batch.buffer.size() == acc.batch_bytes_max) {
     acc.free_buffers.push_back(std::move(batch.buffer));
   }
@@ -1232,11 +1233,10 @@ void Producer::FlushAll() {
     // are sealed ahead of any accepted after it, and as batches complete
     // in ready order, a count of completions says when they are done.
     lane_locks.clear();
-    for (size_t i = 0; i <= acc->lane_mask; ++i) lane_locks.emplace_back(acc->lanes[i].mu);
+    for (Lane& lane : LanesOf(*acc)) lane_locks.emplace_back(lane.mu);
     std::unique_lock lock(acc->mu);
     uint64_t accepted = 0;
-    for (size_t i = 0; i <= acc->lane_mask; ++i) {
-      Lane& lane = acc->lanes[i];
+    for (Lane& lane : LanesOf(*acc)) {
       accepted += lane.accepted;
       if (lane.open) SealLocked(*acc, lane);
     }
@@ -1292,9 +1292,9 @@ ProducerMetrics Producer::metrics() const {
       completed = acc->completed;
     }
     uint64_t accepted = 0;
-    for (size_t i = 0; i <= acc->lane_mask; ++i) {
-      std::lock_guard lane_lock(acc->lanes[i].mu);
-      accepted += acc->lanes[i].accepted;
+    for (Lane& lane : LanesOf(*acc)) {
+      std::lock_guard lane_lock(lane.mu);
+      accepted += lane.accepted;
     }
     m.records_in_flight += accepted - completed;
   }

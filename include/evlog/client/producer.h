@@ -393,6 +393,8 @@ class Producer {
   // Seals every lane's open batch (each lane's mu, then acc.mu, one lane
   // at a time). REQUIRES: no lock of acc held.
   void SealOpenLanes(Accumulator& acc);
+  // acc's lanes: lane_count_ of them, as every accumulator has.
+  std::span<Lane> LanesOf(Accumulator& acc) const;
   struct Sent;
   // Works acc's batches as far as it can: settles the outcomes that came
   // in, in send order; sends batches again after a failure; sends ready
