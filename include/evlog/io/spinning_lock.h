@@ -30,6 +30,10 @@ inline void CpuRelax() {
 #endif
 }
 
+// Tries before a lock gives up spinning: a few µs of pauses, which covers
+// a holder that is running.
+inline constexpr int kLockSpins = 200;
+
 // Tries `lockable` up to `spins` times, pausing between tries.
 template <typename Lockable>
 bool TryLockSpinning(Lockable& lockable, int spins) {
@@ -43,12 +47,12 @@ bool TryLockSpinning(Lockable& lockable, int spins) {
 
 // Takes the mutex of `lock` (which must not own it): tries it up to `spins`
 // times, pausing between tries, then blocks on it.
-inline void LockSpinning(std::unique_lock<std::mutex>& lock, int spins = 200) {
+inline void LockSpinning(std::unique_lock<std::mutex>& lock, int spins = internal::kLockSpins) {
   if (!internal::TryLockSpinning(lock, spins)) lock.lock();
 }
 
 // The same for `mu`; returns it locked.
-inline std::unique_lock<std::mutex> LockSpinning(std::mutex& mu, int spins = 200) {
+inline std::unique_lock<std::mutex> LockSpinning(std::mutex& mu, int spins = internal::kLockSpins) {
   std::unique_lock<std::mutex> lock(mu, std::defer_lock);
   LockSpinning(lock, spins);
   return lock;
@@ -91,10 +95,9 @@ class SpinningMutex {
   static constexpr uint32_t kLocked = 1;
   // Locked, and a thread may be asleep waiting for it.
   static constexpr uint32_t kContended = 2;
-  static constexpr int kSpins = 200;
 
   void LockContended() {
-    if (internal::TryLockSpinning(*this, kSpins)) return;
+    if (internal::TryLockSpinning(*this, internal::kLockSpins)) return;
     // Whoever takes it from here on marks it contended, since other
     // sleepers may remain: an unlock then wakes one more than needed at
     // worst, never one fewer.
