@@ -237,15 +237,15 @@ absl::Status LogSegment::RecomputeRunningState() {
 }
 
 absl::Status LogSegment::Append(ByteView bytes, const BatchPosition& batch) {
-  EVLOG_ASSIGN_OR_RETURN(std::shared_ptr<File> file, PrepareAppend());
+  EVLOG_ASSIGN_OR_RETURN(File* const file, PrepareAppend());
   EVLOG_RETURN_IF_ERROR(WriteBatch(*file, log_path_, size_bytes_, bytes));
   CommitAppend(bytes, batch);
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::shared_ptr<File>> LogSegment::PrepareAppend() {
+absl::StatusOr<File*> LogSegment::PrepareAppend() {
   EVLOG_RETURN_IF_ERROR(Activate());
-  return log_;
+  return log_.get();
 }
 
 absl::Status LogSegment::WriteBatch(File& file, std::string_view path, uint64_t position,
@@ -344,22 +344,29 @@ absl::Status LogSegment::ScanHeaders(uint64_t from_position,
 }
 
 void LogSegment::RememberBatch(const BatchPosition& batch) {
-  if (!recent_.empty() && recent_.back().position + recent_.back().size != batch.position) {
-    recent_.clear();
+  if (recent_count_ > 0) {
+    const BatchPosition& newest = RecentBatch(0);
+    if (newest.position + newest.size != batch.position) recent_count_ = 0;
   }
-  if (recent_.size() == kRecentBatches) recent_.erase(recent_.begin());
-  recent_.push_back(batch);
+  if (recent_.empty()) recent_.resize(kRecentBatches);
+  recent_[recent_next_] = batch;
+  recent_next_ = (recent_next_ + 1) % kRecentBatches;
+  recent_count_ = std::min(recent_count_ + 1, kRecentBatches);
 }
 
 std::optional<std::optional<BatchPosition>> LogSegment::FindRecentBatch(Offset target) const {
-  if (recent_.empty() || recent_.back().position + recent_.back().size != size_bytes_ ||
-      target < recent_.front().base_offset) {
-    return std::nullopt;  // not known here: scan
-  }
-  for (const BatchPosition& batch : recent_) {
-    if (batch.last_offset >= target) return batch;
-  }
-  return std::optional<BatchPosition>();  // past the segment's last batch
+  if (recent_count_ == 0) return std::nullopt;
+  const BatchPosition& newest = RecentBatch(0);
+  if (newest.position + newest.size != size_bytes_) return std::nullopt;   // stale: scan
+  if (newest.last_offset < target) return std::optional<BatchPosition>();  // past the last batch
+  // The first batch that ends at or after `target`: back from the newest
+  // while the one before it does too.
+  size_t i = 0;
+  while (i + 1 < recent_count_ && RecentBatch(i + 1).last_offset >= target) ++i;
+  const BatchPosition& found = RecentBatch(i);
+  // Before the oldest one known, an earlier batch may hold it: scan.
+  if (i + 1 == recent_count_ && target < found.base_offset) return std::nullopt;
+  return found;
 }
 
 absl::StatusOr<std::optional<BatchPosition>> LogSegment::FindBatch(Offset target) {
@@ -520,6 +527,8 @@ absl::Status LogSegment::CloseFiles() {
   time_index_.reset();
   indexes_writable_ = false;
   std::vector<BatchPosition>().swap(recent_);
+  recent_count_ = 0;
+  recent_next_ = 0;
   // Dropping the reference closes the file once a group-commit leader that
   // may still be syncing it is done with it (closing it here would fail
   // that sync).

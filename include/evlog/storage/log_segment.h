@@ -218,8 +218,19 @@ class LogSegment {
   // reading headers from the last index entry on, which it would do under
   // the log's lock. Trusted only while the last one ends at size_bytes_
   // (a truncation, or a rebuild against another size, makes it stale).
+  // A ring, searched from its newest batch back: an append writes one
+  // slot, and a reader at the tail reads the last one or two. (Shifting a
+  // vector down by one per append rewrote all 16, ~12 cache lines, and a
+  // polling consumer, which had just read them, took every one of those
+  // lines from the appender again.)
   static constexpr size_t kRecentBatches = 16;
-  std::vector<BatchPosition> recent_;  // released with the files
+  std::vector<BatchPosition> recent_;  // kRecentBatches slots once used; released with the files
+  size_t recent_count_ = 0;
+  size_t recent_next_ = 0;  // the slot the next batch goes to
+  // The i-th newest (0 the newest). REQUIRES: i < recent_count_.
+  const BatchPosition& RecentBatch(size_t i) const {
+    return recent_[(recent_next_ + kRecentBatches - 1 - i) % kRecentBatches];
+  }
   void RememberBatch(const BatchPosition& batch);
   std::optional<std::optional<BatchPosition>> FindRecentBatch(Offset target) const;
 };

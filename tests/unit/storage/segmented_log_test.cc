@@ -290,6 +290,45 @@ TEST_CASE("a read at any offset starts at the batch holding it, after truncation
   }
 }
 
+// A follower's batches may leave gaps (its leader's log was compacted): a
+// read at an offset in a gap starts at the batch after it, whether that
+// batch is among the recent ones or older.
+TEST_CASE("a read at an offset in a gap between batches starts at the batch after the gap") {
+  MemFileSystem fs;
+  ManualClock clock;
+  LogConfig config;
+  config.index_interval_bytes = 256;
+  config.segment_index_bytes = 4096;
+  auto log = *MemLog::Open(fs, clock, kDir, config);
+  AppendOptions follower;
+  follower.assign_offsets = false;
+  std::vector<std::pair<Offset, Offset>> batches;  // [base, last] of each, in order
+  Offset next(0);
+  std::mt19937 rng(7);
+  for (int i = 0; i < 45; ++i) {
+    std::vector<std::byte> batch = MakeSizedBatch(1 + static_cast<int>(rng() % 4), 40, i);
+    SetBaseOffset(batch, next + static_cast<int64_t>(rng() % 4));  // a gap of 0-3 offsets
+    absl::StatusOr<AppendResult> r = log->Append(batch, follower);
+    REQUIRE(r.ok());
+    batches.emplace_back(r->base_offset, r->last_offset);
+    next = r->last_offset + 1;
+  }
+  std::vector<std::byte> buffer;
+  LogReadOptions one;
+  one.max_bytes = 1;  // the first batch only
+  for (Offset o(0); o < log->log_end_offset(); o = o + 1) {
+    INFO("offset " << o.value());
+    size_t want = 0;
+    while (batches[want].second < o) ++want;
+    absl::StatusOr<LogReadResult> read = log->Read(o, buffer, one);
+    REQUIRE(read.ok());
+    const std::vector<TestRecord> records = DecodeAll(read->batches);
+    REQUIRE(!records.empty());
+    CHECK(records.front().offset == batches[want].first);
+    CHECK(records.back().offset == batches[want].second);
+  }
+}
+
 TEST_CASE("only a bounded number of sealed segments keep files open") {
   MemFileSystem fs;
   ManualClock clock;
