@@ -35,6 +35,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "evlog/io/cache_line.h"
 #include "evlog/io/clock.h"
 #include "evlog/io/file_system.h"
 #include "evlog/partition/topic_config.h"
@@ -52,7 +53,7 @@ extern template class SegmentedLog<FileSystem, Clock>;
 // A consumer's parking spot. Partitions it is added to wake it after each
 // append; Prepare() before checking for data and Wait() after finding none
 // closes the window in which a wake-up could be missed.
-class DataWaiter {
+class alignas(kCacheLineBytes) DataWaiter {
  public:
   using Ticket = uint64_t;
 
@@ -78,10 +79,13 @@ class DataWaiter {
   }
 
  private:
+  // Read by every append to a partition the waiter's reader is assigned.
+  // The waiter is aligned, so its owner's own members, which it writes as
+  // it polls, start on a line after it (evlog/io/cache_line.h).
+  std::atomic<bool> sleeping_{false};
   std::mutex mu_;
   std::condition_variable cv_;
   Ticket wakeups_ = 0;
-  std::atomic<bool> sleeping_{false};
 };
 
 // Counters of one partition since it was opened (monotonic; an exporter
@@ -262,35 +266,46 @@ class Partition {
   const PartitionId id_;
   const std::unique_ptr<PartitionLog> log_;
   const TopicSettings settings_;
-  std::atomic<int64_t> high_watermark_;
-  std::atomic<bool> closed_{false};
-  std::atomic<bool> hw_managed_{false};
 
-  // Serialises the hook's calls with the appends and truncations they
-  // concern. Set once, before appends.
-  std::mutex producer_mu_;
-  std::unique_ptr<ProducerStateHook> hook_;
-  // The segment count at the hook's last checkpoint (a change is a roll).
-  size_t checkpointed_segments_ = 0;
-  uint32_t appends_since_roll_check_ = 0;
+  // Members are grouped by who writes them (evlog/io/cache_line.h): a
+  // reader polling for data reads the high watermark and the flags, and
+  // must not share a line with what every append or read bumps.
+
+  // Written by every append, read by every poll.
+  alignas(kCacheLineBytes) std::atomic<int64_t> high_watermark_;
+
+  // Read by every append and poll, written seldom.
+  alignas(kCacheLineBytes) std::atomic<bool> closed_{false};
+  std::atomic<bool> hw_managed_{false};
   // Set once the hook may hold a transaction: a transactional batch reached
   // it (appended or replayed), or it restored one from its saved state.
   std::atomic<bool> transactional_{false};
-  // Tells the producer-state hook where the log starts now.
-  void NoteLogStart();
-  void NoteTransactional(ByteView batch);
-  void MaybeCheckpointLocked();
+  std::atomic<size_t> waiter_count_{0};
+  // Set once, before appends.
+  std::unique_ptr<ProducerStateHook> hook_;
 
+  // The appenders' own.
+  // Serialises the hook's calls with the appends and truncations they
+  // concern.
+  alignas(kCacheLineBytes) std::mutex producer_mu_;
+  // The segment count at the hook's last checkpoint (a change is a roll).
+  size_t checkpointed_segments_ = 0;
+  uint32_t appends_since_roll_check_ = 0;
   std::mutex waiters_mu_;
   std::vector<DataWaiter*> waiters_;
-  std::atomic<size_t> waiter_count_{0};
-
   std::atomic<uint64_t> batches_appended_{0};
   std::atomic<uint64_t> records_appended_{0};
   std::atomic<uint64_t> bytes_appended_{0};
   std::atomic<uint64_t> append_errors_{0};
-  std::atomic<uint64_t> bytes_read_{0};
+
+  // The readers' own.
+  alignas(kCacheLineBytes) std::atomic<uint64_t> bytes_read_{0};
   std::atomic<uint64_t> reads_{0};
+
+  // Tells the producer-state hook where the log starts now.
+  void NoteLogStart();
+  void NoteTransactional(ByteView batch);
+  void MaybeCheckpointLocked();
 };
 
 }  // namespace evlog

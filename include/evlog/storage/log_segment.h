@@ -104,8 +104,12 @@ class LogSegment {
   // lock again) makes it part of the segment: its size and indexes. Until
   // CommitAppend nobody else may change the segment, and readers, who read
   // below size_bytes(), do not see the batch. WriteBatch's errors are
-  // Append's; on error the batch is not committed.
-  [[nodiscard]] absl::StatusOr<std::shared_ptr<File>> PrepareAppend();
+  // Append's; on error the batch is not committed. The file returned is
+  // not a counted reference: readers count theirs (LogFile()), and an
+  // appender that bumped the same count would take its cache line from
+  // them on every batch. It stays open until the segment's files are
+  // closed, which nobody may do before CommitAppend.
+  [[nodiscard]] absl::StatusOr<File*> PrepareAppend();
   [[nodiscard]] static absl::Status WriteBatch(File& file, std::string_view path, uint64_t position,
                                                ByteView bytes);
   void CommitAppend(ByteView bytes, const BatchPosition& batch);

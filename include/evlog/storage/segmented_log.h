@@ -83,6 +83,7 @@
 #include "absl/strings/str_cat.h"
 #include "evlog/bytes.h"
 #include "evlog/check.h"
+#include "evlog/io/cache_line.h"
 #include "evlog/io/clock.h"
 #include "evlog/io/file_system.h"
 #include "evlog/io/posix_file_system.h"
@@ -380,9 +381,11 @@ class SegmentedLog {
   // retention, epochs begun, compaction's swap, a sync's roll-back, Close);
   // mu_ guards the state below, and an append holds it to place its batch
   // and to publish it, not across its write, so readers, who take only
-  // mu_, never wait for an append's I/O.
-  std::mutex append_mu_;
-  mutable std::mutex mu_;
+  // mu_, never wait for an append's I/O. Each on a line of its own
+  // (evlog/io/cache_line.h): a reader's lock of mu_ must not take from the
+  // appender the line append_mu_ is on.
+  alignas(kCacheLineBytes) std::mutex append_mu_;
+  alignas(kCacheLineBytes) mutable std::mutex mu_;
   SegmentMap segments_;
   LeaderEpochCache epochs_;
   // Bumped whenever segments are deleted or cut, so that a compaction run
@@ -396,10 +399,6 @@ class SegmentedLog {
   Offset log_start_{0};
   Offset log_end_{0};
   Offset durable_end_{0};
-  // log_start_ and log_end_ as of the last change, for the lock-free
-  // accessors (PublishOffsetsLocked after every write of either).
-  std::atomic<int64_t> log_start_published_{0};
-  std::atomic<int64_t> log_end_published_{0};
   // True once log.checkpoint says "not clean" for this open.
   bool marked_unclean_ = false;
   bool closed_ = false;
@@ -418,6 +417,13 @@ class SegmentedLog {
   std::atomic<int64_t> durable_end_published_{0};
   // Bumped whenever appended-but-not-durable data is cut off.
   std::atomic<uint64_t> truncations_{0};
+
+  // log_start_ and log_end_ as of the last change, for the lock-free
+  // accessors (PublishOffsetsLocked after every write of either). On a line
+  // of their own (evlog/io/cache_line.h): readers poll them, and must not
+  // take away from the appender the line holding its locks and state.
+  alignas(kCacheLineBytes) std::atomic<int64_t> log_start_published_{0};
+  std::atomic<int64_t> log_end_published_{0};
 };
 
 // ---------------------------------------------------------------------------
@@ -707,7 +713,9 @@ absl::StatusOr<AppendResult> SegmentedLog<FS, ClockT>::Append(MutableByteView ba
     position.max_timestamp =
         internal::LoadBigEndian<int64_t>(batch.data() + record_format::kMaxTimestampOffset);
     position.leader_epoch = epoch;
-    EVLOG_ASSIGN_OR_RETURN(const std::shared_ptr<File> file, active.PrepareAppend());
+    // Not closed before this append's CommitAppend: closing the active
+    // segment's files (a roll, Close) takes append_mu_.
+    EVLOG_ASSIGN_OR_RETURN(File* const file, active.PrepareAppend());
     const uint64_t at = active.size_bytes();
     lock.unlock();
     absl::Status s = LogSegment::WriteBatch(*file, active.log_path(), at, batch);
