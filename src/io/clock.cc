@@ -53,8 +53,10 @@ class TscRate {
       }
       return 0;
     }
-    // Long enough that the few hundred ns each sample may be off by count
-    // for less than 0.01%.
+    // Each sample may be off by up to half of Take()'s bound (a few µs):
+    // under 0.1% of this interval, well inside the 1% margin below. Until
+    // then every reading pays for a sample and the OS clock, so it is no
+    // longer than that needs.
     if (now.ns - start_.ns < kCalibrationNs) return 0;
     const double measured =
         static_cast<double>(now.tsc - start_.tsc) / static_cast<double>(now.ns - start_.ns);
@@ -65,7 +67,7 @@ class TscRate {
   }
 
  private:
-  static constexpr int64_t kCalibrationNs = 200 * kNsPerMs;
+  static constexpr int64_t kCalibrationNs = 10 * kNsPerMs;
   struct Sample {
     uint64_t tsc;
     int64_t ns;
