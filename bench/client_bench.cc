@@ -25,6 +25,11 @@
 //       sender counts against it: no coordinated omission) to the return of
 //       the Poll that handed it out. Counters p50_us, p99_us, p999_us,
 //       max_us; send_p99_us is measured from the actual Send() call.
+//   BM_HandoffBaseline/rate:<records/s>/receiver:<0|2>
+//       baseline for the latency rows: the same paced sender hands each
+//       stamp to a thread with no log between them, through a DataWaiter
+//       (receiver:0, parked, as a partition wakes a consumer) or an atomic
+//       the receiver spins on (receiver:2); same counters.
 //
 // Item counts are records; byte counts are key + value bytes (the same for
 // the client rows and the baseline, so bytes/s compare directly).
@@ -64,6 +69,7 @@
 #include "evlog/client/producer.h"
 #include "evlog/io/clock.h"
 #include "evlog/io/posix_file_system.h"
+#include "evlog/partition/partition.h"
 #include "evlog/partition/topic_config.h"
 #include "evlog/record/record_batch_builder.h"
 #include "evlog/storage/log_config.h"
@@ -446,17 +452,78 @@ double PercentileUs(std::vector<int64_t>& ns, double p) {
   return static_cast<double>(ns[k]) / 1e3;
 }
 
+// What the latency rows and their baseline share: a sender paced at `rate`
+// that stamps each record with its intended and actual send time, and the
+// arrival times a receiver notes. One iteration sends warm-up + measured
+// records and waits for the receiver to have them all; manual time is that
+// whole span.
+class PacedLatency {
+ public:
+  explicit PacedLatency(int64_t rate)
+      : rate_(rate),
+        warmup_(SmokeRun() ? 100 : static_cast<uint64_t>(rate / 10)),  // 0.1 s
+        measured_(SmokeRun() ? 1'000 : (rate <= 10'000 ? 30'000 : 200'000)),
+        interval_ns_(1'000'000'000 / rate),
+        from_intended_(measured_),
+        from_send_(measured_) {}
+
+  uint64_t total() const { return warmup_ + measured_; }
+
+  // Sends total() stamps through `send` at the offered rate (spinning
+  // between them, so that a send is never late for want of a wake-up),
+  // after `receiver` has started; returns when `receiver` does.
+  template <typename Send, typename Receive>
+  void RunIteration(benchmark::State& state, Send send, Receive receiver) {
+    std::thread receiving(receiver);
+    const int64_t start = SteadyNs() + 1'000'000;  // the receiver has 1 ms to start waiting
+    for (uint64_t i = 0; i < total(); ++i) {
+      Stamp stamp;
+      stamp.seq = i;
+      stamp.intended_ns = start + static_cast<int64_t>(i) * interval_ns_;
+      int64_t now = SteadyNs();
+      while (now < stamp.intended_ns) now = SteadyNs();
+      stamp.sent_ns = now;
+      send(stamp);
+    }
+    receiving.join();
+    state.SetIterationTime(static_cast<double>(SteadyNs() - start) / 1e9);
+    sent_ += total();
+  }
+
+  // For the receiver: `stamp` was handed out at `now_ns`.
+  void Arrived(const Stamp& stamp, int64_t now_ns) {
+    if (stamp.seq < warmup_) return;
+    from_intended_[stamp.seq - warmup_] = now_ns - stamp.intended_ns;
+    from_send_[stamp.seq - warmup_] = now_ns - stamp.sent_ns;
+  }
+
+  void Report(benchmark::State& state, size_t bytes_per_record) {
+    state.SetItemsProcessed(static_cast<int64_t>(sent_));
+    state.SetBytesProcessed(static_cast<int64_t>(sent_ * bytes_per_record));
+    state.counters["p50_us"] = PercentileUs(from_intended_, 0.50);
+    state.counters["p99_us"] = PercentileUs(from_intended_, 0.99);
+    state.counters["p999_us"] = PercentileUs(from_intended_, 0.999);
+    state.counters["max_us"] = PercentileUs(from_intended_, 1.0);
+    state.counters["send_p50_us"] = PercentileUs(from_send_, 0.50);
+    state.counters["send_p99_us"] = PercentileUs(from_send_, 0.99);
+    state.counters["send_p999_us"] = PercentileUs(from_send_, 0.999);
+    state.counters["offered_per_s"] = static_cast<double>(rate_);
+  }
+
+ private:
+  const int64_t rate_;
+  const uint64_t warmup_;
+  const uint64_t measured_;
+  const int64_t interval_ns_;
+  std::vector<int64_t> from_intended_;
+  std::vector<int64_t> from_send_;
+  uint64_t sent_ = 0;
+};
+
 // Args: offered records/s, consumer mode (0 park, 1 default, 2 busy-poll).
-// One iteration sends
-// warm-up + measured records at the given rate and waits for the consumer
-// to have them all; manual time is that whole span.
 void BM_EndToEndLatency(benchmark::State& state) {
-  const int64_t rate = state.range(0);
   const int64_t mode = state.range(1);
-  const uint64_t warmup = SmokeRun() ? 100 : static_cast<uint64_t>(rate / 10);  // 0.1 s
-  const uint64_t measured = SmokeRun() ? 1'000 : (rate <= 10'000 ? 30'000 : 200'000);
-  const uint64_t total = warmup + measured;
-  const int64_t interval_ns = 1'000'000'000 / rate;
+  PacedLatency latency(state.range(0));
   const RecordSource keys(0);
 
   ScratchTopic topic(1);
@@ -468,56 +535,32 @@ void BM_EndToEndLatency(benchmark::State& state) {
   if (mode == 2) consumer_options.poll_spin_us = 10'000'000;
   auto consumer = ConsumerOf(topic, consumer_options);
 
-  std::vector<int64_t> from_intended(measured);
-  std::vector<int64_t> from_send(measured);
-  uint64_t sent_total = 0;
+  std::vector<std::byte> value(kLatencyValueBytes);
   for (auto _ : state) {
-    std::thread receiver([&] {
-      for (uint64_t got = 0; got < total;) {
-        absl::StatusOr<ConsumerRecords> records = consumer->Poll(1000);
-        const int64_t now = SteadyNs();
-        if (!records.ok()) Die("Poll", records.status());
-        for (const ConsumerRecord& r : *records) {
-          if (!r.value) continue;  // ScratchTopic's warm-up record
-          Stamp stamp;
-          std::memcpy(&stamp, r.value->data(), sizeof(stamp));
-          if (stamp.seq >= warmup) {
-            from_intended[stamp.seq - warmup] = now - stamp.intended_ns;
-            from_send[stamp.seq - warmup] = now - stamp.sent_ns;
+    latency.RunIteration(
+        state,
+        [&](const Stamp& stamp) {
+          std::memcpy(value.data(), &stamp, sizeof(stamp));
+          const ProducerRecord record(topic.name(), std::optional<ByteView>(keys.key(stamp.seq)),
+                                      std::optional<ByteView>(ByteView(value)));
+          Must(producer->Send(record, SendCallback()), "Send");
+        },
+        [&] {
+          for (uint64_t got = 0; got < latency.total();) {
+            absl::StatusOr<ConsumerRecords> records = consumer->Poll(1000);
+            const int64_t now = SteadyNs();
+            if (!records.ok()) Die("Poll", records.status());
+            for (const ConsumerRecord& r : *records) {
+              if (!r.value) continue;  // ScratchTopic's warm-up record
+              Stamp stamp;
+              std::memcpy(&stamp, r.value->data(), sizeof(stamp));
+              latency.Arrived(stamp, now);
+              ++got;
+            }
           }
-          ++got;
-        }
-      }
-    });
-    std::vector<std::byte> value(kLatencyValueBytes);
-    const int64_t start = SteadyNs() + 1'000'000;  // the receiver has 1 ms to park
-    for (uint64_t i = 0; i < total; ++i) {
-      Stamp stamp;
-      stamp.seq = i;
-      stamp.intended_ns = start + static_cast<int64_t>(i) * interval_ns;
-      int64_t now = SteadyNs();
-      while (now < stamp.intended_ns) now = SteadyNs();
-      stamp.sent_ns = now;
-      std::memcpy(value.data(), &stamp, sizeof(stamp));
-      const ProducerRecord record(topic.name(), std::optional<ByteView>(keys.key(i)),
-                                  std::optional<ByteView>(ByteView(value)));
-      Must(producer->Send(record, SendCallback()), "Send");
-    }
-    receiver.join();
-    state.SetIterationTime(static_cast<double>(SteadyNs() - start) / 1e9);
-    sent_total += total;
+        });
   }
-
-  state.SetItemsProcessed(static_cast<int64_t>(sent_total));
-  state.SetBytesProcessed(static_cast<int64_t>(sent_total * (kKeyBytes + kLatencyValueBytes)));
-  state.counters["p50_us"] = PercentileUs(from_intended, 0.50);
-  state.counters["p99_us"] = PercentileUs(from_intended, 0.99);
-  state.counters["p999_us"] = PercentileUs(from_intended, 0.999);
-  state.counters["max_us"] = PercentileUs(from_intended, 1.0);
-  state.counters["send_p50_us"] = PercentileUs(from_send, 0.50);
-  state.counters["send_p99_us"] = PercentileUs(from_send, 0.99);
-  state.counters["send_p999_us"] = PercentileUs(from_send, 0.999);
-  state.counters["offered_per_s"] = static_cast<double>(rate);
+  latency.Report(state, kKeyBytes + kLatencyValueBytes);
   Must(consumer->Close(), "Consumer::Close");
   Must(producer->Close(), "Producer::Close");
 }
@@ -525,6 +568,56 @@ void BM_EndToEndLatency(benchmark::State& state) {
 BENCHMARK(BM_EndToEndLatency)
     ->ArgNames({"rate", "consumer"})
     ->ArgsProduct({{10'000, 100'000}, {0, 1, 2}})
+    ->Iterations(1)
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
+
+// The machine's own floor under the latency rows, in the same run: the same
+// paced sender hands each stamp to a receiver thread with no log between
+// them, through a DataWaiter as a partition wakes a parked consumer
+// (receiver:0) or through one atomic the receiver spins on (receiver:2).
+// Args: offered records/s, receiver mode.
+void BM_HandoffBaseline(benchmark::State& state) {
+  const bool spin = state.range(1) == 2;
+  PacedLatency latency(state.range(0));
+  std::vector<Stamp> slots(latency.total());
+  std::atomic<uint64_t> published{0};
+  DataWaiter waiter;
+  for (auto _ : state) {
+    published.store(0);
+    latency.RunIteration(
+        state,
+        [&](const Stamp& stamp) {
+          slots[stamp.seq] = stamp;
+          // seq_cst, with the waiter's: either the receiver sees the stamp
+          // after Prepare(), or Wake() sees it asleep.
+          published.store(stamp.seq + 1);
+          if (!spin) waiter.Wake();
+        },
+        [&] {
+          for (uint64_t got = 0; got < latency.total();) {
+            uint64_t ready = published.load(std::memory_order_acquire);
+            if (ready == got && !spin) {
+              const DataWaiter::Ticket ticket = waiter.Prepare();
+              ready = published.load();
+              if (ready == got) {
+                waiter.Wait(ticket, SteadyNs() + 1'000'000'000);
+                continue;
+              }
+              waiter.Cancel();
+            }
+            if (ready == got) continue;
+            const int64_t now = SteadyNs();
+            for (; got < ready; ++got) latency.Arrived(slots[got], now);
+          }
+        });
+  }
+  latency.Report(state, sizeof(Stamp));
+}
+
+BENCHMARK(BM_HandoffBaseline)
+    ->ArgNames({"rate", "receiver"})
+    ->ArgsProduct({{10'000, 100'000}, {0, 2}})
     ->Iterations(1)
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond);

@@ -7,7 +7,9 @@ Reads the median aggregates (run with --benchmark_repetitions=N
 --benchmark_report_aggregates_only=true); a file without aggregates is read
 as single runs. Prints the throughput table (every client row beside
 BM_RawLogAppend at the same value size, with the ratio of records/s) and the
-latency table (microseconds, from the intended send time).
+latency table (microseconds, from the intended send time), with the
+BM_HandoffBaseline rows (the same paced sender and a bare thread hand-off)
+that show the machine's own floor.
 """
 import json
 import sys
@@ -79,13 +81,17 @@ def main():
           "| p50 from Send() µs | p99 from Send() µs | p99.9 from Send() µs | achieved records/s |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for name, b in rows.items():
-        if not name.startswith("BM_EndToEndLatency/"):
-            continue
         a = args_of(name)
-        # Older runs named the argument busy (0 parked, 1 busy-polling).
-        mode = a["consumer"] if "consumer" in a else ("2" if a["busy"] == "1" else "0")
-        consumer = {"0": "parked in Poll", "1": "default (adaptive spin)",
-                    "2": "busy-polling"}[mode]
+        if name.startswith("BM_EndToEndLatency/"):
+            # Older runs named the argument busy (0 parked, 1 busy-polling).
+            mode = a["consumer"] if "consumer" in a else ("2" if a["busy"] == "1" else "0")
+            consumer = {"0": "parked in Poll", "1": "default (adaptive spin)",
+                        "2": "busy-polling"}.get(mode, f"mode {mode}")
+        elif name.startswith("BM_HandoffBaseline/"):
+            consumer = {"0": "baseline: hand-off, parked",
+                        "2": "baseline: hand-off, spinning"}.get(a["receiver"], "baseline")
+        else:
+            continue
         print(f"| {int(a['rate']) // 1000}k records/s | {consumer} | {b['p50_us']:.1f} | "
               f"{b['p99_us']:.1f} | {b['p999_us']:.1f} | {b['max_us']:.0f} | "
               f"{b['send_p50_us']:.1f} | {b['send_p99_us']:.1f} | {b['send_p999_us']:.1f} | "
