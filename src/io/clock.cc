@@ -53,10 +53,11 @@ class TscRate {
       }
       return 0;
     }
-    // Each sample may be off by up to half of Take()'s bound (a few µs):
-    // under 0.1% of this interval, well inside the 1% margin below. Until
-    // then every reading pays for a sample and the OS clock, so it is no
-    // longer than that needs.
+    // Each sample may be off by up to half of Take()'s 20,000-tick bound,
+    // so the two by up to 20,000 ticks: at most 0.2% of this interval on a
+    // TSC of 1 GHz or more, well inside the 1% margin below. Until then
+    // every reading pays for a sample and the OS clock, so it is no longer
+    // than that needs.
     if (now.ns - start_.ns < kCalibrationNs) return 0;
     const double measured =
         static_cast<double>(now.tsc - start_.tsc) / static_cast<double>(now.ns - start_.ns);

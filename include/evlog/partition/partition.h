@@ -284,7 +284,8 @@ class Partition {
   // Set once, before appends.
   std::unique_ptr<ProducerStateHook> hook_;
 
-  // The appenders' own.
+  // The appenders' own (and, once a transactional batch was seen, taken by
+  // read_committed readers in last_stable_offset()).
   // Serialises the hook's calls with the appends and truncations they
   // concern.
   alignas(kCacheLineBytes) std::mutex producer_mu_;

@@ -299,7 +299,10 @@ class SegmentedLog {
   // Removes every batch from the one holding `offset` on (see the worked
   // example above); at or past log_end_offset only epochs begun at the log
   // end without a batch are forgotten. Below log_start_offset it empties the
-  // log and restarts it at `offset`.
+  // log and restarts it at `offset`. Errors: the file system's; when
+  // deleting the segments past `offset` fails part way, every later call
+  // fails with that error until the log is reopened (its files and its
+  // state no longer match).
   [[nodiscard]] absl::Status TruncateTo(Offset offset);
 
   // Deletes every segment and restarts the log, empty, at `offset`:
@@ -714,7 +717,8 @@ absl::StatusOr<AppendResult> SegmentedLog<FS, ClockT>::Append(MutableByteView ba
         internal::LoadBigEndian<int64_t>(batch.data() + record_format::kMaxTimestampOffset);
     position.leader_epoch = epoch;
     // Not closed before this append's CommitAppend: closing the active
-    // segment's files (a roll, Close) takes append_mu_.
+    // segment's files (a roll, Close, a truncation) takes append_mu_, and
+    // the least-recently-used closing of sealed ones (TouchLocked) skips it.
     EVLOG_ASSIGN_OR_RETURN(File* const file, active.PrepareAppend());
     const uint64_t at = active.size_bytes();
     lock.unlock();
@@ -912,11 +916,14 @@ absl::Status SegmentedLog<FS, ClockT>::RollLocked(Offset new_base,
 template <FileSystemLike FS, ClockLike ClockT>
 void SegmentedLog<FS, ClockT>::TouchLocked(LogSegment& segment) {
   open_sealed_.remove(&segment);
-  if (!segment.files_open()) return;
+  // Never the active segment: an append writes through its file without
+  // mu_ (Append's File*), and this runs under mu_ alone.
+  if (!segment.files_open() || &segment == &ActiveLocked()) return;
   open_sealed_.push_front(&segment);
   while (open_sealed_.size() > config_.max_open_sealed_segments) {
     LogSegment* victim = open_sealed_.back();
     open_sealed_.pop_back();
+    if (victim == &ActiveLocked()) continue;
     // Closing only gives descriptors back; a failure to trim an index is
     // harmless (the index is checked when reopened), so it is not fatal.
     (void)victim->CloseFiles();
@@ -1211,7 +1218,13 @@ absl::Status SegmentedLog<FS, ClockT>::TruncateToLocked(Offset offset) {
     doomed.push_back(it->first);
   }
   truncations_.fetch_add(1);
-  EVLOG_RETURN_IF_ERROR(DeleteSegmentsLocked(doomed));
+  if (absl::Status deleted = DeleteSegmentsLocked(doomed); !deleted.ok()) {
+    // Some of the doomed segments left the map, perhaps not the disk, and
+    // the last one left, now the active one, was never truncated: the
+    // state no longer matches the files. Reopening the log sorts it out.
+    failed_ = Annotate(deleted, "a truncation failed part way");
+    return failed_;
+  }
   ++segments_epoch_;
   LogSegment& active = ActiveLocked();
   ForgetOpenLocked(active);

@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "evlog/io/clock.h"
 #include "evlog/io/faulty_file_system.h"
 #include "evlog/io/mem_file_system.h"
@@ -616,6 +617,46 @@ TEST_CASE("a failing write is an error, changes nothing, and the log goes on aft
   REQUIRE(all.size() == 2);
   CHECK(all[1].value == "c");
   CHECK(all[1].offset == Offset(1));
+}
+
+// The segments past the cut leave the map one by one as their files go. A
+// deletion that fails part way leaves a sealed segment as the last one, in
+// the map but not truncated: nothing may append to it or read it as the
+// log's end until the log is reopened.
+TEST_CASE("a truncation that fails while deleting segments stops the log until it is reopened") {
+  MemFileSystem base;
+  FaultyFileSystem fs(base);
+  ManualClock clock;
+  LogConfig config = SmallSegments();
+  config.max_open_sealed_segments = 1;
+  auto log = *FaultyLog::Open(fs, clock, kDir, config);
+  for (int i = 0; i < 40; ++i) MustAppend(*log, MakeSizedBatch(3, 100, i));
+  const std::vector<Offset> bases = log->segment_base_offsets();
+  REQUIRE(bases.size() >= 4);
+  const Offset end = log->log_end_offset();
+  // Reads open sealed segments' files, so that the least-recently-used list
+  // holds the one that ends up last.
+  (void)ReadAll(*log);
+  // Cut inside the second segment; the removal of the active segment's
+  // .log, the last to go, fails.
+  const std::string active_log = internal::SegmentFileName(bases.back(), ".log");
+  fs.AddFault(FaultRule(FsOp::kRemove).PathContains(active_log).Forever());
+  const absl::Status cut = log->TruncateTo(bases[1] + 1);
+  REQUIRE(!cut.ok());
+  CHECK(absl::StrContains(cut.message(), "a truncation failed part way"));
+  // Nothing goes on from the half-cut state.
+  CHECK(!TryAppend(*log, MakeBatch({"after"})).ok());
+  std::vector<std::byte> buffer;
+  CHECK(!log->Read(bases[0], buffer).ok());
+  CHECK(log->log_end_offset() <= end);
+  fs.ClearFaults();
+  (void)log->Close();
+  // Reopened, the log is whatever its files say, and usable again.
+  log = *FaultyLog::Open(fs, clock, kDir, config);
+  const std::vector<TestRecord> left = ReadAll(*log);
+  for (size_t i = 1; i < left.size(); ++i) CHECK(left[i].offset > left[i - 1].offset);
+  const AppendResult next = MustAppend(*log, MakeBatch({"again"}));
+  CHECK(next.base_offset == log->log_end_offset() - 1);
 }
 
 TEST_CASE("a failing sync under every-append durability takes the batch out again") {
