@@ -528,7 +528,7 @@ absl::Status SegmentedLog<FS, ClockT>::LoadEpochsLocked() {
       }
       return true;
     }));
-    if (segment.get() != &ActiveLocked()) TouchLocked(*segment);
+    TouchLocked(*segment);
   }
   return epochs_.Reset(std::move(entries));
 }
@@ -825,7 +825,7 @@ std::vector<std::shared_ptr<File>> SegmentedLog<FS, ClockT>::UnsyncedFilesLocked
       return {};
     }
     files.push_back(*std::move(file));
-    if (it->second.get() != &ActiveLocked()) TouchLocked(*it->second);
+    TouchLocked(*it->second);
   }
   return files;
 }
@@ -915,10 +915,11 @@ absl::Status SegmentedLog<FS, ClockT>::RollLocked(Offset new_base,
 
 template <FileSystemLike FS, ClockLike ClockT>
 void SegmentedLog<FS, ClockT>::TouchLocked(LogSegment& segment) {
-  open_sealed_.remove(&segment);
   // Never the active segment: an append writes through its file without
   // mu_ (Append's File*), and this runs under mu_ alone.
-  if (!segment.files_open() || &segment == &ActiveLocked()) return;
+  if (&segment == &ActiveLocked()) return;
+  open_sealed_.remove(&segment);
+  if (!segment.files_open()) return;
   open_sealed_.push_front(&segment);
   while (open_sealed_.size() > config_.max_open_sealed_segments) {
     LogSegment* victim = open_sealed_.back();
@@ -987,7 +988,7 @@ absl::StatusOr<LogReadResult> SegmentedLog<FS, ClockT>::Read(Offset offset,
     for (; it != segments_.end(); ++it) {
       LogSegment& candidate = *it->second;
       absl::StatusOr<std::optional<BatchPosition>> found = candidate.FindBatch(offset);
-      if (&candidate != &ActiveLocked()) TouchLocked(candidate);
+      TouchLocked(candidate);
       if (!found.ok()) return Annotate(found.status(), candidate.log_path());
       if (!found->has_value()) continue;  // offset is past this segment's last batch
       first = **found;
@@ -998,7 +999,7 @@ absl::StatusOr<LogReadResult> SegmentedLog<FS, ClockT>::Read(Offset offset,
       EVLOG_ASSIGN_OR_RETURN(file, candidate.LogFile());
       // Found among its recent batches, a sealed segment opens its file
       // only now: count it among the open ones.
-      if (&candidate != &ActiveLocked()) TouchLocked(candidate);
+      TouchLocked(candidate);
       segment = it->second;
       break;
     }
@@ -1057,7 +1058,7 @@ absl::StatusOr<std::optional<TimestampAndOffset>> SegmentedLog<FS, ClockT>::Offs
   std::vector<std::byte> buffer;
   for (auto& [base, segment] : segments_) {
     EVLOG_ASSIGN_OR_RETURN(int64_t max_timestamp, segment->MaxTimestamp());
-    if (segment.get() != &ActiveLocked()) TouchLocked(*segment);
+    TouchLocked(*segment);
     if (max_timestamp < timestamp_ms) continue;
     EVLOG_ASSIGN_OR_RETURN(std::optional<BatchPosition> batch,
                            segment->FindBatchByTimestamp(timestamp_ms));
@@ -1134,7 +1135,7 @@ absl::StatusOr<size_t> SegmentedLog<FS, ClockT>::DeleteOldSegments() {
     if (!drop && by_policy && config_.retention_bytes >= 0 && segment.size_bytes() > 0) {
       drop = total - segment.size_bytes() >= static_cast<uint64_t>(config_.retention_bytes);
     }
-    if (&segment != &ActiveLocked()) TouchLocked(segment);
+    TouchLocked(segment);
     if (!drop) break;
     doomed.push_back(it->first);
     total -= segment.size_bytes();
