@@ -17,6 +17,7 @@
 #include "evlog/client/consumer.h"
 #include "evlog/group/group_coordinator.h"
 #include "evlog/group/offset_store.h"
+#include "evlog/io/cache_line.h"
 #include "evlog/io/spinning_lock.h"
 #include "evlog/partition/default_partitioner.h"
 #include "evlog/record/record_batch_builder.h"
@@ -152,7 +153,7 @@ struct Producer::Sent {
 // being filled for a partition. A line of its own: the lane's thread
 // writes it for every record. Its lock is a SpinLock, one atomic per
 // record instead of two: other threads want it only to close its batch.
-struct alignas(64) Producer::Lane {
+struct alignas(kCacheLineBytes) Producer::Lane {
   SpinLock mu;
   std::optional<Batch> open;
   // Records accepted into this lane's batches, for Flush.
