@@ -139,7 +139,7 @@ void RecordHeadersView::Iterator::Load() {
 
 // --- RecordBatchView ---
 
-absl::StatusOr<RecordBatchView> RecordBatchView::Parse(ByteView bytes) {
+absl::StatusOr<RecordBatchView> RecordBatchView::Parse(ByteView bytes, CrcCheck crc) {
   if (bytes.size() < F::kRecordBatchOverhead) {
     return Corrupt("batch of " + std::to_string(bytes.size()) +
                    " bytes is shorter than the 61-byte header");
@@ -158,11 +158,13 @@ absl::StatusOr<RecordBatchView> RecordBatchView::Parse(ByteView bytes) {
     return Corrupt("magic " + std::to_string(magic) + " is not 2");
   }
   RecordBatchView view(bytes.first(total));
-  const uint32_t computed =
-      Crc32c(bytes.subspan(F::kCrcCoveredOffset, total - F::kCrcCoveredOffset));
-  if (computed != view.crc()) {
-    return Corrupt("CRC mismatch: stored " + std::to_string(view.crc()) + ", computed " +
-                   std::to_string(computed));
+  if (crc == CrcCheck::kCheck) {
+    const uint32_t computed =
+        Crc32c(bytes.subspan(F::kCrcCoveredOffset, total - F::kCrcCoveredOffset));
+    if (computed != view.crc()) {
+      return Corrupt("CRC mismatch: stored " + std::to_string(view.crc()) + ", computed " +
+                     std::to_string(computed));
+    }
   }
   const auto codec = static_cast<unsigned>(view.attributes() & F::kCompressionCodecMask);
   if (codec > static_cast<unsigned>(CompressionType::kZstd)) {

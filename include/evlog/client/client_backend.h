@@ -93,7 +93,9 @@ class ClientPartition {
   // what it already holds). Errors: OFFSET_OUT_OF_RANGE (below the log
   // start or past the log end); UNKNOWN_TOPIC_OR_PARTITION once deleted();
   // LEADER_NOT_AVAILABLE and NOT_LEADER_OR_FOLLOWER while leadership moves;
-  // the log's.
+  // the log's. With options.verify, every batch returned has had its CRC
+  // checked where it arrived here (the consumer does not check it again): a
+  // backend whose bytes travel checks them after they have.
   virtual absl::StatusOr<LogReadResult> Read(Offset offset, std::vector<std::byte>& buffer,
                                              const LogReadOptions& options) = 0;
 

@@ -112,7 +112,10 @@ struct ConsumerOptions {
   int32_t fetch_max_bytes = 50 << 20;
   int32_t max_partition_fetch_bytes = 1 << 20;
   OffsetResetPolicy auto_offset_reset = OffsetResetPolicy::kLatest;
-  // Check each batch's CRC as it is read (check.crcs).
+  // Check each batch's CRC as it is read (check.crcs): a damaged batch is
+  // CORRUPT_MESSAGE. false skips the check, and a damaged record is handed
+  // out as it is (its framing is still checked, so never a read out of
+  // bounds).
   bool check_crcs = true;
   // read_uncommitted (Kafka's default) or read_committed. With
   // read_committed, SeekToEnd, EndOffsets and auto_offset_reset latest use

@@ -56,7 +56,14 @@ struct RecordReadOptions {
 
 class RecordIterator;
 
-// A parsed, CRC-checked RecordBatch v2. Does not own its bytes: they must
+// Whether RecordBatchView::Parse computes the batch's CRC. kSkip is for
+// bytes whose CRC was checked as they were read (a log read with
+// LogReadOptions::verify), or that a reader chose not to check (a
+// consumer's check_crcs = false): computing it again costs as much as
+// the first time, over every byte.
+enum class CrcCheck : bool { kSkip = false, kCheck = true };
+
+// A parsed RecordBatch v2, CRC-checked unless asked not to. Does not own its bytes: they must
 // outlive the view and every RecordView read from it, and must not change.
 class RecordBatchView {
  public:
@@ -65,11 +72,13 @@ class RecordBatchView {
   // of a read buffer and advance by size_bytes().
   //
   // Checks: at least kRecordBatchOverhead bytes; batchLength >= 49 and not
-  // past the end of `bytes`; magic == 2; the CRC; a known compression codec
-  // (0-4); recordsCount >= 0 and lastOffsetDelta >= recordsCount - 1; for an
-  // uncompressed batch, enough bytes for recordsCount records. Records are
-  // not decoded (see Validate). Errors: CORRUPT_MESSAGE.
-  [[nodiscard]] static absl::StatusOr<RecordBatchView> Parse(ByteView bytes);
+  // past the end of `bytes`; magic == 2; the CRC (with CrcCheck::kCheck); a
+  // known compression codec (0-4); recordsCount >= 0 and lastOffsetDelta >=
+  // recordsCount - 1; for an uncompressed batch, enough bytes for
+  // recordsCount records. Records are not decoded (see Validate); their
+  // decoding stays bounds-checked either way. Errors: CORRUPT_MESSAGE.
+  [[nodiscard]] static absl::StatusOr<RecordBatchView> Parse(ByteView bytes,
+                                                             CrcCheck crc = CrcCheck::kCheck);
 
   // Decodes every record (decompressing if needed) and checks it; OK when a
   // RecordIterator would read all of them without error. Errors:

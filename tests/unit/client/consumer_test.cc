@@ -309,6 +309,72 @@ TEST_CASE("a poll's records stay valid until the next poll and can be copied out
   CHECK(owned[2].topic == "t");
 }
 
+// Changes the first byte of the last `value` in partition 0 of `topic`'s
+// segment file, under the log's feet, to `to`.
+void DamageLastValue(ClientEnv& env, const std::string& topic, std::string_view value, char to) {
+  const std::string dir = "/data/" + topic + "-0";
+  auto names = env.fs.ListDir(dir);
+  REQUIRE(names.ok());
+  std::string log;
+  for (const std::string& name : *names) {
+    if (name.ends_with(".log")) log = dir + "/" + name;
+  }
+  REQUIRE(!log.empty());
+  auto file = env.fs.Open(log, OpenMode::kReadWrite);
+  REQUIRE(file.ok());
+  auto size = (*file)->Size();
+  REQUIRE(size.ok());
+  std::string bytes(*size, '\0');
+  auto n = (*file)->ReadAt(0, MutableByteView(reinterpret_cast<std::byte*>(bytes.data()), *size));
+  REQUIRE(n.ok());
+  const size_t at = bytes.rfind(value);
+  REQUIRE(at != std::string::npos);
+  const auto damaged = static_cast<std::byte>(to);
+  REQUIRE((*file)->WriteAt(at, ByteView(&damaged, 1)).ok());
+}
+
+TEST_CASE("check_crcs: a damaged batch is CORRUPT_MESSAGE, or handed out as it is when off") {
+  ClientEnv env;
+  env.CreateTopic("t", 1);
+  auto producer = env.MakeProducer();
+  Produce(*producer, "t", 0, 3);
+  DamageLastValue(env, "t", "r2", 'x');
+
+  SECTION("checked (the default): the poll fails there, and again, skipping nothing") {
+    auto consumer = env.MakeConsumer();
+    REQUIRE(consumer->Assign({{"t", 0}}).ok());
+    REQUIRE(consumer->SeekToBeginning().ok());
+    std::vector<std::string> values;
+    absl::Status status;
+    for (int i = 0; i < 5 && status.ok(); ++i) {
+      auto records = consumer->Poll(0);
+      status = records.status();
+      if (records.ok()) {
+        for (const auto& r : *records) values.emplace_back(r.value_string().value_or(""));
+      }
+    }
+    INFO(status);
+    CHECK(HasErrorCode(status, ErrorCode::kCorruptMessage));
+    for (const std::string& v : values) CHECK(v != "x2");
+    auto position = consumer->Position({"t", 0});
+    REQUIRE(position.ok());
+    CHECK(position->value() == static_cast<int64_t>(values.size()));
+    CHECK(HasErrorCode(consumer->Poll(0).status(), ErrorCode::kCorruptMessage));
+  }
+  SECTION("not checked: every record comes back, the damaged one as stored") {
+    ConsumerOptions options;
+    options.check_crcs = false;
+    auto consumer = env.MakeConsumer(options);
+    REQUIRE(consumer->Assign({{"t", 0}}).ok());
+    REQUIRE(consumer->SeekToBeginning().ok());
+    auto records = PollAll(*consumer, 3);
+    REQUIRE(records.size() == 3);
+    CHECK(records[0].value == "r0");
+    CHECK(records[1].value == "r1");
+    CHECK(records[2].value == "x2");
+  }
+}
+
 // Each partition is fetched once per pass: a second fetch of the first
 // partition reused the buffer its records pointed into (records read as
 // copies of others, a use-after-free under ASan) and skipped the next one.

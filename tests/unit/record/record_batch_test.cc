@@ -74,6 +74,24 @@ TEST_CASE("a bad CRC is corrupt") {
   CHECK(IsCorrupt(RecordBatchView::Parse(ByteView(c)).status()));
 }
 
+TEST_CASE("CrcCheck::kSkip parses a batch with a bad CRC but still checks its framing") {
+  auto b = RawBatch(kRecord0, 1, 0);
+  b[F::kCrcOffset] ^= std::byte{0x80};
+  auto view = RecordBatchView::Parse(ByteView(b), CrcCheck::kSkip);
+  REQUIRE(view.ok());
+  CHECK(view->Validate().ok());
+  CHECK(IsCorrupt(RecordBatchView::Parse(ByteView(b), CrcCheck::kCheck).status()));
+  for (size_t n = 0; n < b.size(); ++n) {
+    CHECK(IsCorrupt(RecordBatchView::Parse(ByteView(b).first(n), CrcCheck::kSkip).status()));
+  }
+  auto magic = b;
+  magic[F::kMagicOffset] = std::byte{1};
+  CHECK(IsCorrupt(RecordBatchView::Parse(ByteView(magic), CrcCheck::kSkip).status()));
+  auto count = b;
+  internal::StoreBigEndian<int32_t>(count.data() + F::kRecordsCountOffset, 1000);
+  CHECK(IsCorrupt(RecordBatchView::Parse(ByteView(count), CrcCheck::kSkip).status()));
+}
+
 TEST_CASE("short input, bad lengths and bad magic are corrupt") {
   auto b = RawBatch(kRecord0, 1, 0);
   for (size_t n = 0; n < b.size(); ++n) {
