@@ -83,6 +83,9 @@ absl::StatusOr<AppendResult> Partition::Append(MutableByteView batch,
                               std::memory_order_relaxed);
   bytes_appended_.fetch_add(batch.size(), std::memory_order_relaxed);
   WakeWaiters();
+  // Readers know of the batch: whatever the log does to the file's tail now
+  // delays no one waiting for it.
+  log_->PrepareTail();
   return result;
 }
 

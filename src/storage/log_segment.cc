@@ -1,6 +1,7 @@
 #include "evlog/storage/log_segment.h"
 
 #include <algorithm>
+#include <array>
 #include <utility>
 #include <vector>
 
@@ -82,6 +83,7 @@ LogSegment::LogSegment(FileSystem& fs, std::string dir, Offset base, Options opt
       index_path_(JoinPath(dir_, internal::SegmentFileName(base, ".index"))),
       time_index_path_(JoinPath(dir_, internal::SegmentFileName(base, ".timeindex"))),
       size_bytes_(size_bytes),
+      file_bytes_(size_bytes),
       created_ms_(now_ms),
       offset_of_max_timestamp_(base) {}
 
@@ -238,7 +240,10 @@ absl::Status LogSegment::RecomputeRunningState() {
 
 absl::Status LogSegment::Append(ByteView bytes, const BatchPosition& batch) {
   EVLOG_ASSIGN_OR_RETURN(File* const file, PrepareAppend());
-  EVLOG_RETURN_IF_ERROR(WriteBatch(*file, log_path_, size_bytes_, bytes));
+  if (absl::Status written = WriteBatch(*file, log_path_, size_bytes_, bytes); !written.ok()) {
+    AppendFailed();
+    return written;
+  }
   CommitAppend(bytes, batch);
   return absl::OkStatus();
 }
@@ -273,7 +278,54 @@ void LogSegment::CommitAppend(ByteView bytes, const BatchPosition& batch) {
   BatchPosition placed = batch;
   placed.position = size_bytes_;
   size_bytes_ += bytes.size();
+  file_bytes_ = std::max(file_bytes_, size_bytes_);
+  last_append_bytes_ = bytes.size();
   IndexBatch(placed);
+}
+
+std::optional<LogSegment::TailFill> LogSegment::TailToFill() const {
+  constexpr uint64_t kPageBytes = 4096;
+  if (log_ == nullptr || sealed_ || last_append_bytes_ == 0 || last_append_bytes_ >= kPageBytes ||
+      file_bytes_ >= size_bytes_ + kFillAheadBytes) {
+    return std::nullopt;
+  }
+  // Whole pages: the kernel then has none to read or zero in part.
+  const uint64_t to = (size_bytes_ + kFillAheadBytes + kPageBytes - 1) / kPageBytes * kPageBytes;
+  if (to > kMaxIndexedFilePosition) return std::nullopt;
+  return TailFill{log_.get(), file_bytes_, to};
+}
+
+absl::Status LogSegment::FillTail(const TailFill& fill) {
+  static constexpr std::array<std::byte, 2 * kFillAheadBytes> kZeros{};
+  EVLOG_CHECK_LE(fill.to - fill.from, kZeros.size());
+  // Past the end either way, a part of the zeros that reached the file is
+  // harmless: the tail is cut back to the last batch before the file is
+  // closed, sealed or recovered.
+  file_bytes_ = std::max(file_bytes_, fill.to);
+  return fill.file->WriteAt(fill.from, ByteView(kZeros.data(), fill.to - fill.from));
+}
+
+absl::Status LogSegment::TrimTail() {
+  if (file_bytes_ == size_bytes_) return absl::OkStatus();
+  EVLOG_RETURN_IF_ERROR(EnsureLogOpen());
+  EVLOG_RETURN_IF_ERROR(log_->Truncate(size_bytes_));
+  file_bytes_ = size_bytes_;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<bool> LogSegment::ZerosFrom(uint64_t position) {
+  EVLOG_ASSIGN_OR_RETURN(const uint64_t end, log_->Size());
+  std::array<std::byte, 16 << 10> chunk;
+  while (position < end) {
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(chunk.size(), end - position));
+    EVLOG_ASSIGN_OR_RETURN(const size_t n, ReadExactly(*log_, log_path_, position,
+                                                       MutableByteView(chunk).first(want)));
+    for (size_t i = 0; i < n; ++i) {
+      if (chunk[i] != std::byte{0}) return false;
+    }
+    position += n;
+  }
+  return true;
 }
 
 absl::StatusOr<size_t> LogSegment::ReadAt(uint64_t position, MutableByteView out) {
@@ -468,10 +520,17 @@ absl::StatusOr<Offset> LogSegment::Recover(std::optional<Offset> next_segment_ba
   }
   if (!problem.empty()) {
     const uint64_t dropped = size_bytes_ - position;
+    // Zeros written ahead of the appends (PrepareTail) are no data lost,
+    // unless batches that should come before the next segment are missing.
+    EVLOG_ASSIGN_OR_RETURN(const bool zeros, ZerosFrom(position));
+    const bool written_ahead = zeros && (!next_segment_base || next == *next_segment_base);
     EVLOG_RETURN_IF_ERROR(log_->Truncate(position));
     size_bytes_ = position;
-    if (reporter) reporter(RecoveryEvent{log_path_, position, dropped, problem});
+    if (reporter && !written_ahead) {
+      reporter(RecoveryEvent{log_path_, position, dropped, problem});
+    }
   }
+  file_bytes_ = size_bytes_;
   max_timestamp_known_ = true;
   return next;
 }
@@ -482,6 +541,7 @@ absl::StatusOr<Offset> LogSegment::TruncateTo(Offset offset) {
   if (!found) return NextOffset();
   EVLOG_RETURN_IF_ERROR(log_->Truncate(found->position));
   size_bytes_ = found->position;
+  file_bytes_ = size_bytes_;
   EVLOG_RETURN_IF_ERROR(offset_index_->TruncateTo(offset));
   EVLOG_RETURN_IF_ERROR(time_index_->TruncateTo(offset));
   EVLOG_RETURN_IF_ERROR(RecomputeRunningState());
@@ -490,6 +550,7 @@ absl::StatusOr<Offset> LogSegment::TruncateTo(Offset offset) {
 
 absl::Status LogSegment::Seal() {
   if (sealed_) return absl::OkStatus();
+  EVLOG_RETURN_IF_ERROR(TrimTail());
   EVLOG_RETURN_IF_ERROR(EnsureIndexes());
   if (max_timestamp_ >= 0) {
     EVLOG_RETURN_IF_ERROR(
@@ -514,7 +575,9 @@ absl::StatusOr<std::shared_ptr<File>> LogSegment::LogFile() {
 }
 
 absl::Status LogSegment::CloseFiles() {
-  absl::Status status;
+  // Left in place, the zeros would be taken for part of the segment when
+  // it is opened again.
+  absl::Status status = TrimTail();
   if (offset_index_ != nullptr && indexes_writable_ && !sealed_ && max_timestamp_ >= 0) {
     // The final time-index entry makes the segment's largest timestamp
     // readable after a reopen without a scan.

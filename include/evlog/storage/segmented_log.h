@@ -283,6 +283,20 @@ class SegmentedLog {
   // segment is empty).
   [[nodiscard]] absl::Status Roll();
 
+  // Writes zeros past the end of the active segment's file, when small
+  // appends are coming, so that the page-cache pages the next ones land in
+  // exist already: a small write that starts a new page costs the kernel an
+  // allocation (~2 µs, against ~0.25 µs into a cached page), every ~27th
+  // 150-byte batch. Call it after an append has been published (Partition
+  // does, once it has woken its readers): the allocation then falls between
+  // appends instead of on one of them. Cheap when there is nothing to do,
+  // and does nothing while another append or change of the files is under
+  // way (that thread calls it next) or after Close. Nothing reads the
+  // zeros; sealing, closing and recovery cut them off (see LogSegment).
+  // Best effort: a failed write is ignored, since it is past the end of the
+  // log and loses nothing. Thread-safe.
+  void PrepareTail();
+
   // Applies retention: deletes the oldest segments while their newest
   // record is older than retention_ms, or while the log without them is
   // still at least retention_bytes (only under a delete cleanup policy),
@@ -566,13 +580,16 @@ absl::Status SegmentedLog<FS, ClockT>::RecoverLocked(
     const std::optional<internal::LogCheckpoint>& checkpoint) {
   const Offset recovery_point = checkpoint ? checkpoint->recovery_point : Offset(0);
   std::vector<Offset> doomed;
+  bool cut = false;
   Offset end = segments_.begin()->first;
   for (auto it = segments_.begin(); it != segments_.end(); ++it) {
     LogSegment& segment = *it->second;
     auto next = std::next(it);
     std::optional<Offset> next_base;
     if (next != segments_.end()) next_base = next->first;
-    if (!doomed.empty()) {
+    // Once a segment had to be cut, the later ones follow data that is
+    // gone: they go too (their offsets would leave a hole).
+    if (cut) {
       doomed.push_back(it->first);
       continue;
     }
@@ -583,9 +600,7 @@ absl::Status SegmentedLog<FS, ClockT>::RecoverLocked(
       if (options_.reporter) options_.reporter(event);
     };
     EVLOG_ASSIGN_OR_RETURN(end, segment.Recover(next_base, report));
-    // Once a segment had to be cut, the later ones follow data that is
-    // gone: they go too (their offsets would leave a hole).
-    if (dropped && next_base) doomed.push_back(*next_base);
+    cut = dropped;
   }
   for (Offset base : doomed) {
     auto it = segments_.find(base);
@@ -725,6 +740,7 @@ absl::StatusOr<AppendResult> SegmentedLog<FS, ClockT>::Append(MutableByteView ba
     absl::Status s = LogSegment::WriteBatch(*file, active.log_path(), at, batch);
     lock.lock();
     if (!s.ok()) {
+      active.AppendFailed();
       if (absl::StrContains(s.message(), "unrecoverable")) failed_ = s;
       return s;
     }
@@ -851,6 +867,22 @@ absl::Status SegmentedLog<FS, ClockT>::MaybeRollLocked(size_t batch_bytes, Offse
   EVLOG_ASSIGN_OR_RETURN(bool index_full, active.IndexFull());
   if (full || old || offsets_overflow || index_full) return RollLocked(base_offset, lock);
   return absl::OkStatus();
+}
+
+template <FileSystemLike FS, ClockLike ClockT>
+void SegmentedLog<FS, ClockT>::PrepareTail() {
+  // The tail belongs to whoever changes the files; one that is at it now
+  // either fills it next or makes this filling moot (a roll, a truncation).
+  std::unique_lock append_lock(append_mu_, std::try_to_lock);
+  if (!append_lock.owns_lock()) return;
+  std::unique_lock lock = LockSpinning(mu_);
+  if (!CheckUsableLocked().ok()) return;
+  LogSegment& active = ActiveLocked();
+  const std::optional<LogSegment::TailFill> fill = active.TailToFill();
+  if (!fill) return;
+  // Readers, who read below the segment's size, need not wait for it.
+  lock.unlock();
+  (void)active.FillTail(*fill);
 }
 
 template <FileSystemLike FS, ClockLike ClockT>
@@ -1361,11 +1393,17 @@ absl::Status SegmentedLog<FS, ClockT>::Close() {
   if (closed_) return absl::OkStatus();
   closed_ = true;
   absl::Status status = failed_;
+  // Before the sync, so that the cut is durable with the rest and a clean
+  // reopen finds the file the size the checkpoint says. Should it fail, the
+  // sync still runs, and the log is not marked clean: the next open cuts
+  // the zeros off.
+  const absl::Status trimmed = status.ok() ? ActiveLocked().TrimTail() : absl::OkStatus();
   if (status.ok()) {
     for (const std::shared_ptr<File>& file : UnsyncedFilesLocked(status)) {
       if (status.ok()) status = file->Sync();
     }
   }
+  status.Update(trimmed);
   for (auto& [base, segment] : segments_) {
     if (segment->files_open()) status.Update(segment->CloseFiles());
   }

@@ -2,6 +2,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "evlog/io/executor.h"
 #include "evlog/io/faulty_file_system.h"
@@ -248,6 +249,41 @@ TEST_CASE("retention runs as a background task on the broker's executor") {
   CHECK((*partition)->log_start_offset() == Offset(0));
   env.executor.AdvanceMs(20'000);  // records now older than retention_ms
   CHECK((*partition)->log_start_offset() > Offset(0));
+}
+
+// The partition writes zeros ahead of its small appends once it has
+// published them (SegmentedLog::PrepareTail); they never outlive a close.
+TEST_CASE("a partition's log file runs ahead of its batches with zeros until the broker closes") {
+  Env env;
+  const std::string log = "/data/t-0/00000000000000000000.log";
+  std::vector<std::string> values;
+  {
+    auto broker = env.Open();
+    REQUIRE(broker->CreateTopic("t", NewTopic(1)).ok());
+    auto partition = broker->GetPartition({"t", 0});
+    REQUIRE(partition.ok());
+    for (int i = 0; i < 30; ++i) {
+      RecordBatchBuilder builder;
+      values.push_back("order-" + std::to_string(i));
+      REQUIRE(builder.Append(env.clock.WallMs(), std::nullopt, AsBytes(values.back())).ok());
+      auto batch = builder.Finish();
+      REQUIRE(batch.ok());
+      REQUIRE((*partition)->Append(*batch).ok());
+      const uint64_t size = (*partition)->metrics().size_bytes;
+      CHECK(*env.fs.FileSize(log) >= size + 4096);
+    }
+    const uint64_t size = (*partition)->metrics().size_bytes;
+    REQUIRE(broker->Close().ok());
+    CHECK(*env.fs.FileSize(log) == size);
+  }
+  auto broker = env.Open();
+  auto partition = broker->GetPartition({"t", 0});
+  REQUIRE(partition.ok());
+  CHECK((*partition)->log_end_offset() == Offset(30));
+  std::vector<std::byte> buffer;
+  auto read = (*partition)->Read(Offset(0), buffer, LogReadOptions{});
+  REQUIRE(read.ok());
+  CHECK(read->next_offset == Offset(30));
 }
 
 TEST_CASE("bad broker options are INVALID_CONFIG") {

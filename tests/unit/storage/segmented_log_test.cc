@@ -1016,6 +1016,9 @@ TEST_CASE("crash at any point recovers exactly the acknowledged batches") {
         std::vector<std::byte> batch = MakeBatch(values, clock.WallMs());
         absl::StatusOr<AppendResult> r = log->Append(batch);
         attempts.push_back({r.ok() ? r->base_offset : Offset(-1), values, r.ok()});
+        // Every other append writes zeros ahead, as a partition does: the
+        // crash may keep them, cut them or tear them.
+        if (i % 2 == 1) log->PrepareTail();
         clock.AdvanceMs(1);
       }
       if (!crash_this_round) REQUIRE(log->Close().ok());
@@ -1119,6 +1122,219 @@ TEST_CASE("interval durability syncs what came before once the interval has pass
   CHECK(log->log_end_offset() == Offset(3));
   MustAppend(*log, MakeBatch({"e"}));
   CHECK(log->durable_offset() == Offset(3));
+}
+
+// --- Zeros written ahead of the appends (PrepareTail) ---
+
+std::string SegmentLogPath(Offset base) {
+  return JoinPath(kDir, internal::SegmentFileName(base, ".log"));
+}
+
+// The bytes of `path` from `from` on.
+std::string FileBytesFrom(FileSystem& fs, const std::string& path, uint64_t from = 0) {
+  auto file = fs.Open(path, OpenMode::kReadOnly);
+  REQUIRE(file.ok());
+  auto size = (*file)->Size();
+  REQUIRE(size.ok());
+  REQUIRE(*size >= from);
+  std::string bytes(*size - from, '\0');
+  auto n = (*file)->ReadAt(
+      from, MutableByteView(reinterpret_cast<std::byte*>(bytes.data()), bytes.size()));
+  REQUIRE(n.ok());
+  REQUIRE(*n == bytes.size());
+  return bytes;
+}
+
+TEST_CASE("zeros written ahead of small appends are never read, and appends land in them") {
+  MemFileSystem fs;
+  ManualClock clock;
+  auto log = *MemLog::Open(fs, clock, kDir, LogConfig{});
+  std::vector<std::string> values;
+  uint64_t most_ahead = 0;
+  for (int i = 0; i < 120; ++i) {
+    values.push_back("v" + std::to_string(i) + std::string(100, 'x'));
+    MustAppend(*log, MakeBatch({values.back()}));
+    log->PrepareTail();
+    const uint64_t file = *fs.FileSize(SegmentLogPath(Offset(0)));
+    REQUIRE(file >= log->size_bytes());
+    // Always at least kFillAheadBytes of zeros past the last batch.
+    CHECK(file >= log->size_bytes() + LogSegment::kFillAheadBytes);
+    CHECK(FileBytesFrom(fs, SegmentLogPath(Offset(0)), log->size_bytes()) ==
+          std::string(file - log->size_bytes(), '\0'));
+    most_ahead = std::max(most_ahead, file - log->size_bytes());
+  }
+  CHECK(most_ahead < 3 * LogSegment::kFillAheadBytes);  // a window, not the whole segment
+  std::vector<TestRecord> all = ReadAll(*log);
+  REQUIRE(all.size() == values.size());
+  for (size_t i = 0; i < all.size(); ++i) {
+    CHECK(all[i].offset == Offset(static_cast<int64_t>(i)));
+    CHECK(all[i].value == values[i]);
+  }
+  // A tail read asks for more bytes than the log has: it ends at the last batch.
+  std::vector<std::byte> buffer;
+  auto tail = log->Read(Offset(119), buffer);
+  REQUIRE(tail.ok());
+  CHECK(tail->next_offset == Offset(120));
+  CHECK(DecodeAll(tail->batches).size() == 1);
+}
+
+TEST_CASE("no zeros are written ahead of appends of a page or more") {
+  MemFileSystem fs;
+  ManualClock clock;
+  auto log = *MemLog::Open(fs, clock, kDir, LogConfig{});
+  log->PrepareTail();  // nothing appended yet
+  CHECK(*fs.FileSize(SegmentLogPath(Offset(0))) == 0);
+  MustAppend(*log, MakeBatch({std::string(LogSegment::kFillAheadBytes, 'b')}));
+  log->PrepareTail();
+  CHECK(*fs.FileSize(SegmentLogPath(Offset(0))) == log->size_bytes());
+  MustAppend(*log, MakeBatch({"small"}));
+  log->PrepareTail();
+  CHECK(*fs.FileSize(SegmentLogPath(Offset(0))) > log->size_bytes());
+}
+
+TEST_CASE("a roll and a close cut the zeros off, and a clean reopen reads the same log") {
+  MemFileSystem fs;
+  ManualClock clock;
+  std::vector<Offset> bases;
+  {
+    auto log = *MemLog::Open(fs, clock, kDir, SmallSegments());
+    for (int i = 0; i < 100; ++i) {
+      MustAppend(*log, MakeSizedBatch(1, 60, i));
+      log->PrepareTail();
+    }
+    bases = log->segment_base_offsets();
+    REQUIRE(bases.size() >= 3);
+    uint64_t sealed_bytes = 0;
+    for (size_t i = 0; i + 1 < bases.size(); ++i) {
+      sealed_bytes += *fs.FileSize(SegmentLogPath(bases[i]));
+    }
+    const uint64_t active_file = *fs.FileSize(SegmentLogPath(bases.back()));
+    REQUIRE(log->size_bytes() >= sealed_bytes);
+    CHECK(active_file > log->size_bytes() - sealed_bytes);  // zeros ahead
+    REQUIRE(log->Close().ok());
+    // Every file now holds exactly its batches.
+    const uint64_t active_closed = *fs.FileSize(SegmentLogPath(bases.back()));
+    CHECK(sealed_bytes + active_closed == log->size_bytes());
+  }
+  int events = 0;
+  LogOpenOptions options;
+  options.reporter = [&](const RecoveryEvent&) { ++events; };
+  auto log = *MemLog::Open(fs, clock, kDir, SmallSegments(), options);
+  CHECK(events == 0);
+  CHECK(log->segment_base_offsets() == bases);
+  CHECK(log->log_end_offset() == Offset(100));
+  std::vector<TestRecord> all = ReadAll(*log);
+  REQUIRE(all.size() == 100);
+  for (size_t i = 0; i < all.size(); ++i) CHECK(all[i].offset == Offset(static_cast<int64_t>(i)));
+  CHECK(MustAppend(*log, MakeBatch({"next"})).base_offset == Offset(100));
+}
+
+TEST_CASE("recovery cuts off a synced tail of zeros without a report") {
+  MemFileSystem base;
+  FaultyFileSystem fs(base);
+  ManualClock clock;
+  LogConfig config;
+  config.durability = Durability::kEveryAppend;
+  {
+    auto log = *FaultyLog::Open(fs, clock, kDir, config);
+    MustAppend(*log, MakeBatch({"a"}));
+    log->PrepareTail();
+    MustAppend(*log, MakeBatch({"b"}));  // its sync makes the zeros after it durable
+    REQUIRE(*fs.FileSize(SegmentLogPath(Offset(0))) > log->size_bytes());
+    fs.SimulateCrash(/*seed=*/1);
+  }
+  REQUIRE(*base.FileSize(SegmentLogPath(Offset(0))) > LogSegment::kFillAheadBytes);
+  std::vector<RecoveryEvent> events;
+  LogOpenOptions options;
+  options.reporter = [&](const RecoveryEvent& e) { events.push_back(e); };
+  auto log = *FaultyLog::Open(fs, clock, kDir, config, options);
+  CHECK(events.empty());
+  CHECK(log->log_end_offset() == Offset(2));
+  CHECK(*fs.FileSize(SegmentLogPath(Offset(0))) == log->size_bytes());
+  CHECK(MustAppend(*log, MakeBatch({"c"})).base_offset == Offset(2));
+  std::vector<TestRecord> all = ReadAll(*log);
+  REQUIRE(all.size() == 3);
+  CHECK(all[2].value == "c");
+}
+
+TEST_CASE("a close that cannot cut the zeros off still syncs, and the next open cuts them") {
+  MemFileSystem base;
+  FaultyFileSystem fs(base);
+  ManualClock clock;
+  LogConfig config;
+  config.durability = Durability::kNone;  // only Close's sync makes the batches durable
+  {
+    auto log = *FaultyLog::Open(fs, clock, kDir, config);
+    for (int i = 0; i < 10; ++i) {
+      MustAppend(*log, MakeBatch({"v" + std::to_string(i)}));
+      log->PrepareTail();
+    }
+    fs.AddFault(FaultRule(FsOp::kTruncate).PathContains(".log").Forever());
+    CHECK(!log->Close().ok());
+  }
+  fs.SimulateCrash(/*seed=*/3);
+  fs.ClearFaults();
+  REQUIRE(*fs.FileSize(SegmentLogPath(Offset(0))) > LogSegment::kFillAheadBytes);
+  std::vector<RecoveryEvent> events;
+  LogOpenOptions options;
+  options.reporter = [&](const RecoveryEvent& e) { events.push_back(e); };
+  auto log = *FaultyLog::Open(fs, clock, kDir, config, options);
+  CHECK(events.empty());
+  CHECK(log->log_end_offset() == Offset(10));
+  CHECK(*fs.FileSize(SegmentLogPath(Offset(0))) == log->size_bytes());
+  std::vector<TestRecord> all = ReadAll(*log);
+  REQUIRE(all.size() == 10);
+  CHECK(all[9].value == "v9");
+}
+
+TEST_CASE("zeros after a sealed segment's batches are cut silently only when none are missing") {
+  // As a crash that undid the cut made on sealing would leave them; no
+  // checkpoint, so that recovery reads every segment.
+  MemFileSystem fs;
+  ManualClock clock;
+  uint64_t first_segment_bytes = 0;
+  uint64_t three_batches_bytes = 0;
+  {
+    auto log = *MemLog::Open(fs, clock, kDir, LogConfig{});
+    for (int i = 0; i < 4; ++i) {
+      if (i == 3) three_batches_bytes = log->size_bytes();
+      MustAppend(*log, MakeBatch({"v" + std::to_string(i)}));
+    }
+    first_segment_bytes = log->size_bytes();
+    REQUIRE(log->Roll().ok());
+    MustAppend(*log, MakeBatch({"v4"}));
+    REQUIRE(log->Close().ok());
+  }
+  REQUIRE(fs.Remove(JoinPath(kDir, internal::kLogCheckpointFileName)).ok());
+  const bool missing = GENERATE(false, true);
+  INFO("batches missing before the zeros: " << missing);
+  {
+    auto file = *fs.Open(SegmentLogPath(Offset(0)), OpenMode::kReadWrite);
+    // Without its last batch, the segment no longer reaches offset 4: the
+    // zeros then stand where a batch was lost.
+    if (missing) REQUIRE(file->Truncate(three_batches_bytes).ok());
+    const uint64_t size = *file->Size();
+    REQUIRE(file->WriteAt(size, AsBytes(std::string(LogSegment::kFillAheadBytes, '\0'))).ok());
+  }
+  std::vector<RecoveryEvent> events;
+  LogOpenOptions options;
+  options.reporter = [&](const RecoveryEvent& e) { events.push_back(e); };
+  auto log = *MemLog::Open(fs, clock, kDir, LogConfig{}, options);
+  if (missing) {
+    REQUIRE(events.size() == 2);  // the cut, and the segment after it dropped, once
+    CHECK(events[0].path == SegmentLogPath(Offset(0)));
+    CHECK(events[1].path == SegmentLogPath(Offset(4)));
+    CHECK(log->segment_count() == 1);
+    CHECK(log->log_end_offset() == Offset(3));
+  } else {
+    CHECK(events.empty());
+    CHECK(log->segment_count() == 2);
+    CHECK(log->log_end_offset() == Offset(5));
+    CHECK(*fs.FileSize(SegmentLogPath(Offset(0))) == first_segment_bytes);
+  }
+  std::vector<TestRecord> all = ReadAll(*log);
+  REQUIRE(all.size() == (missing ? 3u : 5u));
+  for (size_t i = 0; i < all.size(); ++i) CHECK(all[i].value == "v" + std::to_string(i));
 }
 
 TEST_CASE("many logs reopen after a clean shutdown without opening a segment file") {
