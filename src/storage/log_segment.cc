@@ -296,13 +296,17 @@ std::optional<LogSegment::TailFill> LogSegment::TailToFill() const {
 }
 
 absl::Status LogSegment::FillTail(const TailFill& fill) {
-  static constexpr std::array<std::byte, 2 * kFillAheadBytes> kZeros{};
-  EVLOG_CHECK_LE(fill.to - fill.from, kZeros.size());
-  // Past the end either way, a part of the zeros that reached the file is
+  static const std::array<std::byte, 2 * kFillAheadBytes> kFill = [] {
+    std::array<std::byte, 2 * kFillAheadBytes> bytes;
+    bytes.fill(kFiller);
+    return bytes;
+  }();
+  EVLOG_CHECK_LE(fill.to - fill.from, kFill.size());
+  // Past the end either way, a part of the filler that reached the file is
   // harmless: the tail is cut back to the last batch before the file is
   // closed, sealed or recovered.
   file_bytes_ = std::max(file_bytes_, fill.to);
-  return fill.file->WriteAt(fill.from, ByteView(kZeros.data(), fill.to - fill.from));
+  return fill.file->WriteAt(fill.from, ByteView(kFill.data(), fill.to - fill.from));
 }
 
 absl::Status LogSegment::TrimTail() {
@@ -313,7 +317,7 @@ absl::Status LogSegment::TrimTail() {
   return absl::OkStatus();
 }
 
-absl::StatusOr<bool> LogSegment::ZerosFrom(uint64_t position) {
+absl::StatusOr<bool> LogSegment::FillerFrom(uint64_t position) {
   EVLOG_ASSIGN_OR_RETURN(const uint64_t end, log_->Size());
   std::array<std::byte, 16 << 10> chunk;
   while (position < end) {
@@ -321,7 +325,7 @@ absl::StatusOr<bool> LogSegment::ZerosFrom(uint64_t position) {
     EVLOG_ASSIGN_OR_RETURN(const size_t n, ReadExactly(*log_, log_path_, position,
                                                        MutableByteView(chunk).first(want)));
     for (size_t i = 0; i < n; ++i) {
-      if (chunk[i] != std::byte{0}) return false;
+      if (chunk[i] != kFiller) return false;
     }
     position += n;
   }
@@ -520,10 +524,10 @@ absl::StatusOr<Offset> LogSegment::Recover(std::optional<Offset> next_segment_ba
   }
   if (!problem.empty()) {
     const uint64_t dropped = size_bytes_ - position;
-    // Zeros written ahead of the appends (PrepareTail) are no data lost,
+    // Filler written ahead of the appends (PrepareTail) is no data lost,
     // unless batches that should come before the next segment are missing.
-    EVLOG_ASSIGN_OR_RETURN(const bool zeros, ZerosFrom(position));
-    const bool written_ahead = zeros && (!next_segment_base || next == *next_segment_base);
+    EVLOG_ASSIGN_OR_RETURN(const bool filler, FillerFrom(position));
+    const bool written_ahead = filler && (!next_segment_base || next == *next_segment_base);
     EVLOG_RETURN_IF_ERROR(log_->Truncate(position));
     size_bytes_ = position;
     if (reporter && !written_ahead) {
@@ -542,6 +546,7 @@ absl::StatusOr<Offset> LogSegment::TruncateTo(Offset offset) {
   EVLOG_RETURN_IF_ERROR(log_->Truncate(found->position));
   size_bytes_ = found->position;
   file_bytes_ = size_bytes_;
+  last_append_bytes_ = 0;  // what comes next is unknown: no filling ahead before it
   EVLOG_RETURN_IF_ERROR(offset_index_->TruncateTo(offset));
   EVLOG_RETURN_IF_ERROR(time_index_->TruncateTo(offset));
   EVLOG_RETURN_IF_ERROR(RecomputeRunningState());
@@ -575,7 +580,7 @@ absl::StatusOr<std::shared_ptr<File>> LogSegment::LogFile() {
 }
 
 absl::Status LogSegment::CloseFiles() {
-  // Left in place, the zeros would be taken for part of the segment when
+  // Left in place, the filler would be taken for part of the segment when
   // it is opened again.
   absl::Status status = TrimTail();
   if (offset_index_ != nullptr && indexes_writable_ && !sealed_ && max_timestamp_ >= 0) {

@@ -16,10 +16,12 @@
 // descriptors back, so a process can hold many logs with few descriptors.
 //
 // The active segment's .log may run past the segment's last batch with
-// zeros (PrepareTail): page-cache pages written ahead of the appends that
-// will land in them. Nothing reads past size_bytes(); sealing and closing
-// cut the zeros off, and recovery cuts off a tail that is all zeros
-// without reporting it.
+// filler bytes (0xFF; PrepareTail): page-cache pages written ahead of the
+// appends that will land in them. Nothing reads past size_bytes(); sealing
+// and closing cut the filler off, and recovery cuts off a tail that is all
+// filler without reporting it. Filler, not zeros: zeros are also what a
+// file system shows for appended data a crash lost, which recovery must
+// report; a batch can never start with 0xFF bytes (batchLength -1).
 //
 // A LogSegment is not thread-safe: its SegmentedLog serialises every call.
 // The exceptions are the log file handle returned by LogFile(), which may
@@ -121,19 +123,19 @@ class LogSegment {
                                                ByteView bytes);
   void CommitAppend(ByteView bytes, const BatchPosition& batch);
   // After a WriteBatch that failed: it cut the file back to size_bytes(),
-  // zeros past it included.
+  // filler included (or failed to, and the log stops).
   void AppendFailed() { file_bytes_ = size_bytes_; }
 
-  // Zero-filling the file ahead of the appends, in two steps as an append:
+  // Filling the file ahead of the appends, in two steps as an append:
   // TailToFill (under the readers' lock) says what to write, nullopt when
   // nothing: the files are closed, the last append was a page or more (a
   // write that big allocates its own pages, and filling ahead of it would
-  // write every page twice), or kFillAheadBytes past the end are zeros
-  // already. FillTail (without that lock) writes the zeros. A small
+  // write every page twice), or kFillAheadBytes past the end are filled
+  // already. FillTail (without that lock) writes the filler. A small
   // append that starts a new page-cache page costs the kernel a page
   // allocation, ~2 µs against ~0.25 µs for one into a cached page; written
   // ahead, that cost lands between appends instead of on one of them.
-  // FillTail's errors are the file's; the zeros are past the end, so a
+  // FillTail's errors are the file's; the filler is past the end, so a
   // failure loses nothing.
   struct TailFill {
     File* file;  // as PrepareAppend's: valid until the files are closed
@@ -141,9 +143,10 @@ class LogSegment {
     uint64_t to;
   };
   static constexpr uint64_t kFillAheadBytes = 4096;
+  static constexpr std::byte kFiller{0xFF};
   std::optional<TailFill> TailToFill() const;
   [[nodiscard]] absl::Status FillTail(const TailFill& fill);
-  // Cuts the .log's zero tail off, if it has one.
+  // Cuts the .log's filler off, if it has any.
   [[nodiscard]] absl::Status TrimTail();
 
   // Reads up to out.size() bytes of the .log file from `position`.
@@ -180,11 +183,11 @@ class LogSegment {
   // Scans every batch from the start, checking sizes, offsets and CRCs;
   // rebuilds both indexes; cuts off the file at the first bad batch and
   // reports what was dropped. `next_segment_base`, when given, bounds the
-  // offsets the segment may hold. A tail of zeros is cut off without a
+  // offsets the segment may hold. A tail of filler is cut off without a
   // report when nothing can be missing before it: in the last segment, or
-  // in one whose batches reach `next_segment_base` (PrepareTail's zeros,
-  // after a crash undid the cut on sealing). Returns the offset after the
-  // last valid batch (base_offset() when none).
+  // in one whose batches reach `next_segment_base` (a crash undid the cut
+  // made on sealing). Returns the offset after the last valid batch
+  // (base_offset() when none).
   [[nodiscard]] absl::StatusOr<Offset> Recover(std::optional<Offset> next_segment_base,
                                                const RecoveryReporter& reporter);
 
@@ -193,8 +196,8 @@ class LogSegment {
   // last batch kept.
   [[nodiscard]] absl::StatusOr<Offset> TruncateTo(Offset offset);
 
-  // Turns the active segment into a sealed one: cuts off the .log's zero
-  // tail, records the final time index entry and trims both index files to
+  // Turns the active segment into a sealed one: cuts off the .log's
+  // filler, records the final time index entry and trims both index files to
   // their entries.
   [[nodiscard]] absl::Status Seal();
 
@@ -206,8 +209,8 @@ class LogSegment {
   // log's lock while the segment may be closed (or deleted) meanwhile.
   [[nodiscard]] absl::StatusOr<std::shared_ptr<File>> LogFile();
 
-  // Closes the files (they reopen on demand). The .log's zero tail is cut
-  // off and the index files trimmed first.
+  // Closes the files (they reopen on demand). The .log's filler is cut off
+  // and the index files trimmed first.
   [[nodiscard]] absl::Status CloseFiles();
 
   // Closes and removes the segment's files. Does not sync the directory.
@@ -225,8 +228,8 @@ class LogSegment {
              int64_t now_ms);
 
   absl::Status EnsureLogOpen();
-  // Whether the .log holds only zero bytes from `position` to its end.
-  absl::StatusOr<bool> ZerosFrom(uint64_t position);
+  // Whether the .log holds only filler from `position` to its end.
+  absl::StatusOr<bool> FillerFrom(uint64_t position);
   // Prepares the segment for appends: files open, indexes writable, and the
   // running state (largest timestamp, bytes since the last index entry)
   // known.
@@ -245,7 +248,7 @@ class LogSegment {
   const std::string time_index_path_;
   uint64_t size_bytes_;
   // At least the .log's size; the bytes from size_bytes_ up to it, those
-  // the file has, are zeros. Changed only by appenders (and the file is
+  // the file has, are filler. Changed only by appenders (and the file is
   // only cut back below it by them).
   uint64_t file_bytes_;
   // The last append's size: small ones get the tail filled ahead.

@@ -42,7 +42,9 @@
 // Open() trusts the segments wholly below the checkpointed recovery point and
 // scans every later one batch by batch (size, offsets, CRC), rebuilding their
 // indexes; the first bad batch and everything after it is cut off and
-// reported through OpenOptions::reporter. So after a crash at any byte the
+// reported through OpenOptions::reporter (filler written ahead of the
+// appends is cut off unreported when no batch can be missing before it).
+// So after a crash at any byte the
 // log holds every batch that was synced, and never a corrupt one.
 //
 // Durability (LogConfig::durability): with kEveryAppend, Append returns once
@@ -177,7 +179,8 @@ struct TimestampAndOffset {
 };
 
 struct LogOpenOptions {
-  // Told about every byte range recovery drops. May be empty.
+  // Told about every byte range recovery drops, except filler the log wrote
+  // ahead of its appends (PrepareTail), which holds no data. May be empty.
   RecoveryReporter reporter;
 };
 
@@ -283,7 +286,7 @@ class SegmentedLog {
   // segment is empty).
   [[nodiscard]] absl::Status Roll();
 
-  // Writes zeros past the end of the active segment's file, when small
+  // Writes filler past the end of the active segment's file, when small
   // appends are coming, so that the page-cache pages the next ones land in
   // exist already: a small write that starts a new page costs the kernel an
   // allocation (~2 µs, against ~0.25 µs into a cached page), every ~27th
@@ -292,7 +295,7 @@ class SegmentedLog {
   // appends instead of on one of them. Cheap when there is nothing to do,
   // and does nothing while another append or change of the files is under
   // way (that thread calls it next) or after Close. Nothing reads the
-  // zeros; sealing, closing and recovery cut them off (see LogSegment).
+  // filler; sealing, closing and recovery cut it off (see LogSegment).
   // Best effort: a failed write is ignored, since it is past the end of the
   // log and loses nothing. Thread-safe.
   void PrepareTail();
@@ -1396,7 +1399,7 @@ absl::Status SegmentedLog<FS, ClockT>::Close() {
   // Before the sync, so that the cut is durable with the rest and a clean
   // reopen finds the file the size the checkpoint says. Should it fail, the
   // sync still runs, and the log is not marked clean: the next open cuts
-  // the zeros off.
+  // the filler off.
   const absl::Status trimmed = status.ok() ? ActiveLocked().TrimTail() : absl::OkStatus();
   if (status.ok()) {
     for (const std::shared_ptr<File>& file : UnsyncedFilesLocked(status)) {

@@ -251,9 +251,9 @@ TEST_CASE("retention runs as a background task on the broker's executor") {
   CHECK((*partition)->log_start_offset() > Offset(0));
 }
 
-// The partition writes zeros ahead of its small appends once it has
+// The partition writes filler ahead of its small appends once it has
 // published them (SegmentedLog::PrepareTail); they never outlive a close.
-TEST_CASE("a partition's log file runs ahead of its batches with zeros until the broker closes") {
+TEST_CASE("a partition's log file runs ahead of its batches with filler until the broker closes") {
   Env env;
   const std::string log = "/data/t-0/00000000000000000000.log";
   std::vector<std::string> values;

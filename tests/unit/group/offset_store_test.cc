@@ -513,7 +513,7 @@ TEST_CASE("a crash at any byte of a commit's batch leaves the commit whole or ab
                 .ok());
     log_path = "/data/__consumer_offsets-" +
                std::to_string(probe.store->PartitionFor("g").value()) + "/00000000000000000000.log";
-    // The log's size, not the file's: that may run past it with zeros
+    // The log's size, not the file's: that may run past it with filler
     // written ahead of the appends.
     size_before = probe.OffsetsPartition("g")->metrics().size_bytes;
     REQUIRE(probe.store->CommitOffsets("g", second, probe.Now()).ok());

@@ -1124,7 +1124,7 @@ TEST_CASE("interval durability syncs what came before once the interval has pass
   CHECK(log->durable_offset() == Offset(3));
 }
 
-// --- Zeros written ahead of the appends (PrepareTail) ---
+// --- Filler written ahead of the appends (PrepareTail) ---
 
 std::string SegmentLogPath(Offset base) {
   return JoinPath(kDir, internal::SegmentFileName(base, ".log"));
@@ -1145,7 +1145,7 @@ std::string FileBytesFrom(FileSystem& fs, const std::string& path, uint64_t from
   return bytes;
 }
 
-TEST_CASE("zeros written ahead of small appends are never read, and appends land in them") {
+TEST_CASE("filler written ahead of small appends is never read, and appends land in it") {
   MemFileSystem fs;
   ManualClock clock;
   auto log = *MemLog::Open(fs, clock, kDir, LogConfig{});
@@ -1157,10 +1157,10 @@ TEST_CASE("zeros written ahead of small appends are never read, and appends land
     log->PrepareTail();
     const uint64_t file = *fs.FileSize(SegmentLogPath(Offset(0)));
     REQUIRE(file >= log->size_bytes());
-    // Always at least kFillAheadBytes of zeros past the last batch.
+    // Always at least kFillAheadBytes of filler past the last batch.
     CHECK(file >= log->size_bytes() + LogSegment::kFillAheadBytes);
     CHECK(FileBytesFrom(fs, SegmentLogPath(Offset(0)), log->size_bytes()) ==
-          std::string(file - log->size_bytes(), '\0'));
+          std::string(file - log->size_bytes(), '\xFF'));
     most_ahead = std::max(most_ahead, file - log->size_bytes());
   }
   CHECK(most_ahead < 3 * LogSegment::kFillAheadBytes);  // a window, not the whole segment
@@ -1178,7 +1178,7 @@ TEST_CASE("zeros written ahead of small appends are never read, and appends land
   CHECK(DecodeAll(tail->batches).size() == 1);
 }
 
-TEST_CASE("no zeros are written ahead of appends of a page or more") {
+TEST_CASE("no filler is written ahead of appends of a page or more") {
   MemFileSystem fs;
   ManualClock clock;
   auto log = *MemLog::Open(fs, clock, kDir, LogConfig{});
@@ -1192,7 +1192,7 @@ TEST_CASE("no zeros are written ahead of appends of a page or more") {
   CHECK(*fs.FileSize(SegmentLogPath(Offset(0))) > log->size_bytes());
 }
 
-TEST_CASE("a roll and a close cut the zeros off, and a clean reopen reads the same log") {
+TEST_CASE("a roll and a close cut the filler off, and a clean reopen reads the same log") {
   MemFileSystem fs;
   ManualClock clock;
   std::vector<Offset> bases;
@@ -1210,7 +1210,7 @@ TEST_CASE("a roll and a close cut the zeros off, and a clean reopen reads the sa
     }
     const uint64_t active_file = *fs.FileSize(SegmentLogPath(bases.back()));
     REQUIRE(log->size_bytes() >= sealed_bytes);
-    CHECK(active_file > log->size_bytes() - sealed_bytes);  // zeros ahead
+    CHECK(active_file > log->size_bytes() - sealed_bytes);  // filler ahead
     REQUIRE(log->Close().ok());
     // Every file now holds exactly its batches.
     const uint64_t active_closed = *fs.FileSize(SegmentLogPath(bases.back()));
@@ -1229,7 +1229,7 @@ TEST_CASE("a roll and a close cut the zeros off, and a clean reopen reads the sa
   CHECK(MustAppend(*log, MakeBatch({"next"})).base_offset == Offset(100));
 }
 
-TEST_CASE("recovery cuts off a synced tail of zeros without a report") {
+TEST_CASE("recovery cuts off synced filler without a report") {
   MemFileSystem base;
   FaultyFileSystem fs(base);
   ManualClock clock;
@@ -1239,7 +1239,7 @@ TEST_CASE("recovery cuts off a synced tail of zeros without a report") {
     auto log = *FaultyLog::Open(fs, clock, kDir, config);
     MustAppend(*log, MakeBatch({"a"}));
     log->PrepareTail();
-    MustAppend(*log, MakeBatch({"b"}));  // its sync makes the zeros after it durable
+    MustAppend(*log, MakeBatch({"b"}));  // its sync makes the filler after it durable
     REQUIRE(*fs.FileSize(SegmentLogPath(Offset(0))) > log->size_bytes());
     fs.SimulateCrash(/*seed=*/1);
   }
@@ -1257,7 +1257,7 @@ TEST_CASE("recovery cuts off a synced tail of zeros without a report") {
   CHECK(all[2].value == "c");
 }
 
-TEST_CASE("a close that cannot cut the zeros off still syncs, and the next open cuts them") {
+TEST_CASE("a close that cannot cut the filler off still syncs, and the next open cuts it") {
   MemFileSystem base;
   FaultyFileSystem fs(base);
   ManualClock clock;
@@ -1287,7 +1287,34 @@ TEST_CASE("a close that cannot cut the zeros off still syncs, and the next open 
   CHECK(all[9].value == "v9");
 }
 
-TEST_CASE("zeros after a sealed segment's batches are cut silently only when none are missing") {
+// What a file system may show after a crash for appended data it lost: the
+// file's new size, with zeros in it. Not the log's filler, so it is reported.
+TEST_CASE("zeros after the newest segment's batches are cut and reported") {
+  MemFileSystem fs;
+  ManualClock clock;
+  uint64_t size = 0;
+  {
+    auto log = *MemLog::Open(fs, clock, kDir, LogConfig{});
+    for (int i = 0; i < 3; ++i) MustAppend(*log, MakeBatch({"v" + std::to_string(i)}));
+    size = log->size_bytes();
+    REQUIRE(log->Close().ok());
+  }
+  {
+    auto file = *fs.Open(SegmentLogPath(Offset(0)), OpenMode::kReadWrite);
+    REQUIRE(file->WriteAt(size, AsBytes(std::string(300, '\0'))).ok());
+  }
+  std::vector<RecoveryEvent> events;
+  LogOpenOptions options;
+  options.reporter = [&](const RecoveryEvent& e) { events.push_back(e); };
+  auto log = *MemLog::Open(fs, clock, kDir, LogConfig{}, options);
+  REQUIRE(events.size() == 1);
+  CHECK(events[0].position == size);
+  CHECK(events[0].dropped_bytes == 300);
+  CHECK(log->log_end_offset() == Offset(3));
+  CHECK(*fs.FileSize(SegmentLogPath(Offset(0))) == size);
+}
+
+TEST_CASE("filler after a sealed segment's batches is cut silently only when none are missing") {
   // As a crash that undid the cut made on sealing would leave them; no
   // checkpoint, so that recovery reads every segment.
   MemFileSystem fs;
@@ -1307,14 +1334,14 @@ TEST_CASE("zeros after a sealed segment's batches are cut silently only when non
   }
   REQUIRE(fs.Remove(JoinPath(kDir, internal::kLogCheckpointFileName)).ok());
   const bool missing = GENERATE(false, true);
-  INFO("batches missing before the zeros: " << missing);
+  INFO("batches missing before the filler: " << missing);
   {
     auto file = *fs.Open(SegmentLogPath(Offset(0)), OpenMode::kReadWrite);
     // Without its last batch, the segment no longer reaches offset 4: the
-    // zeros then stand where a batch was lost.
+    // filler then stands where a batch was lost.
     if (missing) REQUIRE(file->Truncate(three_batches_bytes).ok());
     const uint64_t size = *file->Size();
-    REQUIRE(file->WriteAt(size, AsBytes(std::string(LogSegment::kFillAheadBytes, '\0'))).ok());
+    REQUIRE(file->WriteAt(size, AsBytes(std::string(LogSegment::kFillAheadBytes, '\xFF'))).ok());
   }
   std::vector<RecoveryEvent> events;
   LogOpenOptions options;
