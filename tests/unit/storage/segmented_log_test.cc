@@ -58,6 +58,13 @@ std::vector<TestRecord> ReadAll(Log& log, Offset from = Offset(-1)) {
   return all;
 }
 
+// Open options whose reporter collects recovery's events into `events`.
+LogOpenOptions CollectingEvents(std::vector<RecoveryEvent>& events) {
+  LogOpenOptions options;
+  options.reporter = [&events](const RecoveryEvent& e) { events.push_back(e); };
+  return options;
+}
+
 template <typename Log>
 absl::StatusOr<AppendResult> TryAppend(Log& log, std::vector<std::byte> batch) {
   return log.Append(batch);
@@ -233,11 +240,9 @@ TEST_CASE("a clean close lets the next open read no segment") {
     for (int i = 0; i < 30; ++i) MustAppend(*log, MakeSizedBatch(2, 100, i));
     REQUIRE(log->Close().ok());
   }
-  int events = 0;
-  LogOpenOptions options;
-  options.reporter = [&](const RecoveryEvent&) { ++events; };
-  auto log = *MemLog::Open(fs, clock, kDir, SmallSegments(), options);
-  CHECK(events == 0);
+  std::vector<RecoveryEvent> events;
+  auto log = *MemLog::Open(fs, clock, kDir, SmallSegments(), CollectingEvents(events));
+  CHECK(events.empty());
   CHECK(log->open_segment_count() == 0);
   CHECK(log->log_end_offset() == Offset(60));
   CHECK(log->durable_offset() == Offset(60));
@@ -1082,9 +1087,7 @@ TEST_CASE("a torn tail is dropped and reported on recovery") {
     REQUIRE(file->Append(AsBytes(std::string(40, '\0'))).ok());  // and add zeros
   }
   std::vector<RecoveryEvent> events;
-  LogOpenOptions options;
-  options.reporter = [&](const RecoveryEvent& e) { events.push_back(e); };
-  auto log = *MemLog::Open(fs, clock, kDir, LogConfig{}, options);
+  auto log = *MemLog::Open(fs, clock, kDir, LogConfig{}, CollectingEvents(events));
   REQUIRE(events.size() == 1);
   CHECK(events[0].path == path);
   CHECK(events[0].dropped_bytes > 40);
@@ -1216,11 +1219,9 @@ TEST_CASE("a roll and a close cut the filler off, and a clean reopen reads the s
     const uint64_t active_closed = *fs.FileSize(SegmentLogPath(bases.back()));
     CHECK(sealed_bytes + active_closed == log->size_bytes());
   }
-  int events = 0;
-  LogOpenOptions options;
-  options.reporter = [&](const RecoveryEvent&) { ++events; };
-  auto log = *MemLog::Open(fs, clock, kDir, SmallSegments(), options);
-  CHECK(events == 0);
+  std::vector<RecoveryEvent> events;
+  auto log = *MemLog::Open(fs, clock, kDir, SmallSegments(), CollectingEvents(events));
+  CHECK(events.empty());
   CHECK(log->segment_base_offsets() == bases);
   CHECK(log->log_end_offset() == Offset(100));
   std::vector<TestRecord> all = ReadAll(*log);
@@ -1245,9 +1246,7 @@ TEST_CASE("recovery cuts off synced filler without a report") {
   }
   REQUIRE(*base.FileSize(SegmentLogPath(Offset(0))) > LogSegment::kFillAheadBytes);
   std::vector<RecoveryEvent> events;
-  LogOpenOptions options;
-  options.reporter = [&](const RecoveryEvent& e) { events.push_back(e); };
-  auto log = *FaultyLog::Open(fs, clock, kDir, config, options);
+  auto log = *FaultyLog::Open(fs, clock, kDir, config, CollectingEvents(events));
   CHECK(events.empty());
   CHECK(log->log_end_offset() == Offset(2));
   CHECK(*fs.FileSize(SegmentLogPath(Offset(0))) == log->size_bytes());
@@ -1276,9 +1275,7 @@ TEST_CASE("a close that cannot cut the filler off still syncs, and the next open
   fs.ClearFaults();
   REQUIRE(*fs.FileSize(SegmentLogPath(Offset(0))) > LogSegment::kFillAheadBytes);
   std::vector<RecoveryEvent> events;
-  LogOpenOptions options;
-  options.reporter = [&](const RecoveryEvent& e) { events.push_back(e); };
-  auto log = *FaultyLog::Open(fs, clock, kDir, config, options);
+  auto log = *FaultyLog::Open(fs, clock, kDir, config, CollectingEvents(events));
   CHECK(events.empty());
   CHECK(log->log_end_offset() == Offset(10));
   CHECK(*fs.FileSize(SegmentLogPath(Offset(0))) == log->size_bytes());
@@ -1304,9 +1301,7 @@ TEST_CASE("zeros after the newest segment's batches are cut and reported") {
     REQUIRE(file->WriteAt(size, AsBytes(std::string(300, '\0'))).ok());
   }
   std::vector<RecoveryEvent> events;
-  LogOpenOptions options;
-  options.reporter = [&](const RecoveryEvent& e) { events.push_back(e); };
-  auto log = *MemLog::Open(fs, clock, kDir, LogConfig{}, options);
+  auto log = *MemLog::Open(fs, clock, kDir, LogConfig{}, CollectingEvents(events));
   REQUIRE(events.size() == 1);
   CHECK(events[0].position == size);
   CHECK(events[0].dropped_bytes == 300);
@@ -1344,9 +1339,7 @@ TEST_CASE("filler after a sealed segment's batches is cut silently only when non
     REQUIRE(file->WriteAt(size, AsBytes(std::string(LogSegment::kFillAheadBytes, '\xFF'))).ok());
   }
   std::vector<RecoveryEvent> events;
-  LogOpenOptions options;
-  options.reporter = [&](const RecoveryEvent& e) { events.push_back(e); };
-  auto log = *MemLog::Open(fs, clock, kDir, LogConfig{}, options);
+  auto log = *MemLog::Open(fs, clock, kDir, LogConfig{}, CollectingEvents(events));
   if (missing) {
     REQUIRE(events.size() == 2);  // the cut, and the segment after it dropped, once
     CHECK(events[0].path == SegmentLogPath(Offset(0)));
