@@ -292,10 +292,11 @@ class SegmentedLog {
   // allocation (~2 µs, against ~0.25 µs into a cached page), every ~27th
   // 150-byte batch. Call it after an append has been published (Partition
   // does, once it has woken its readers): the allocation then falls between
-  // appends instead of on one of them. Cheap when there is nothing to do,
-  // and does nothing while another append or change of the files is under
-  // way (that thread calls it next) or after Close. Nothing reads the
-  // filler; sealing, closing and recovery cut it off (see LogSegment).
+  // appends instead of on one of them. Cheap when there is nothing to do
+  // (it then takes no lock that readers take), and does nothing while
+  // another append or change of the files is under way (that thread calls
+  // it next) or after Close. Nothing reads the filler; sealing, closing
+  // and recovery cut it off (see LogSegment).
   // Best effort: a failed write is ignored, since it is past the end of the
   // log and loses nothing. Thread-safe.
   void PrepareTail();
@@ -405,6 +406,9 @@ class SegmentedLog {
   // (evlog/io/cache_line.h): a reader's lock of mu_ must not take from the
   // appender the line append_mu_ is on.
   alignas(kCacheLineBytes) std::mutex append_mu_;
+  // The last append left the active segment wanting filler (guarded by
+  // append_mu_): PrepareTail takes mu_, which readers poll, only then.
+  bool tail_fill_due_ = false;
   alignas(kCacheLineBytes) mutable std::mutex mu_;
   SegmentMap segments_;
   LeaderEpochCache epochs_;
@@ -748,6 +752,7 @@ absl::StatusOr<AppendResult> SegmentedLog<FS, ClockT>::Append(MutableByteView ba
       return s;
     }
     active.CommitAppend(batch, position);
+    tail_fill_due_ = active.TailToFill().has_value();
     log_end_ = last + 1;
     PublishOffsetsLocked();
     end = log_end_;
@@ -877,7 +882,8 @@ void SegmentedLog<FS, ClockT>::PrepareTail() {
   // The tail belongs to whoever changes the files; one that is at it now
   // either fills it next or makes this filling moot (a roll, a truncation).
   std::unique_lock append_lock(append_mu_, std::try_to_lock);
-  if (!append_lock.owns_lock()) return;
+  if (!append_lock.owns_lock() || !tail_fill_due_) return;
+  tail_fill_due_ = false;
   std::unique_lock lock = LockSpinning(mu_);
   if (!CheckUsableLocked().ok()) return;
   LogSegment& active = ActiveLocked();
