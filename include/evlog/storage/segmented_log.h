@@ -407,7 +407,9 @@ class SegmentedLog {
   // appender the line append_mu_ is on.
   alignas(kCacheLineBytes) std::mutex append_mu_;
   // The last append left the active segment wanting filler (guarded by
-  // append_mu_): PrepareTail takes mu_, which readers poll, only then.
+  // append_mu_): PrepareTail takes mu_, which readers poll, only then. A
+  // hint: a roll or truncation since may have changed the segment, so
+  // PrepareTail asks the segment again under mu_.
   bool tail_fill_due_ = false;
   alignas(kCacheLineBytes) mutable std::mutex mu_;
   SegmentMap segments_;
