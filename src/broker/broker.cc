@@ -327,7 +327,7 @@ absl::Status Broker::CreateTopicLocked(std::string_view name, const NewTopic& to
     if (!partition.ok()) {
       // Undo: the record first, so a crash now leaves directories that
       // the next Open removes.
-      for (auto& opened : partitions) (void)opened->Close();
+      for (auto& opened : partitions) opened->Discard();
       if (WriteMetadata(name, nullptr).ok()) (void)RemoveStrayDirectories();
       return partition.status();
     }
@@ -351,7 +351,7 @@ absl::Status Broker::DeleteTopic(std::string_view name) {
   topic->MarkDeleted();
   absl::Status status;
   for (const auto& partition : topic->partitions()) {
-    status.Update(partition->Close());
+    partition->Discard();
     status.Update(RemoveDirectory(
         absl::StrCat(options_.data_dir, "/", topic->name(), "-", partition->id().value())));
   }

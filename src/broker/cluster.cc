@@ -380,7 +380,7 @@ class Cluster::Node {
         replicas_.erase(it);
       }
       replica->set->Close();
-      (void)replica->partition->Close();
+      replica->partition->Discard();
       absl::Status removed = RemoveDirectory(PartitionDir(entry.topic_partition));
       if (!removed.ok()) {
         cluster_.Log(LogLevel::kWarning,

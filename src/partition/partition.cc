@@ -327,9 +327,20 @@ absl::Status Partition::Close() {
   }
   absl::Status closed = log_->Close();
   if (status.ok()) status = closed;
+  WakeEveryWaiter();
+  return status;
+}
+
+void Partition::Discard() {
+  if (closed_.exchange(true, std::memory_order_acq_rel)) return;
+  log_->Discard();
+  WakeEveryWaiter();
+}
+
+// Without WakeWaiters' shortcut on the count: closing is rare.
+void Partition::WakeEveryWaiter() {
   std::lock_guard lock(waiters_mu_);
   for (DataWaiter* w : waiters_) w->Wake();
-  return status;
 }
 
 }  // namespace evlog

@@ -605,10 +605,18 @@ absl::Status LogSegment::CloseFiles() {
   return status;
 }
 
-absl::Status LogSegment::DeleteFiles() {
+void LogSegment::DropFiles() {
   offset_index_.reset();
   time_index_.reset();
+  indexes_writable_ = false;
+  std::vector<BatchPosition>().swap(recent_);
+  recent_count_ = 0;
+  recent_next_ = 0;
   log_.reset();
+}
+
+absl::Status LogSegment::DeleteFiles() {
+  DropFiles();
   absl::Status status;
   for (const std::string* path : {&log_path_, &index_path_, &time_index_path_}) {
     absl::Status removed = fs_.Remove(*path);

@@ -255,11 +255,17 @@ class Partition {
   // Closes the log and wakes every waiter; later appends and reads fail
   // with UNKNOWN_TOPIC_OR_PARTITION.
   [[nodiscard]] absl::Status Close();
+  // The same for a partition whose directory is removed next (a deleted
+  // topic, a replica moved away): nothing is written on the way out, no
+  // producer-state snapshot and no sync (SegmentedLog::Discard). Nothing
+  // happens on a closed partition.
+  void Discard();
   bool closed() const { return closed_.load(std::memory_order_acquire); }
 
  private:
   absl::Status ClosedError() const;
   void WakeWaiters();
+  void WakeEveryWaiter();
   void PullBackHighWatermark();
 
   const std::string topic_;

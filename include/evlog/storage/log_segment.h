@@ -216,6 +216,10 @@ class LogSegment {
   // Closes and removes the segment's files. Does not sync the directory.
   [[nodiscard]] absl::Status DeleteFiles();
 
+  // Lets go of the files as they are: no filler is cut, no index trimmed,
+  // nothing synced. For a segment whose files are removed next.
+  void DropFiles();
+
   // Makes the index files ready: opens them, and rebuilds them from the log
   // when they are missing or fail their sanity check.
   [[nodiscard]] absl::Status EnsureIndexes();

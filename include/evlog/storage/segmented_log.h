@@ -342,6 +342,14 @@ class SegmentedLog {
   // itself is idempotent.
   [[nodiscard]] absl::Status Close();
 
+  // Closes the log for an owner that removes its files next (a deleted
+  // topic): as Close(), but nothing is synced, trimmed or checkpointed,
+  // since writing back a segment's worth of bytes only to unlink them costs
+  // seconds of disk time. Opened again instead, the log recovers as after a
+  // crash. Later calls fail with FailedPrecondition; nothing happens on a
+  // closed log.
+  void Discard();
+
  private:
   using SegmentMap = std::map<Offset, std::shared_ptr<LogSegment>>;
 
@@ -1422,6 +1430,16 @@ absl::Status SegmentedLog<FS, ClockT>::Close() {
   if (!status.ok()) return status;
   durable_end_ = log_end_;
   return WriteCheckpointLocked(/*clean=*/true);
+}
+
+template <FileSystemLike FS, ClockLike ClockT>
+void SegmentedLog<FS, ClockT>::Discard() {
+  std::lock_guard append_lock(append_mu_);
+  std::lock_guard lock(mu_);
+  if (closed_) return;
+  closed_ = true;
+  for (auto& [base, segment] : segments_) segment->DropFiles();
+  open_sealed_.clear();
 }
 
 extern template class SegmentedLog<PosixFileSystem, SystemClock>;

@@ -177,6 +177,46 @@ TEST_CASE("a deleted topic is gone with its data, also after reopening") {
   CHECK(broker->ListTopics().empty());
 }
 
+// Writing back a deleted topic's bytes would cost a segment's worth of
+// disk time for files unlinked right after (SegmentedLog::Discard).
+TEST_CASE("deleting a topic writes, trims and syncs none of its files") {
+  Env env;
+  auto append = [&env](Broker& broker, const std::string& topic, int count) {
+    auto partition = broker.GetPartition({topic, 0});
+    REQUIRE(partition.ok());
+    for (int i = 0; i < count; ++i) {
+      RecordBatchBuilder builder;
+      const std::string value = topic + "-" + std::to_string(i);
+      REQUIRE(builder.Append(env.clock.WallMs(), std::nullopt, AsBytes(value)).ok());
+      auto batch = builder.Finish();
+      REQUIRE(batch.ok());
+      REQUIRE((*partition)->Append(*batch).ok());
+    }
+  };
+  {
+    auto broker = env.Open();
+    REQUIRE(broker->CreateTopic("doomed", NewTopic(1)).ok());
+    REQUIRE(broker->CreateTopic("kept", NewTopic(1)).ok());
+    append(*broker, "doomed", 50);
+    append(*broker, "kept", 7);
+    // Any write, cut or sync of the doomed partition's files fails, and
+    // would fail the deletion.
+    for (FsOp op : {FsOp::kAppend, FsOp::kWriteAt, FsOp::kTruncate, FsOp::kSync, FsOp::kMapSync}) {
+      env.fs.AddFault(FaultRule(op).PathContains("/data/doomed-0/").Forever());
+    }
+    const uint64_t faults = env.fs.stats().faults_injected;
+    REQUIRE(broker->DeleteTopic("doomed").ok());
+    CHECK(env.fs.stats().faults_injected == faults);
+    CHECK_FALSE(env.DirExists("/data/doomed-0"));
+    REQUIRE(broker->Close().ok());
+  }
+  auto broker = env.Open();
+  CHECK(broker->ListTopics() == std::vector<std::string>{"kept"});
+  auto kept = broker->GetPartition({"kept", 0});
+  REQUIRE(kept.ok());
+  CHECK((*kept)->log_end_offset() == Offset(7));
+}
+
 TEST_CASE("partition directories no topic owns are removed on open") {
   Env env;
   { env.Open()->CreateTopic("kept", NewTopic(1)).IgnoreError(); }

@@ -253,6 +253,42 @@ TEST_CASE("a clean close lets the next open read no segment") {
   CHECK(all.back().offset == Offset(60));
 }
 
+TEST_CASE("a discarded log writes nothing more, and reopened recovers as after a crash") {
+  MemFileSystem mem;
+  FaultyFileSystem fs(mem);
+  ManualClock clock;
+  std::vector<std::string> before;
+  {
+    auto log = *FaultyLog::Open(fs, clock, kDir, SmallSegments());
+    for (int i = 0; i < 30; ++i) MustAppend(*log, MakeSizedBatch(2, 100, i));
+    // Small appends leave filler after the last batch for Discard to leave.
+    log->PrepareTail();
+    before = *fs.ListDir(kDir);
+    for (FsOp op : {FsOp::kAppend, FsOp::kWriteAt, FsOp::kTruncate, FsOp::kSync, FsOp::kMapSync,
+                    FsOp::kSyncDir, FsOp::kOpen, FsOp::kRename, FsOp::kRemove}) {
+      fs.AddFault(FaultRule(op).Forever());
+    }
+    const uint64_t faults = fs.stats().faults_injected;
+    log->Discard();
+    log->Discard();
+    CHECK(fs.stats().faults_injected == faults);
+    CHECK(absl::IsFailedPrecondition(TryAppend(*log, MakeBatch({"late"})).status()));
+    std::vector<std::byte> buffer;
+    CHECK(absl::IsFailedPrecondition(log->Read(Offset(0), buffer).status()));
+    CHECK(log->Close().ok());
+    CHECK(fs.stats().faults_injected == faults);
+    fs.ClearFaults();
+  }
+  CHECK(*fs.ListDir(kDir) == before);
+  std::vector<RecoveryEvent> events;
+  auto log = *FaultyLog::Open(fs, clock, kDir, SmallSegments(), CollectingEvents(events));
+  CHECK(events.empty());  // the filler goes without a report
+  CHECK(log->log_end_offset() == Offset(60));
+  CHECK(ReadAll(*log).size() == 60);
+  MustAppend(*log, MakeBatch({"after"}));
+  CHECK(log->log_end_offset() == Offset(61));
+}
+
 // Reads at the tail find their batch among the segment's recent batches
 // instead of scanning headers: across truncations and rewrites with other
 // batch sizes, every offset must still read from the batch that holds it.
