@@ -333,7 +333,13 @@ absl::Status Partition::Close() {
 
 void Partition::Discard() {
   if (closed_.exchange(true, std::memory_order_acq_rel)) return;
-  log_->Discard();
+  {
+    // An append under producer_mu_ may be writing a producer-state snapshot
+    // into the directory the caller removes next: it finishes first.
+    std::unique_lock<std::mutex> producer_lock;
+    if (hook_ != nullptr) producer_lock = std::unique_lock(producer_mu_);
+    log_->Discard();
+  }
   WakeEveryWaiter();
 }
 
