@@ -250,15 +250,6 @@ absl::StatusOr<ProducerId> Broker::InitProducerId() {
   return producer_ids_->NextId();
 }
 
-absl::Status Broker::RemoveDirectory(const std::string& dir) {
-  EVLOG_ASSIGN_OR_RETURN(std::vector<std::string> names, fs_->ListDir(dir));
-  for (const std::string& name : names) {
-    EVLOG_RETURN_IF_ERROR(fs_->Remove(absl::StrCat(dir, "/", name)));
-  }
-  EVLOG_RETURN_IF_ERROR(fs_->RemoveDir(dir));
-  return fs_->SyncDir(options_.data_dir);
-}
-
 absl::Status Broker::RemoveStrayDirectories() {
   EVLOG_ASSIGN_OR_RETURN(std::vector<std::string> names, fs_->ListDir(options_.data_dir));
   for (const std::string& name : names) {
@@ -270,7 +261,8 @@ absl::Status Broker::RemoveStrayDirectories() {
     if (it != topics_.end() && partition < it->second->partition_count()) continue;
     Log(LogLevel::kWarning,
         absl::StrCat("removing ", name, ": no topic owns it (a deletion interrupted by a crash)"));
-    EVLOG_RETURN_IF_ERROR(RemoveDirectory(absl::StrCat(options_.data_dir, "/", name)));
+    EVLOG_RETURN_IF_ERROR(
+        RemoveDirectoryAndFiles(*fs_, absl::StrCat(options_.data_dir, "/", name)));
   }
   return absl::OkStatus();
 }
@@ -352,8 +344,8 @@ absl::Status Broker::DeleteTopic(std::string_view name) {
   absl::Status status;
   for (const auto& partition : topic->partitions()) {
     partition->Discard();
-    status.Update(RemoveDirectory(
-        absl::StrCat(options_.data_dir, "/", topic->name(), "-", partition->id().value())));
+    status.Update(RemoveDirectoryAndFiles(
+        *fs_, absl::StrCat(options_.data_dir, "/", topic->name(), "-", partition->id().value())));
   }
   Log(LogLevel::kInfo, absl::StrCat("deleted topic ", topic->name()));
   return status;

@@ -381,7 +381,7 @@ class Cluster::Node {
       }
       replica->set->Close();
       replica->partition->Discard();
-      absl::Status removed = RemoveDirectory(PartitionDir(entry.topic_partition));
+      absl::Status removed = RemoveDirectoryAndFiles(fs_, PartitionDir(entry.topic_partition));
       if (!removed.ok()) {
         cluster_.Log(LogLevel::kWarning,
                      absl::StrCat(Name(), " removing ", entry.topic_partition.ToString(), ": ",
@@ -566,7 +566,7 @@ class Cluster::Node {
     if (stored == id.value()) return true;
     cluster_.Log(LogLevel::kWarning, absl::StrCat(Name(), " ", dir, " belongs to topic id ", stored,
                                                   ", not ", id.value(), ": removing it"));
-    EVLOG_RETURN_IF_ERROR(RemoveDirectory(dir));
+    EVLOG_RETURN_IF_ERROR(RemoveDirectoryAndFiles(fs_, dir));
     return false;
   }
 
@@ -579,17 +579,6 @@ class Cluster::Node {
     EVLOG_RETURN_IF_ERROR(file->Sync());
     EVLOG_RETURN_IF_ERROR(file->Close());
     return fs_.SyncDir(dir);
-  }
-
-  absl::Status RemoveDirectory(const std::string& dir) {
-    EVLOG_ASSIGN_OR_RETURN(bool exists, fs_.Exists(dir));
-    if (!exists) return absl::OkStatus();
-    EVLOG_ASSIGN_OR_RETURN(std::vector<std::string> names, fs_.ListDir(dir));
-    for (const std::string& name : names) {
-      EVLOG_RETURN_IF_ERROR(fs_.Remove(absl::StrCat(dir, "/", name)));
-    }
-    EVLOG_RETURN_IF_ERROR(fs_.RemoveDir(dir));
-    return fs_.SyncDir(dir_);
   }
 
   // Partition directories of replicas this broker no longer hosts (a topic
@@ -612,7 +601,7 @@ class Cluster::Node {
       if (!IsPartitionDirName(name) || placed.contains(name)) continue;
       cluster_.Log(LogLevel::kWarning,
                    absl::StrCat(Name(), " removing ", name, ": no replica of it is placed here"));
-      absl::Status removed = RemoveDirectory(absl::StrCat(dir_, "/", name));
+      absl::Status removed = RemoveDirectoryAndFiles(fs_, absl::StrCat(dir_, "/", name));
       if (!removed.ok()) {
         cluster_.Log(LogLevel::kWarning, absl::StrCat(Name(), " ", removed.ToString()));
       }

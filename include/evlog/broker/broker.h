@@ -230,7 +230,6 @@ class Broker {
   absl::StatusOr<std::shared_ptr<Partition>> OpenPartition(const std::string& topic, PartitionId id,
                                                            const TopicSettings& settings);
   absl::Status RemoveStrayDirectories();
-  absl::Status RemoveDirectory(const std::string& dir);
   absl::Status CreateTopicLocked(std::string_view name, const NewTopic& topic);
   void ScheduleMaintenance(int64_t interval_ms, bool retention);
   // The topics now, so partition work runs without the broker's lock.

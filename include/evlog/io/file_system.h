@@ -148,6 +148,12 @@ class FileSystem {
 template <typename FS>
 concept FileSystemLike = std::derived_from<FS, FileSystem>;
 
+// Removes directory `path` with the files in it (it must hold no
+// directories) and makes that durable with a SyncDir of its parent. OK
+// when `path` does not exist. Errors: the first failing call's; what was
+// removed before it stays removed.
+[[nodiscard]] absl::Status RemoveDirectoryAndFiles(FileSystem& fs, std::string_view path);
+
 // Joins path components with '/'.
 std::string JoinPath(std::string_view dir, std::string_view name);
 
