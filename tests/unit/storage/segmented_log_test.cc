@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <functional>
 #include <future>
 #include <random>
@@ -272,6 +273,7 @@ TEST_CASE("a discarded log writes nothing more, and reopened recovers as after a
     log->Discard();
     log->Discard();
     CHECK(fs.stats().faults_injected == faults);
+    CHECK(log->open_segment_count() == 0);
     CHECK(absl::IsFailedPrecondition(TryAppend(*log, MakeBatch({"late"})).status()));
     std::vector<std::byte> buffer;
     CHECK(absl::IsFailedPrecondition(log->Read(Offset(0), buffer).status()));
@@ -1318,6 +1320,95 @@ TEST_CASE("a close that cannot cut the filler off still syncs, and the next open
   std::vector<TestRecord> all = ReadAll(*log);
   REQUIRE(all.size() == 10);
   CHECK(all[9].value == "v9");
+}
+
+// Partition::Append calls PrepareTail after every append, on the appending
+// thread: with several appenders the filler is written beside other
+// threads' appends and rolls (which cut it) and readers (which must never
+// see it). Every batch reads back whole and in each thread's order, and the
+// closed files hold exactly their batches.
+template <typename FS>
+void FillAheadWhileAppendingRollingAndReading(FS& fs, const std::string& dir) {
+  ManualClock clock;
+  LogConfig config;
+  config.segment_bytes = 16 << 10;  // a roll every ~100 batches
+  config.segment_index_bytes = 4096;
+  config.index_interval_bytes = 256;
+  constexpr int kAppenders = 3;
+  constexpr int kPerAppender = 400;
+  std::vector<Offset> bases;
+  {
+    auto log = *SegmentedLog<FS, ManualClock>::Open(fs, clock, dir, config);
+    std::atomic<int> appenders_left{kAppenders};
+    std::atomic<int> bad{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kAppenders; ++t) {
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < kPerAppender; ++i) {
+          std::vector<std::byte> batch =
+              MakeBatch({"t" + std::to_string(t) + "-" + std::to_string(i) + std::string(90, 'x')});
+          if (!log->Append(batch).ok()) bad.fetch_add(1);
+          log->PrepareTail();
+        }
+        appenders_left.fetch_sub(1);
+      });
+    }
+    threads.emplace_back([&] {
+      std::vector<std::byte> buffer;
+      Offset next(0);
+      while (appenders_left.load() > 0 || next < log->log_end_offset()) {
+        absl::StatusOr<LogReadResult> read = log->Read(next, buffer);
+        if (!read.ok()) {
+          bad.fetch_add(1);
+          return;
+        }
+        // Records decode only from whole, CRC-checked batches.
+        for (const TestRecord& r : DecodeAll(read->batches)) {
+          if (r.offset >= next && (!r.value || r.value->size() < 90)) bad.fetch_add(1);
+        }
+        next = read->next_offset;
+      }
+    });
+    for (std::thread& thread : threads) thread.join();
+    CHECK(bad.load() == 0);
+    REQUIRE(log->log_end_offset() == Offset(kAppenders * kPerAppender));
+    std::vector<int> last(kAppenders, -1);
+    for (const TestRecord& r : ReadAll(*log)) {
+      int t = 0;
+      int i = 0;
+      REQUIRE(r.value.has_value());
+      REQUIRE(std::sscanf(r.value->c_str(), "t%d-%d", &t, &i) == 2);
+      REQUIRE(t < kAppenders);
+      CHECK(i == last[t] + 1);
+      last[t] = i;
+    }
+    bases = log->segment_base_offsets();
+    CHECK(bases.size() >= 3);
+    const uint64_t size = log->size_bytes();
+    REQUIRE(log->Close().ok());
+    uint64_t files = 0;
+    for (Offset base : bases) {
+      files += *fs.FileSize(JoinPath(dir, internal::SegmentFileName(base, ".log")));
+    }
+    CHECK(files == size);
+  }
+  std::vector<RecoveryEvent> events;
+  auto log = *SegmentedLog<FS, ManualClock>::Open(fs, clock, dir, config, CollectingEvents(events));
+  CHECK(events.empty());
+  CHECK(log->segment_base_offsets() == bases);
+  CHECK(ReadAll(*log).size() == static_cast<size_t>(kAppenders * kPerAppender));
+}
+
+TEST_CASE("filler written beside other threads' appends, rolls and reads never shows") {
+  SECTION("in memory") {
+    MemFileSystem fs;
+    FillAheadWhileAppendingRollingAndReading(fs, kDir);
+  }
+  SECTION("on files") {
+    testing::TempDir dir;
+    PosixFileSystem fs;
+    FillAheadWhileAppendingRollingAndReading(fs, dir.path() + "/topic-0");
+  }
 }
 
 // What a file system may show after a crash for appended data it lost: the
