@@ -190,7 +190,7 @@ void Partition::MaybeCheckpointLocked() {
 absl::Status Partition::TruncateTo(Offset offset) {
   if (closed()) return ClosedError();
   std::lock_guard producer_lock(producer_mu_);
-  EVLOG_RETURN_IF_ERROR(log_->TruncateTo(offset));
+  EVLOG_RETURN_IF_ERROR(OrClosed(log_->TruncateTo(offset)));
   if (hook_ != nullptr) hook_->Truncated(log_->log_end_offset());
   PullBackHighWatermark();
   return absl::OkStatus();
@@ -199,7 +199,7 @@ absl::Status Partition::TruncateTo(Offset offset) {
 absl::Status Partition::TruncateFullyAndStartAt(Offset offset) {
   if (closed()) return ClosedError();
   std::lock_guard producer_lock(producer_mu_);
-  EVLOG_RETURN_IF_ERROR(log_->TruncateFullyAndStartAt(offset));
+  EVLOG_RETURN_IF_ERROR(OrClosed(log_->TruncateFullyAndStartAt(offset)));
   if (hook_ != nullptr) hook_->Truncated(Offset(0));
   // The log is empty from `offset` on: nothing before it can be read.
   high_watermark_.store(offset.value(), std::memory_order_seq_cst);
@@ -243,7 +243,12 @@ absl::StatusOr<LogReadResult> Partition::Read(Offset offset, std::vector<std::by
 absl::StatusOr<std::optional<TimestampAndOffset>> Partition::OffsetForTimestamp(
     int64_t timestamp_ms) {
   if (closed()) return ClosedError();
-  return log_->OffsetForTimestamp(timestamp_ms);
+  return OrClosed(log_->OffsetForTimestamp(timestamp_ms));
+}
+
+absl::Status Partition::BeginLeaderEpoch(LeaderEpoch epoch) {
+  if (closed()) return ClosedError();
+  return OrClosed(log_->BeginLeaderEpoch(epoch));
 }
 
 void Partition::AddWaiter(DataWaiter* waiter) {
@@ -260,7 +265,7 @@ void Partition::RemoveWaiter(DataWaiter* waiter) {
 
 absl::StatusOr<size_t> Partition::DeleteOldSegments() {
   if (closed()) return ClosedError();
-  absl::StatusOr<size_t> deleted = log_->DeleteOldSegments();
+  absl::StatusOr<size_t> deleted = OrClosed(log_->DeleteOldSegments());
   if (deleted.ok() && *deleted > 0) NoteLogStart();
   return deleted;
 }
@@ -279,7 +284,7 @@ absl::Status Partition::MaybeCompact() {
   // outcome decides which record of each of its keys is the newest.
   options.max_offset = last_stable_offset();
   options.aborted_transactions = AbortedTransactions(log_->log_start_offset(), *options.max_offset);
-  return log_->Compact(options).status();
+  return OrClosed(log_->Compact(options).status());
 }
 
 absl::Status Partition::DeleteRecordsBefore(Offset offset) {
@@ -289,14 +294,14 @@ absl::Status Partition::DeleteRecordsBefore(Offset offset) {
                      absl::StrCat("cannot delete records before ", offset.value(),
                                   ": past the high watermark ", high_watermark().value()));
   }
-  EVLOG_RETURN_IF_ERROR(log_->DeleteRecordsBefore(offset));
+  EVLOG_RETURN_IF_ERROR(OrClosed(log_->DeleteRecordsBefore(offset)));
   NoteLogStart();
   return absl::OkStatus();
 }
 
 absl::Status Partition::Flush() {
   if (closed()) return ClosedError();
-  return log_->Flush();
+  return OrClosed(log_->Flush());
 }
 
 PartitionMetrics Partition::metrics() const {

@@ -225,9 +225,7 @@ class Partition {
   EpochEndOffset EndOffsetForEpoch(LeaderEpoch epoch) const {
     return log_->EndOffsetForEpoch(epoch);
   }
-  [[nodiscard]] absl::Status BeginLeaderEpoch(LeaderEpoch epoch) {
-    return log_->BeginLeaderEpoch(epoch);
-  }
+  [[nodiscard]] absl::Status BeginLeaderEpoch(LeaderEpoch epoch);
 
   // Installs `hook` (once, before any append) and replays the log's
   // batches into it from where its saved state ends (Restore), so that it
@@ -264,6 +262,17 @@ class Partition {
 
  private:
   absl::Status ClosedError() const;
+  // A call that passed its closed() check just before Close or Discard
+  // gets the closed partition's error, not the closed log's
+  // FailedPrecondition.
+  absl::Status OrClosed(absl::Status status) const {
+    return !status.ok() && closed() ? ClosedError() : status;
+  }
+  template <typename T>
+  absl::StatusOr<T> OrClosed(absl::StatusOr<T> result) const {
+    if (!result.ok() && closed()) return ClosedError();
+    return result;
+  }
   void WakeWaiters();
   void WakeEveryWaiter();
   void PullBackHighWatermark();

@@ -170,6 +170,13 @@ TEST_CASE("a deleted topic is gone with its data, also after reopening") {
     std::vector<std::byte> buffer;
     CHECK(HasErrorCode((*partition)->Read(Offset(0), buffer).status(),
                        ErrorCode::kUnknownTopicOrPartition));
+    for (const absl::Status& status : {(*partition)->Flush(), (*partition)->TruncateTo(Offset(0)),
+                                       (*partition)->DeleteRecordsBefore(Offset(0)),
+                                       (*partition)->BeginLeaderEpoch(LeaderEpoch(3)),
+                                       (*partition)->OffsetForTimestamp(0).status(),
+                                       (*partition)->DeleteOldSegments().status()}) {
+      CHECK(HasErrorCode(status, ErrorCode::kUnknownTopicOrPartition));
+    }
     CHECK_FALSE(env.DirExists("/data/doomed-0"));
     CHECK_FALSE(env.DirExists("/data/doomed-1"));
   }
