@@ -591,16 +591,7 @@ absl::Status LogSegment::CloseFiles() {
   }
   if (offset_index_ != nullptr) status.Update(offset_index_->Close());
   if (time_index_ != nullptr) status.Update(time_index_->Close());
-  offset_index_.reset();
-  time_index_.reset();
-  indexes_writable_ = false;
-  std::vector<BatchPosition>().swap(recent_);
-  recent_count_ = 0;
-  recent_next_ = 0;
-  // Dropping the reference closes the file once a group-commit leader that
-  // may still be syncing it is done with it (closing it here would fail
-  // that sync).
-  log_.reset();
+  DropFiles();
   max_timestamp_known_ = max_timestamp_known_ && !sealed_;
   return status;
 }
@@ -612,6 +603,9 @@ void LogSegment::DropFiles() {
   std::vector<BatchPosition>().swap(recent_);
   recent_count_ = 0;
   recent_next_ = 0;
+  // Dropping the reference closes the file once a group-commit leader that
+  // may still be syncing it is done with it (closing it here would fail
+  // that sync).
   log_.reset();
 }
 
