@@ -107,9 +107,7 @@ void Partition::SetHighWatermark(Offset offset) {
 absl::StatusOr<LogReadResult> Partition::ReadReplica(Offset offset, std::vector<std::byte>& buffer,
                                                      LogReadOptions options) {
   if (closed()) return ClosedError();
-  absl::StatusOr<LogReadResult> result = log_->Read(offset, buffer, options);
-  if (!result.ok() && closed()) return ClosedError();
-  return result;
+  return OrClosed(log_->Read(offset, buffer, options));
 }
 
 void Partition::NoteTransactional(ByteView batch) {
@@ -230,11 +228,8 @@ absl::StatusOr<LogReadResult> Partition::Read(Offset offset, std::vector<std::by
                                   hw.value(), " of ", topic_, "-", id_.value()));
   }
   options.max_offset = options.max_offset ? std::min(*options.max_offset, hw) : hw;
-  absl::StatusOr<LogReadResult> result = log_->Read(offset, buffer, options);
-  if (!result.ok()) {
-    if (closed()) return ClosedError();
-    return result;
-  }
+  absl::StatusOr<LogReadResult> result = OrClosed(log_->Read(offset, buffer, options));
+  if (!result.ok()) return result;
   reads_.fetch_add(1, std::memory_order_relaxed);
   bytes_read_.fetch_add(result->batches.size(), std::memory_order_relaxed);
   return result;
